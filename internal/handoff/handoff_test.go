@@ -1,0 +1,155 @@
+package handoff
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Budgets to run every test with: 0 parks at once (the channel path),
+// a short one spins then parks, the default mostly spins.
+var budgets = []time.Duration{0, 2 * time.Microsecond, DefaultBudget}
+
+func TestNotifyBeforeWait(t *testing.T) {
+	for _, budget := range budgets {
+		s := NewSignal()
+		assert.False(t, s.Pending())
+		s.Notify()
+		assert.True(t, s.Pending())
+		require.NoError(t, s.Wait(context.Background(), budget))
+		assert.False(t, s.Pending(), "Wait consumed the notification")
+	}
+}
+
+func TestNotificationsCoalesce(t *testing.T) {
+	s := NewSignal()
+	s.Notify()
+	s.Notify()
+	s.Notify()
+	require.NoError(t, s.Wait(nil, 0))
+	assert.False(t, s.Pending(), "notifications do not accumulate beyond one")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, s.Wait(ctx, 0), context.Canceled)
+}
+
+func TestWaitThenNotify(t *testing.T) {
+	for _, budget := range budgets {
+		s := NewSignal()
+		for i := 0; i < 2000; i++ {
+			var wg sync.WaitGroup
+			wg.Add(1)
+			var err error
+			go func() {
+				defer wg.Done()
+				err = s.Wait(nil, budget)
+			}()
+			if i%2 == 0 {
+				time.Sleep(time.Duration(i%5) * time.Microsecond) // vary who is first
+			}
+			s.Notify()
+			wg.Wait()
+			require.NoError(t, err)
+			require.False(t, s.Pending(), "iteration %d", i)
+		}
+	}
+}
+
+// A context that ends while a Notify arrives: either Wait took the
+// notification (nil) or it returned ctx.Err() and left the notification
+// pending for the next Wait. Never both, never neither.
+func TestCancelRacesNotify(t *testing.T) {
+	for _, budget := range budgets {
+		s := NewSignal()
+		var took, left int
+		for i := 0; i < 3000; i++ {
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Add(2)
+			var err error
+			go func() {
+				defer wg.Done()
+				err = s.Wait(ctx, budget)
+			}()
+			go func() {
+				defer wg.Done()
+				if i%3 == 0 {
+					s.Notify()
+					cancel()
+				} else {
+					cancel()
+					s.Notify()
+				}
+			}()
+			wg.Wait()
+			if err == nil {
+				took++
+				require.False(t, s.Pending(), "iteration %d: consumed, nothing pending", i)
+			} else {
+				left++
+				require.ErrorIs(t, err, context.Canceled)
+				require.True(t, s.Pending(), "iteration %d: the notification stays pending", i)
+				require.NoError(t, s.Wait(nil, budget), "the next Wait gets it")
+			}
+		}
+		t.Logf("budget %v: Wait took the notification %d times, left it pending %d times", budget, took, left)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	s := NewSignal()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, s.Wait(ctx, 0), context.DeadlineExceeded)
+	s.Notify()
+	assert.NoError(t, s.Wait(ctx, 0), "a pending notification wins over an ended context")
+}
+
+// Many notifiers, one waiter that counts wake-ups: every round completes.
+func TestManyNotifiers(t *testing.T) {
+	s := NewSignal()
+	var round atomic.Int64
+	const rounds = 2000
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for n := 0; n < 4; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if round.Load()%2 == 1 { // the waiter asked
+					s.Notify()
+				}
+			}
+		}()
+	}
+	for i := 0; i < rounds; i++ {
+		round.Add(1) // odd: please notify
+		require.NoError(t, s.Wait(nil, time.Duration(i%3)*time.Microsecond))
+		round.Add(1) // even: stop notifying
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func TestSpin(t *testing.T) {
+	assert.True(t, Spin(0, func() bool { return true }))
+	assert.False(t, Spin(0, func() bool { return false }))
+	assert.False(t, Spin(time.Microsecond, func() bool { return false }))
+	if runtime.NumCPU() > 1 { // with one CPU, Spin gives up after one look
+		var n int
+		assert.True(t, Spin(time.Hour, func() bool { n++; return n == 100 }))
+		assert.Equal(t, 100, n)
+	}
+}
