@@ -1,0 +1,681 @@
+package channel
+
+// The wire format. Every value that crosses a channel, from Go or from any
+// interpreter, crosses as these bytes; bindings/ has a C mirror of this
+// file, so the format is deliberately small.
+//
+// A value is one tag byte followed by its payload. "uvarint" is an
+// unsigned LEB128 varint exactly as Go's encoding/binary Uvarint reads and
+// PutUvarint writes it: 7 bits per byte, least significant group first, the
+// high bit (0x80) set on every byte but the last; at most 10 bytes, and
+// always the shortest form (a final 0x00 byte after others is rejected).
+//
+//	tag  Python        payload
+//	'N'  None          none
+//	'T'  True          none
+//	'F'  False         none
+//	'i'  int           8 bytes: int64, two's complement, little-endian
+//	'I'  int           uvarint n, then n bytes of ASCII: the value in
+//	                   lowercase hex as Go's fmt "%#x" prints a *big.Int and
+//	                   Python's int(s, 16) parses it: optional '-', "0x",
+//	                   digits 0-9a-f with no leading zero ("-0x1f"). Only for
+//	                   values outside int64; every int inside int64 must be
+//	                   'i'.
+//	'f'  float         8 bytes: IEEE 754 binary64 bits, little-endian (NaN
+//	                   payloads, infinities and -0.0 cross unchanged)
+//	's'  str           uvarint n, then n bytes. Go string bytes as they are;
+//	                   Python encodes and decodes them as UTF-8 with
+//	                   "surrogatepass". Not validated as UTF-8.
+//	'b'  bytes         uvarint n, then n bytes
+//	'p'  (pickled)     uvarint n, then n bytes of pickle data, which the
+//	                   receiving interpreter unpickles (Go: Pickled)
+//	'l'  list          uvarint count, then count values
+//	't'  tuple         uvarint count, then count values
+//	'd'  dict          uvarint count, then count pairs: key value key value...
+//	                   in insertion order (Go: Dict)
+//	'r'  RecvChannel   uvarint channel id (Go: *RecvChannel)
+//	'w'  SendChannel   uvarint channel id (Go: *SendChannel)
+//	'B'  memoryview    uvarint index into the Message's buffer list: an
+//	                   out-of-band Buffer, received as a read-only view
+//	                   (Go: *BufferView). Only inside a Message.
+//
+// Examples: None is "N"; 1 is "i\x01\x00\x00\x00\x00\x00\x00\x00";
+// "hé" is "s\x03h\xc3\xa9"; (1, None) is "t\x02i\x01\0\0\0\0\0\0\0N";
+// {"a": b""} is "d\x01s\x01ab\x00"; -2**64 is "I\x14-0x10000000000000000".
+//
+// Containers nest at most MaxDepth deep (a scalar at the top is depth 0, a
+// list is 1, a list in a list 2, ...). A valid encoding is exactly one
+// value with no bytes after it. The format is canonical: decoding valid
+// bytes and encoding the result gives the same bytes back.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"sort"
+)
+
+// MaxDepth is how deeply containers may nest in an encoded value. Encode
+// enforces it too, which also stops it on a self-referencing structure.
+const MaxDepth = 200
+
+// EndResolver turns a channel end named in encoded data into its Go value.
+// kind is 'r' (a *RecvChannel is expected) or 'w' (a *SendChannel). The
+// Registry implements it.
+type EndResolver interface {
+	ResolveEnd(kind byte, id ID) (any, error)
+}
+
+// Encode returns the wire encoding (see the format above) of v. It accepts
+// everything Normalize accepts and encodes v exactly as it would encode
+// Normalize(v). Anything else gives an error wrapping ErrNotShareable that
+// names the Go type, as does nesting deeper than MaxDepth. Buffers travel
+// only inside a Message (EncodeMessage).
+func Encode(v any) ([]byte, error) { return AppendEncode(make([]byte, 0, initialBuf), v) }
+
+// initialBuf is the first allocation for an encoding: a scalar fits.
+const initialBuf = 24
+
+// AppendEncode appends the encoding of v to dst (see Encode). On error it
+// returns dst unchanged in length.
+func AppendEncode(dst []byte, v any) ([]byte, error) {
+	e := encoder{buf: dst}
+	if err := e.enc(v, 0); err != nil {
+		return dst, err
+	}
+	return e.buf, nil
+}
+
+// EncodeMessage encodes v into a Message. Unlike Encode it accepts *Buffer
+// and *BufferView values (encoded as 'B', the Message taking its own
+// reference to the Buffer; the caller keeps its own), and it binds every
+// channel end in v for as long as the Message lives (see Message), so the
+// channel cannot vanish while the value is in flight. The caller owns the
+// result: send it, or Release it.
+func EncodeMessage(v any) (Message, error) {
+	e := encoder{buf: make([]byte, 0, initialBuf), msg: true}
+	if err := e.enc(v, 0); err != nil {
+		newMessage(nil, e.bufs, e.pins, false).Release()
+		return Message{}, err
+	}
+	return newMessage(e.buf, e.bufs, e.pins, true), nil
+}
+
+type encoder struct {
+	buf  []byte
+	msg  bool // Message mode: buffers allowed, ends pinned
+	bufs []*Buffer
+	pins []pin
+}
+
+func notShareable(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrNotShareable}, args...)...)
+}
+
+func (e *encoder) enc(v any, depth int) error {
+	switch x := v.(type) {
+	case nil:
+		e.buf = append(e.buf, 'N')
+	case bool:
+		if x {
+			e.buf = append(e.buf, 'T')
+		} else {
+			e.buf = append(e.buf, 'F')
+		}
+	case int64:
+		e.int(x)
+	case int:
+		e.int(int64(x))
+	case int32:
+		e.int(int64(x))
+	case int16:
+		e.int(int64(x))
+	case int8:
+		e.int(int64(x))
+	case uint8:
+		e.int(int64(x))
+	case uint16:
+		e.int(int64(x))
+	case uint32:
+		e.int(int64(x))
+	case uint:
+		e.uint(uint64(x))
+	case uint64:
+		e.uint(x)
+	case float64:
+		e.float(x)
+	case float32:
+		e.float(float64(x))
+	case string:
+		e.buf = append(e.buf, 's')
+		e.buf = binary.AppendUvarint(e.buf, uint64(len(x)))
+		e.buf = append(e.buf, x...)
+	case []byte:
+		e.bytes('b', x)
+	case Pickled:
+		e.bytes('p', x)
+	case *big.Int:
+		if x == nil {
+			return notShareable("nil *big.Int")
+		}
+		e.big(x)
+	case big.Int:
+		e.big(&x)
+	case Tuple:
+		return e.seq('t', x, depth)
+	case []any:
+		return e.seq('l', x, depth)
+	case Dict:
+		if depth >= MaxDepth {
+			return tooDeep()
+		}
+		e.buf = append(e.buf, 'd')
+		e.buf = binary.AppendUvarint(e.buf, uint64(len(x)))
+		for _, it := range x {
+			if err := e.enc(it.Key, depth+1); err != nil {
+				return err
+			}
+			if err := e.enc(it.Value, depth+1); err != nil {
+				return err
+			}
+		}
+	case *RecvChannel:
+		if x == nil {
+			return notShareable("nil *RecvChannel")
+		}
+		return e.end('r', x.id, x.c, false)
+	case *SendChannel:
+		if x == nil {
+			return notShareable("nil *SendChannel")
+		}
+		return e.end('w', x.id, x.c, true)
+	case *Buffer:
+		if x == nil {
+			return notShareable("nil *Buffer")
+		}
+		return e.buffer(x)
+	case *BufferView:
+		if x == nil || x.released.Load() {
+			return notShareable("nil or released *BufferView")
+		}
+		return e.buffer(x.buf)
+	default:
+		return e.reflect(reflect.ValueOf(v), depth)
+	}
+	return nil
+}
+
+func tooDeep() error {
+	return notShareable("containers nested deeper than %d (a self-referencing value?)", MaxDepth)
+}
+
+func (e *encoder) int(x int64) {
+	e.buf = append(e.buf, 'i')
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(x))
+}
+
+func (e *encoder) uint(x uint64) {
+	if x > math.MaxInt64 {
+		e.big(new(big.Int).SetUint64(x))
+		return
+	}
+	e.int(int64(x))
+}
+
+func (e *encoder) float(x float64) {
+	e.buf = append(e.buf, 'f')
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, math.Float64bits(x))
+}
+
+func (e *encoder) bytes(tag byte, b []byte) {
+	e.buf = append(e.buf, tag)
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(b)))
+	e.buf = append(e.buf, b...)
+}
+
+// bigText is x in the 'I' text form: "%#x", e.g. "-0x1f".
+func bigText(x *big.Int) string {
+	t := x.Text(16)
+	if t[0] == '-' {
+		return "-0x" + t[1:]
+	}
+	return "0x" + t
+}
+
+func (e *encoder) big(x *big.Int) {
+	if x.IsInt64() {
+		e.int(x.Int64())
+		return
+	}
+	t := bigText(x)
+	e.buf = append(e.buf, 'I')
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(t)))
+	e.buf = append(e.buf, t...)
+}
+
+func (e *encoder) seq(tag byte, x []any, depth int) error {
+	if depth >= MaxDepth {
+		return tooDeep()
+	}
+	e.buf = append(e.buf, tag)
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(x)))
+	for _, it := range x {
+		if err := e.enc(it, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *encoder) end(tag byte, id ID, c *channel, send bool) error {
+	if e.msg {
+		if c == nil {
+			return fmt.Errorf("channel %d: end not from a Registry: %w", id, ErrNotFound)
+		}
+		if err := c.bind(send); err != nil {
+			return err
+		}
+		e.pins = append(e.pins, pin{c, send})
+	}
+	e.buf = append(e.buf, tag)
+	e.buf = binary.AppendUvarint(e.buf, uint64(id))
+	return nil
+}
+
+func (e *encoder) buffer(b *Buffer) error {
+	if !e.msg {
+		return notShareable("a Buffer travels only inside a Message (EncodeMessage, Send)")
+	}
+	idx := -1
+	for i, have := range e.bufs {
+		if have == b {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		b.Retain()
+		idx = len(e.bufs)
+		e.bufs = append(e.bufs, b)
+	}
+	e.buf = append(e.buf, 'B')
+	e.buf = binary.AppendUvarint(e.buf, uint64(idx))
+	return nil
+}
+
+// reflect encodes the kinds Normalize handles by reflection, with the same
+// results, but bounded by MaxDepth.
+func (e *encoder) reflect(rv reflect.Value, depth int) error {
+	switch rv.Kind() {
+	case reflect.Invalid:
+		e.buf = append(e.buf, 'N')
+	case reflect.Bool:
+		return e.enc(rv.Bool(), depth)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.int(rv.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		e.uint(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		e.float(rv.Float())
+	case reflect.String:
+		return e.enc(rv.String(), depth)
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+			e.bytes('b', rv.Bytes())
+			return nil
+		}
+		if depth >= MaxDepth {
+			return tooDeep()
+		}
+		e.buf = append(e.buf, 'l')
+		e.buf = binary.AppendUvarint(e.buf, uint64(rv.Len()))
+		for i := 0; i < rv.Len(); i++ {
+			if err := e.enc(rv.Index(i).Interface(), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if depth >= MaxDepth {
+			return tooDeep()
+		}
+		items := make(Dict, 0, rv.Len())
+		iter := rv.MapRange()
+		for iter.Next() {
+			k, err := Normalize(iter.Key().Interface())
+			if err != nil {
+				return err
+			}
+			items = append(items, Item{k, iter.Value().Interface()})
+		}
+		sort.SliceStable(items, func(i, j int) bool { return lessKey(items[i].Key, items[j].Key) })
+		e.buf = append(e.buf, 'd')
+		e.buf = binary.AppendUvarint(e.buf, uint64(len(items)))
+		for _, it := range items {
+			if err := e.enc(it.Key, depth+1); err != nil {
+				return err
+			}
+			if err := e.enc(it.Value, depth+1); err != nil {
+				return err
+			}
+		}
+	default:
+		return notShareable("Go type %s", rv.Type())
+	}
+	return nil
+}
+
+// Decode parses one encoded value (see the format above) into its
+// canonical Go form (the types Normalize returns), resolving channel ends
+// through ends (which may be nil if data names none). It never panics:
+// bad input (unknown tag, truncated payload, a length beyond the input,
+// a non-minimal varint, a non-canonical 'I', nesting deeper than MaxDepth,
+// trailing bytes, a 'B' outside a Message) gives an error wrapping
+// ErrCorrupt. Strings and byte slices are copies; data may be reused.
+func Decode(data []byte, ends EndResolver) (any, error) {
+	d := decoder{data: data, ends: ends, build: true}
+	return d.top()
+}
+
+// DecodeMessage is Decode for a Message: its 'B' tags become *BufferView
+// values, each holding its own reference to the Buffer (Release them).
+// The Message itself is unchanged and still needs its own Release.
+func DecodeMessage(m Message, ends EndResolver) (any, error) {
+	d := decoder{data: m.data, ends: ends, build: true, msg: true, bufs: m.bufs()}
+	return d.top()
+}
+
+// validate checks encoded data (with nbufs out-of-band buffers) without
+// building values.
+func validate(data []byte, nbufs int) error {
+	d := decoder{data: data, msg: true, nbufs: nbufs}
+	_, err := d.top()
+	return err
+}
+
+type decoder struct {
+	data  []byte
+	off   int
+	ends  EndResolver
+	build bool // build values (else only validate)
+	msg   bool // 'B' allowed
+	bufs  []*Buffer
+	nbufs int       // when !build
+	reg   *Registry // when !build: bind every end named, into pins
+	pins  []pin
+	views []*BufferView
+}
+
+func (d *decoder) corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: at byte %d: %s", ErrCorrupt, d.off, fmt.Sprintf(format, args...))
+}
+
+func (d *decoder) top() (any, error) {
+	v, err := d.value(0)
+	if err == nil && d.off != len(d.data) {
+		err = d.corrupt("%d bytes after the value", len(d.data)-d.off)
+	}
+	if err != nil {
+		for _, bv := range d.views {
+			bv.Release()
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+func (d *decoder) uvarint() (uint64, error) {
+	x, n := binary.Uvarint(d.data[d.off:])
+	if n <= 0 {
+		if n == 0 {
+			return 0, d.corrupt("truncated varint")
+		}
+		return 0, d.corrupt("varint overflows 64 bits")
+	}
+	if n > 1 && d.data[d.off+n-1] == 0 {
+		return 0, d.corrupt("non-minimal varint")
+	}
+	d.off += n
+	return x, nil
+}
+
+// length reads a byte length that must fit in the rest of the input.
+func (d *decoder) length() (int, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if n > uint64(len(d.data)-d.off) {
+		return 0, d.corrupt("length %d beyond the input (%d bytes left)", n, len(d.data)-d.off)
+	}
+	return int(n), nil
+}
+
+// count reads an item count; every item takes at least per bytes.
+func (d *decoder) count(per int) (int, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if n > uint64((len(d.data)-d.off)/per) {
+		return 0, d.corrupt("count %d beyond the input (%d bytes left)", n, len(d.data)-d.off)
+	}
+	return int(n), nil
+}
+
+func (d *decoder) fixed8() (uint64, error) {
+	if len(d.data)-d.off < 8 {
+		return 0, d.corrupt("truncated 8-byte payload")
+	}
+	x := binary.LittleEndian.Uint64(d.data[d.off:])
+	d.off += 8
+	return x, nil
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if d.off >= len(d.data) {
+		return nil, d.corrupt("unexpected end of input")
+	}
+	tag := d.data[d.off]
+	d.off++
+	switch tag {
+	case 'N':
+		return nil, nil
+	case 'T':
+		return true, nil
+	case 'F':
+		return false, nil
+	case 'i':
+		x, err := d.fixed8()
+		if err != nil || !d.build {
+			return nil, err
+		}
+		return int64(x), nil
+	case 'f':
+		x, err := d.fixed8()
+		if err != nil || !d.build {
+			return nil, err
+		}
+		return math.Float64frombits(x), nil
+	case 'I':
+		n, err := d.length()
+		if err != nil {
+			return nil, err
+		}
+		start := d.off
+		d.off += n
+		z, err := parseBig(d.data[start:d.off])
+		if err != nil {
+			d.off = start
+			return nil, d.corrupt("%v", err)
+		}
+		return z, nil
+	case 's', 'b', 'p':
+		n, err := d.length()
+		if err != nil {
+			return nil, err
+		}
+		b := d.data[d.off : d.off+n]
+		d.off += n
+		if !d.build {
+			return nil, nil
+		}
+		switch tag {
+		case 's':
+			return string(b), nil
+		case 'b':
+			return append([]byte(nil), b...), nil
+		}
+		return Pickled(append([]byte(nil), b...)), nil
+	case 'l', 't':
+		if depth >= MaxDepth {
+			return nil, d.corrupt("containers nested deeper than %d", MaxDepth)
+		}
+		n, err := d.count(1)
+		if err != nil {
+			return nil, err
+		}
+		var items []any
+		if d.build {
+			items = make([]any, n)
+		}
+		for i := 0; i < n; i++ {
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if d.build {
+				items[i] = v
+			}
+		}
+		if !d.build {
+			return nil, nil
+		}
+		if tag == 't' {
+			return Tuple(items), nil
+		}
+		return items, nil
+	case 'd':
+		if depth >= MaxDepth {
+			return nil, d.corrupt("containers nested deeper than %d", MaxDepth)
+		}
+		n, err := d.count(2)
+		if err != nil {
+			return nil, err
+		}
+		var items Dict
+		if d.build {
+			items = make(Dict, n)
+		}
+		for i := 0; i < n; i++ {
+			k, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if d.build {
+				items[i] = Item{k, v}
+			}
+		}
+		if !d.build {
+			return nil, nil
+		}
+		return items, nil
+	case 'r', 'w':
+		start := d.off
+		x, err := d.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if x > math.MaxInt64 {
+			d.off = start
+			return nil, d.corrupt("channel id %d out of range", x)
+		}
+		if !d.build {
+			if d.reg != nil {
+				return nil, d.pin(tag, ID(x))
+			}
+			return nil, nil
+		}
+		if d.ends == nil {
+			return nil, fmt.Errorf("channel %d: decoding a channel end needs an EndResolver", x)
+		}
+		return d.ends.ResolveEnd(tag, ID(x))
+	case 'B':
+		if !d.msg {
+			d.off--
+			return nil, d.corrupt("buffer reference outside a Message")
+		}
+		start := d.off
+		x, err := d.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		nbufs := d.nbufs
+		if d.build {
+			nbufs = len(d.bufs)
+		}
+		if x >= uint64(nbufs) {
+			d.off = start
+			return nil, d.corrupt("buffer index %d, the Message has %d", x, nbufs)
+		}
+		if !d.build {
+			return nil, nil
+		}
+		v := newView(d.bufs[x])
+		d.views = append(d.views, v)
+		return v, nil
+	}
+	d.off--
+	return nil, d.corrupt("unknown tag 0x%02x", tag)
+}
+
+// pin binds the end named in a Message being sent (see Message).
+func (d *decoder) pin(kind byte, id ID) error {
+	target := d.reg.get(id)
+	if target == nil {
+		return errf(id, ErrNotFound, "not found")
+	}
+	send := kind == 'w'
+	if err := target.bind(send); err != nil {
+		return err
+	}
+	d.pins = append(d.pins, pin{target, send})
+	return nil
+}
+
+// parseBig parses canonical 'I' text: -?0x[1-9a-f][0-9a-f]*, outside int64.
+func parseBig(t []byte) (*big.Int, error) {
+	s := t
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if len(s) < 3 || s[0] != '0' || s[1] != 'x' {
+		return nil, fmt.Errorf("big int text %q: want -?0x<hex>", t)
+	}
+	s = s[2:]
+	if s[0] == '0' {
+		return nil, fmt.Errorf("big int text %q: leading zero", t)
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return nil, fmt.Errorf("big int text %q: not lowercase hex", t)
+		}
+	}
+	z, ok := new(big.Int).SetString(string(s), 16)
+	if !ok {
+		return nil, fmt.Errorf("big int text %q: not hex", t)
+	}
+	if neg {
+		z.Neg(z)
+	}
+	if z.IsInt64() {
+		return nil, fmt.Errorf("big int %q fits int64: must be encoded as 'i'", t)
+	}
+	return z, nil
+}

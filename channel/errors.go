@@ -1,0 +1,81 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by this package. Every error a channel operation returns
+// wraps one of these (test with errors.Is) and names the channel id.
+var (
+	// ErrClosed: the channel is closed (or was released by every end). For
+	// a receiver it means "closed and nothing left to drain"; for a sender
+	// "closed, no more values accepted"; for Bind and Release on an end whose
+	// channel is gone, "this end is no longer usable". PEP 554 has no
+	// ChannelClosedError; CPython's implementation raises one.
+	ErrClosed = errors.New("closed")
+
+	// ErrNotFound: no channel with that id is in the registry (it never
+	// existed or every binding of it was released). PEP 554's
+	// ChannelNotFoundError.
+	ErrNotFound = errors.New("not found")
+
+	// ErrEmpty is the sentinel for PEP 554's ChannelEmptyError. The nowait
+	// receive methods report an empty channel as ok == false with a nil
+	// error (recv_nowait returns its default then); a timed-out Select or
+	// Recv whose context ended reports the context's error.
+	ErrEmpty = errors.New("empty")
+
+	// ErrNotEmpty: CloseNow(false) found values still queued. PEP 554's
+	// ChannelNotEmptyError.
+	ErrNotEmpty = errors.New("not empty")
+
+	// ErrNotReceived: a Send gave up (its context ended, or the channel was
+	// force-closed or released) before anyone received the value; the value
+	// was withdrawn and nobody will receive it. PEP 554's NotReceivedError.
+	// Errors wrapping it also wrap the cause (ctx.Err() or ErrClosed).
+	ErrNotReceived = errors.New("value not received")
+
+	// ErrTooLarge: the value's encoded size (plus its out-of-band buffers)
+	// is over the channel's MaxBytes.
+	ErrTooLarge = errors.New("value too large")
+
+	// ErrFull: SendNowait on a channel whose bounded queue is full.
+	ErrFull = errors.New("full")
+
+	// ErrCorrupt: bytes that are not a valid encoding (see Decode).
+	ErrCorrupt = errors.New("corrupt encoded value")
+)
+
+// chanError is an error about one channel: "channel 7: closed".
+type chanError struct {
+	id   ID
+	kind error
+	msg  string
+}
+
+// Error says which channel and what happened.
+func (e *chanError) Error() string { return fmt.Sprintf("channel %d: %s", e.id, e.msg) }
+
+// Unwrap returns the sentinel.
+func (e *chanError) Unwrap() error { return e.kind }
+
+func errClosed(id ID) error { return &chanError{id, ErrClosed, "closed"} }
+
+func errf(id ID, kind error, format string, args ...any) error {
+	return &chanError{id, kind, fmt.Sprintf(format, args...)}
+}
+
+// notReceivedError is ErrNotReceived plus its cause, both visible to errors.Is.
+type notReceivedError struct {
+	id    ID
+	cause error
+}
+
+// Error says which channel, and why the value was not received.
+func (e *notReceivedError) Error() string {
+	return fmt.Sprintf("channel %d: value not received: %v", e.id, e.cause)
+}
+
+// Unwrap returns ErrNotReceived and the cause.
+func (e *notReceivedError) Unwrap() []error { return []error{ErrNotReceived, e.cause} }

@@ -1,0 +1,78 @@
+package channel
+
+import (
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// eventually waits until cond holds. It is a liveness guard (the test
+// fails rather than hangs), never a statement about speed.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// noLeaks checks at the end of the test that the goroutine count is back
+// to what it was at the start.
+func noLeaks(t testing.TB) {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		eventually(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= base })
+	})
+}
+
+func newChan(t testing.TB, opts Options) (*Registry, *RecvChannel, *SendChannel) {
+	t.Helper()
+	reg := NewRegistry()
+	rc, sc, err := reg.Create(opts)
+	require.NoError(t, err)
+	return reg, rc, sc
+}
+
+// liveReceivers counts receivers blocked on c.
+func (c *channel) liveReceivers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for i := 0; i < c.recvq.len(); i++ {
+		if c.recvq.at(i).w.state.Load() == wWaiting {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *channel) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queue.len()
+}
+
+func (c *channel) waitingForRoom() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sendq.len()
+}
+
+func (c *channel) bindings() (recv, send int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nrecv, c.nsend
+}
+
+// countingFree returns a free func and a pointer to how often it ran.
+func countingFree() (func(), *atomic.Int32) {
+	n := new(atomic.Int32)
+	return func() { n.Add(1) }, n
+}

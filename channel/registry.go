@@ -1,0 +1,282 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+
+	"github.com/subinterp/subinterp/internal/handoff"
+)
+
+// Registry holds every channel of one runtime: it gives out ids, finds
+// channels by id (for interpreters, which name channels by id), and owns
+// the pools of waiters. The runtime creates one with NewRegistry; it is
+// safe for concurrent use.
+type Registry struct {
+	mu     sync.Mutex
+	lastID ID
+	chans  map[ID]*channel
+
+	recvPool sync.Pool // *recvWaiter
+	sendPool sync.Pool // *sendWaiter
+}
+
+// NewRegistry returns an empty Registry.
+func NewRegistry() *Registry {
+	r := &Registry{chans: make(map[ID]*channel)}
+	r.recvPool.New = func() any { return &recvWaiter{sig: handoff.NewSignal()} }
+	r.sendPool.New = func() any { return &sendWaiter{sig: handoff.NewSignal()} }
+	return r
+}
+
+func (r *Registry) getRecvWaiter() *recvWaiter { return r.recvPool.Get().(*recvWaiter) }
+
+// putRecvWaiter recycles w. Only call it once w's signal has no pending
+// notification and no channel can reach w any more.
+func (r *Registry) putRecvWaiter(w *recvWaiter) {
+	w.idx, w.msg, w.closed = 0, Message{}, false
+	w.state.Store(wWaiting)
+	r.recvPool.Put(w)
+}
+
+func (r *Registry) getSendWaiter() *sendWaiter { return r.sendPool.Get().(*sendWaiter) }
+
+func (r *Registry) putSendWaiter(w *sendWaiter) {
+	w.msg = Message{}
+	w.state.Store(0)
+	r.sendPool.Put(w)
+}
+
+// Create makes a channel and returns its ends, each with one binding owned
+// by the caller (Release both when done; the channel is freed when every
+// binding of both ends is gone).
+func (r *Registry) Create(opts Options) (*RecvChannel, *SendChannel, error) {
+	if opts.Capacity < 0 {
+		return nil, nil, fmt.Errorf("channel: negative Capacity %d", opts.Capacity)
+	}
+	if opts.MaxBytes < 0 {
+		return nil, nil, fmt.Errorf("channel: negative MaxBytes %d", opts.MaxBytes)
+	}
+	if opts.Fallback != FallbackNone && opts.Fallback != FallbackPickle {
+		return nil, nil, fmt.Errorf("channel: unknown %v", opts.Fallback)
+	}
+	maxBytes := opts.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	c := &channel{
+		reg:      r,
+		capacity: opts.Capacity,
+		maxBytes: maxBytes,
+		fallback: opts.Fallback,
+		nrecv:    1,
+		nsend:    1,
+	}
+	r.mu.Lock()
+	r.lastID++
+	c.id = r.lastID
+	c.recvEnd = RecvChannel{c, c.id}
+	c.sendEnd = SendChannel{c, c.id}
+	r.chans[c.id] = c
+	r.mu.Unlock()
+	return &c.recvEnd, &c.sendEnd, nil
+}
+
+func (r *Registry) get(id ID) *channel {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.chans[id]
+}
+
+func (r *Registry) remove(c *channel) {
+	r.mu.Lock()
+	if r.chans[c.id] == c {
+		delete(r.chans, c.id)
+	}
+	r.mu.Unlock()
+}
+
+// Lookup returns the ends of channel id, closed or not, without binding
+// them (Bind an end to keep the channel alive). A channel every end of
+// which was released is gone: ErrNotFound.
+func (r *Registry) Lookup(id ID) (*RecvChannel, *SendChannel, error) {
+	c := r.get(id)
+	if c == nil {
+		return nil, nil, errf(id, ErrNotFound, "not found")
+	}
+	return &c.recvEnd, &c.sendEnd, nil
+}
+
+// ResolveEnd implements EndResolver with Lookup.
+func (r *Registry) ResolveEnd(kind byte, id ID) (any, error) {
+	rc, sc, err := r.Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case 'r':
+		return rc, nil
+	case 'w':
+		return sc, nil
+	}
+	return nil, fmt.Errorf("channel %d: unknown end kind %q", id, kind)
+}
+
+// List returns the ids of the open (not closed) channels in creation
+// order (PEP 554's list_all_channels).
+func (r *Registry) List() []ID {
+	r.mu.Lock()
+	all := make([]*channel, 0, len(r.chans))
+	for _, c := range r.chans {
+		all = append(all, c)
+	}
+	r.mu.Unlock()
+	ids := make([]ID, 0, len(all))
+	for _, c := range all {
+		c.lock()
+		if !c.closed {
+			ids = append(ids, c.id)
+		}
+		c.mu.Unlock()
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// CloseAll force-closes every channel and empties the Registry, for
+// runtime shutdown: blocked receivers get ErrClosed, blocked senders
+// ErrNotReceived, queued values are dropped and their buffers released.
+func (r *Registry) CloseAll() {
+	r.mu.Lock()
+	all := make([]*channel, 0, len(r.chans))
+	for _, c := range r.chans {
+		all = append(all, c)
+	}
+	r.mu.Unlock()
+	for _, c := range all {
+		c.lock()
+		if c.destroyed {
+			c.mu.Unlock()
+			continue
+		}
+		c.nrecv, c.nsend = 0, 0
+		c.destroyLocked()
+	}
+}
+
+// take decodes a received Message for Go: buffers become *BufferView, ends
+// keep the Message's bindings (now the caller's).
+func (r *Registry) take(m Message) (any, error) {
+	v, err := DecodeMessage(m, r)
+	if err != nil {
+		m.Release()
+		return nil, err
+	}
+	for _, b := range m.bufs() {
+		b.Release()
+	}
+	return v, nil
+}
+
+var errNoChannels = errors.New("channel: Select needs at least one channel")
+
+// Select receives from whichever of chans has a value first and returns
+// its index and the value (decoded as by Recv). When several are ready it
+// picks one at random, so no channel starves. A closed, drained channel
+// counts as ready: Select returns its index and ErrClosed, so the caller
+// can drop it. If ctx ends first it returns -1 and ctx.Err(); an already
+// ended ctx makes it a non-blocking poll.
+func (r *Registry) Select(ctx context.Context, chans ...*RecvChannel) (index int, v any, err error) {
+	i, m, err := r.SelectMsg(ctx, chans...)
+	if err != nil {
+		return i, nil, err
+	}
+	v, err = r.take(m)
+	return i, v, err
+}
+
+// SelectMsg is Select returning the encoded Message, which the caller
+// owns.
+func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, Message, error) {
+	ctx = ctxOrBackground(ctx)
+	n := len(chans)
+	if n == 0 {
+		return -1, Message{}, errNoChannels
+	}
+	for _, rc := range chans {
+		if _, err := rc.ch(); err != nil {
+			return -1, Message{}, err
+		}
+	}
+	start := 0
+	if n > 1 {
+		start = rand.IntN(n)
+	}
+	for k := 0; k < n; k++ {
+		i := (start + k) % n
+		m, ok, err := chans[i].c.tryRecv()
+		if ok || err != nil {
+			return i, m, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, Message{}, err
+	}
+
+	w := r.getRecvWaiter()
+	registered := 0 // chans[(start+k)%n] for k < registered hold a node of w
+	for k := 0; k < n; k++ {
+		i := (start + k) % n
+		c := chans[i].c
+		c.lock()
+		if c.queue.len() > 0 || c.closed {
+			// Ready meanwhile. Claim ourselves unless a sender already did.
+			if !w.state.CompareAndSwap(wWaiting, wClaimed) {
+				c.mu.Unlock()
+				break
+			}
+			m, sig, ok := c.popLocked()
+			c.mu.Unlock()
+			if sig != nil {
+				sig.Notify()
+			}
+			r.unregister(w, chans, start, registered)
+			r.putRecvWaiter(w)
+			if !ok {
+				return i, Message{}, errClosed(c.id)
+			}
+			return i, m, nil
+		}
+		c.recvq.push(recvNode{w, int32(i)})
+		c.mu.Unlock()
+		registered = k + 1
+	}
+
+	if err := await(ctx, w.sig, w.done); err != nil {
+		if w.state.CompareAndSwap(wWaiting, wCancelled) {
+			r.unregister(w, chans, start, registered)
+			r.putRecvWaiter(w)
+			return -1, Message{}, err
+		}
+		_ = await(nil, w.sig, w.done) // claimed: the value is ours
+	}
+	r.unregister(w, chans, start, registered)
+	i, m, closed := int(w.idx), w.msg, w.closed
+	r.putRecvWaiter(w)
+	if closed {
+		return i, Message{}, errClosed(chans[i].c.id)
+	}
+	return i, m, nil
+}
+
+func (r *Registry) unregister(w *recvWaiter, chans []*RecvChannel, start, registered int) {
+	for k := 0; k < registered; k++ {
+		c := chans[(start+k)%len(chans)].c
+		c.lock()
+		c.removeWaiterLocked(w)
+		c.mu.Unlock()
+	}
+}

@@ -1,0 +1,267 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"sort"
+)
+
+// ErrNotShareable reports a value that cannot cross between interpreters
+// (or between Go and Python). Errors wrapping it name the offending type.
+var ErrNotShareable = errors.New("not shareable")
+
+// Tuple is a Python tuple. A Go []any becomes a Python list; wrap it in
+// Tuple to get a tuple instead.
+type Tuple []any
+
+// Item is one key/value pair of a Dict.
+type Item struct {
+	Key   any
+	Value any
+}
+
+// Dict is a Python dict as an ordered list of pairs: Python dicts keep
+// insertion order, and their keys (ints, tuples, ...) do not all fit a Go
+// map key, so a slice is the faithful representation.
+type Dict []Item
+
+// Get returns the value stored under key, compared with Equal.
+func (d Dict) Get(key any) (any, bool) {
+	for _, it := range d {
+		if Equal(it.Key, key) {
+			return it.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Normalize turns a Go value into its canonical shareable form, the form
+// every conversion to Python and every channel works with:
+//
+//	Go value                                  canonical form   Python type
+//	nil                                       nil              None
+//	bool                                      bool             bool
+//	int, int8..int64, uint8..uint32           int64            int
+//	uint, uint64 (above MaxInt64: *big.Int)   int64/*big.Int   int
+//	*big.Int, big.Int                         int64/*big.Int   int
+//	float32, float64                          float64          float
+//	string                                    string           str
+//	[]byte                                    []byte           bytes
+//	Tuple                                     Tuple            tuple
+//	[]any, any other slice or array           []any            list
+//	Dict                                      Dict             dict
+//	map[K]V (keys sorted for a stable order)  Dict             dict
+//	*RecvChannel, *SendChannel (channel ends) unchanged        RecvChannel, SendChannel
+//	Pickled (bytes the receiver unpickles)    unchanged        the unpickled object
+//
+// Integers that fit int64 are always int64; only larger ones are *big.Int.
+// Normalize copies slices, byte slices and big integers, so the caller may
+// reuse what it passed. Anything else (channels, funcs, structs, pointers)
+// gives an error wrapping ErrNotShareable that names the Go type.
+func Normalize(v any) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case bool, string, int64, float64:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case []byte:
+		return append([]byte(nil), x...), nil
+	case *big.Int:
+		if x == nil {
+			return nil, fmt.Errorf("%w: nil *big.Int", ErrNotShareable)
+		}
+		return normBig(x), nil
+	case big.Int:
+		return normBig(&x), nil
+	case Tuple:
+		out, err := normSlice([]any(x))
+		return Tuple(out), err
+	case []any:
+		return normSlice(x)
+	case Dict:
+		out := make(Dict, len(x))
+		for i, it := range x {
+			k, err := Normalize(it.Key)
+			if err != nil {
+				return nil, err
+			}
+			val, err := Normalize(it.Value)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = Item{k, val}
+		}
+		return out, nil
+	case Pickled:
+		return Pickled(append([]byte(nil), x...)), nil
+	}
+	if s, ok := v.(shareableEnd); ok {
+		return s, nil
+	}
+	return normReflect(reflect.ValueOf(v))
+}
+
+func normBig(x *big.Int) any {
+	if x.IsInt64() {
+		return x.Int64()
+	}
+	return new(big.Int).Set(x)
+}
+
+func normSlice(x []any) ([]any, error) {
+	out := make([]any, len(x))
+	for i, e := range x {
+		n, err := Normalize(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+func normReflect(rv reflect.Value) (any, error) {
+	switch rv.Kind() {
+	case reflect.Bool:
+		return rv.Bool(), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u := rv.Uint()
+		if u > math.MaxInt64 {
+			return new(big.Int).SetUint64(u), nil
+		}
+		return int64(u), nil
+	case reflect.Float32, reflect.Float64:
+		return rv.Float(), nil
+	case reflect.String:
+		return rv.String(), nil
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+			return append([]byte(nil), rv.Bytes()...), nil
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			n, err := Normalize(rv.Index(i).Interface())
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case reflect.Map:
+		out := make(Dict, 0, rv.Len())
+		iter := rv.MapRange()
+		for iter.Next() {
+			k, err := Normalize(iter.Key().Interface())
+			if err != nil {
+				return nil, err
+			}
+			val, err := Normalize(iter.Value().Interface())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Item{k, val})
+		}
+		sort.SliceStable(out, func(i, j int) bool { return lessKey(out[i].Key, out[j].Key) })
+		return out, nil
+	case reflect.Invalid:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: Go type %s", ErrNotShareable, rv.Type())
+}
+
+// lessKey orders map keys so that converting a Go map is deterministic.
+func lessKey(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return x < y
+		}
+	case int64:
+		if y, ok := b.(int64); ok {
+			return x < y
+		}
+	case float64:
+		if y, ok := b.(float64); ok {
+			return x < y
+		}
+	}
+	return fmt.Sprint(a) < fmt.Sprint(b)
+}
+
+// Equal reports whether two canonical values are equal the way Python's ==
+// sees them after a round trip: same types, same contents, NaN equal to
+// NaN (a NaN that crossed is still "the same value"), 0.0 and -0.0 apart.
+func Equal(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case float64:
+		y, ok := b.(float64)
+		if !ok {
+			return false
+		}
+		if math.IsNaN(x) || math.IsNaN(y) {
+			return math.IsNaN(x) && math.IsNaN(y)
+		}
+		return x == y && math.Signbit(x) == math.Signbit(y)
+	case *big.Int:
+		y, ok := b.(*big.Int)
+		return ok && x.Cmp(y) == 0
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && string(x) == string(y)
+	case Pickled:
+		y, ok := b.(Pickled)
+		return ok && string(x) == string(y)
+	case []any:
+		y, ok := b.([]any)
+		return ok && equalSlices(x, y)
+	case Tuple:
+		y, ok := b.(Tuple)
+		return ok && equalSlices(x, y)
+	case Dict:
+		y, ok := b.(Dict)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !Equal(x[i].Key, y[i].Key) || !Equal(x[i].Value, y[i].Value) {
+				return false
+			}
+		}
+		return true
+	case bool, int64, string:
+		return a == b
+	}
+	return a == b
+}
+
+func equalSlices(x, y []any) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if !Equal(x[i], y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Pickled is an object the sender could only share as pickle data (see the
+// "pickle" fallback of channels); the receiving interpreter unpickles it.
+type Pickled []byte
+
+// shareableEnd is implemented by channel ends, which cross as themselves.
+type shareableEnd interface {
+	isChannelEnd()
+}
