@@ -1,0 +1,291 @@
+// Package bindings is the C side of subinterp: the `subinterp` Python
+// module every interpreter sees, and the conversion of Python objects to and
+// from the wire format of package channel.
+//
+// Every function here that touches Python must run on the interpreter's own
+// thread with that interpreter's GIL held; package cpython guarantees this.
+// bindings reaches the rest of the Go side only through the Host that
+// cpython installs, so it never imports cpython.
+package bindings
+
+/*
+#cgo pkg-config: python3-embed
+#cgo CFLAGS: -I${SRCDIR}/../include -O2 -Wall -Wno-unused-function
+#include "bindings.h"
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/cgo"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/subinterp/subinterp/channel"
+)
+
+// InterpreterInfo describes one live interpreter for the Python module.
+type InterpreterInfo struct {
+	ID       int64
+	Isolated bool // has its own GIL
+}
+
+// Host is what the Python module needs from the Go runtime.
+type Host interface {
+	// Interpreters lists every live interpreter, the main one first.
+	Interpreters() []InterpreterInfo
+	// Interpreter describes one interpreter by id.
+	Interpreter(id int64) (InterpreterInfo, bool)
+}
+
+// host is installed once by the runtime singleton (cpython.Initialize): C
+// callbacks have no other way to find it.
+var host atomic.Pointer[Host]
+
+// SetHost installs the Host the Python module calls back into.
+func SetHost(h Host) { host.Store(&h) }
+
+func currentHost() Host {
+	if h := host.Load(); h != nil {
+		return *h
+	}
+	return nil
+}
+
+var registered atomic.Bool
+
+// Register adds the subinterp module to CPython's table of builtin modules,
+// which every interpreter imports from. It must run before Py_Initialize.
+func Register() error {
+	if registered.Swap(true) {
+		return nil
+	}
+	name := C.CString("subinterp")
+	// CPython keeps the name pointer for the life of the process.
+	if C.PyImport_AppendInittab(name, (*[0]byte)(C.PyInit_subinterp)) != 0 {
+		return errors.New("subinterp: cannot register the builtin module")
+	}
+	return nil
+}
+
+// Exception is a Python exception taken off the interpreter.
+type Exception struct {
+	Type      string // qualified name, e.g. "ZeroDivisionError", "json.decoder.JSONDecodeError"
+	Message   string // str(exc)
+	Traceback string // traceback.format_exception(exc), joined
+}
+
+func (e *Exception) Error() string {
+	if e.Message == "" {
+		return e.Type
+	}
+	return e.Type + ": " + e.Message
+}
+
+// takeException removes the pending Python exception and describes it.
+func takeException() *Exception {
+	var typ, msg, tb *C.PyObject
+	if C.si_error_info(&typ, &msg, &tb) < 0 {
+		return &Exception{Type: "SystemError", Message: "error return without exception set"}
+	}
+	return &Exception{Type: takeStr(typ), Message: takeStr(msg), Traceback: takeStr(tb)}
+}
+
+// takeStr reads a str and releases the reference.
+func takeStr(o *C.PyObject) string {
+	if o == nil {
+		return ""
+	}
+	defer C.si_decref(o)
+	var n C.Py_ssize_t
+	p := C.PyUnicode_AsUTF8AndSize(o, &n)
+	if p == nil {
+		C.PyErr_Clear()
+		return ""
+	}
+	return C.GoStringN(p, C.int(n))
+}
+
+// cstr passes Go string bytes to C without a copy; C must not keep them.
+func cstr(s string) (*C.char, C.Py_ssize_t) {
+	if len(s) == 0 {
+		return (*C.char)(unsafe.Pointer(&zero)), 0
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.Py_ssize_t(len(s))
+}
+
+func cbytes(b []byte) (*C.char, C.Py_ssize_t) {
+	if len(b) == 0 {
+		return (*C.char)(unsafe.Pointer(&zero)), 0
+	}
+	return (*C.char)(unsafe.Pointer(&b[0])), C.Py_ssize_t(len(b))
+}
+
+var zero byte
+
+// Exec runs src in __main__ after binding the names in bind (an encoded
+// channel.Dict, or nil). A Python exception comes back as *Exception.
+func Exec(src string, bind []byte) error {
+	s, n := cstr(src)
+	b, bn := cbytes(bind)
+	if C.si_exec(s, n, b, bn) < 0 {
+		return takeException()
+	}
+	return nil
+}
+
+// Eval evaluates expr in __main__ and returns the encoded result.
+func Eval(expr string) ([]byte, error) {
+	s, n := cstr(expr)
+	res := C.si_eval(s, n)
+	if res == nil {
+		return nil, takeException()
+	}
+	return encodeAndRelease(res, "result")
+}
+
+// Call calls the object fn names ("json.dumps", "pkg.mod.func", or a name in
+// __main__ or builtins) with the encoded argument tuple, and returns the
+// encoded result.
+func Call(fn string, args []byte) ([]byte, error) {
+	f, fn2 := cstr(fn)
+	a, an := cbytes(args)
+	res := C.si_call(f, fn2, a, an)
+	if res == nil {
+		return nil, takeException()
+	}
+	return encodeAndRelease(res, "result of "+fn)
+}
+
+// encodeAndRelease encodes obj and releases the reference. what names the
+// object in a not-shareable error.
+func encodeAndRelease(obj *C.PyObject, what string) ([]byte, error) {
+	defer C.si_decref(obj)
+	return Encode(unsafe.Pointer(obj), false, what)
+}
+
+// Encode writes a Python object (a PyObject*) in channel's wire format. With
+// pickle set, objects outside the shareable set are pickled. A not-shareable
+// object gives an error wrapping channel.ErrNotShareable.
+func Encode(obj unsafe.Pointer, pickle bool, what string) ([]byte, error) {
+	o := (*C.PyObject)(obj)
+	flags := C.int(0)
+	if pickle {
+		flags = C.SI_ENC_PICKLE
+	}
+	var side *C.PyObject
+	size := C.si_encoded_size(o, flags, &side)
+	if size < 0 {
+		return nil, encodeError(size, what)
+	}
+	buf := make([]byte, int(size))
+	p, _ := cbytes(buf)
+	if rc := C.si_encode_into(o, flags, side, p, size); rc < 0 {
+		return nil, encodeError(rc, what)
+	}
+	return buf, nil
+}
+
+func encodeError(rc C.Py_ssize_t, what string) error {
+	exc := takeException()
+	if rc == C.SI_ERR_NOT_SHAREABLE {
+		return fmt.Errorf("%s: %w: %s", what, channel.ErrNotShareable, exc.Message)
+	}
+	return exc
+}
+
+// Output redirects sys.stdout and sys.stderr of the current interpreter to
+// Go writers (nil keeps a stream) until the returned restore is called.
+func Output(stdout, stderr io.Writer) (restore func(), err error) {
+	var hout, herr cgo.Handle
+	if stdout != nil {
+		hout = cgo.NewHandle(stdout)
+	}
+	if stderr != nil {
+		herr = cgo.NewHandle(stderr)
+	}
+	release := func() {
+		if hout != 0 {
+			hout.Delete()
+		}
+		if herr != 0 {
+			herr.Delete()
+		}
+	}
+	var saved *C.PyObject
+	if C.si_redirect(C.uintptr_t(hout), C.uintptr_t(herr), &saved) < 0 {
+		release()
+		return nil, takeException()
+	}
+	return func() {
+		C.si_restore_output(saved)
+		release()
+	}, nil
+}
+
+// FlushStdio flushes sys.stdout and sys.stderr so buffered output appears
+// when a call ends.
+func FlushStdio() { C.si_flush_std() }
+
+//export subinterpGoWrite
+func subinterpGoWrite(h C.uintptr_t, p *C.char, n C.Py_ssize_t) *C.char {
+	w, ok := cgo.Handle(h).Value().(io.Writer)
+	if !ok {
+		return C.CString("writer is gone")
+	}
+	if _, err := w.Write(C.GoBytes(unsafe.Pointer(p), C.int(n))); err != nil {
+		return C.CString(strings.ReplaceAll(err.Error(), "\x00", ""))
+	}
+	return nil
+}
+
+//export subinterpGoIsolated
+func subinterpGoIsolated(id C.int64_t) C.int {
+	h := currentHost()
+	if h == nil {
+		return -1
+	}
+	info, ok := h.Interpreter(int64(id))
+	if !ok {
+		return -1
+	}
+	if info.Isolated {
+		return 1
+	}
+	return 0
+}
+
+//export subinterpGoListAll
+func subinterpGoListAll(module *C.PyObject) *C.PyObject {
+	h := currentHost()
+	var infos []InterpreterInfo
+	if h != nil {
+		infos = h.Interpreters()
+	}
+	list := C.PyList_New(0)
+	if list == nil {
+		return nil
+	}
+	for _, info := range infos {
+		iso := C.int(0)
+		if info.Isolated {
+			iso = 1
+		}
+		obj := C.si_new_interpreter_object(module, C.int64_t(info.ID), iso)
+		if obj == nil {
+			C.si_decref(list)
+			return nil
+		}
+		rc := C.PyList_Append(list, obj)
+		C.si_decref(obj)
+		if rc < 0 {
+			C.si_decref(list)
+			return nil
+		}
+	}
+	return list
+}

@@ -1,0 +1,420 @@
+/* The C half of the value wire format documented in channel/codec.go:
+ * PyObject -> bytes (two passes: size, then write into memory the Go side
+ * allocated, so a large bytes object is copied once) and bytes -> PyObject.
+ * Only exact built-in types are shareable: a subclass could run user code
+ * while we walk it, and the receiver could not rebuild it anyway. */
+#include "bindings.h"
+#include <string.h>
+
+typedef struct {
+    char *out;          /* NULL while sizing */
+    Py_ssize_t pos;
+    Py_ssize_t cap;     /* bytes available in out */
+    int flags;
+    PyObject *side;     /* temporaries made while sizing, reused in order */
+    Py_ssize_t side_next;
+} encoder;
+
+static void put(encoder *e, const void *p, Py_ssize_t n) {
+    if (e->out != NULL && e->pos + n <= e->cap) {
+        memcpy(e->out + e->pos, p, (size_t)n);
+    }
+    e->pos += n;
+}
+
+static void put_byte(encoder *e, unsigned char c) { put(e, &c, 1); }
+
+static void put_uvarint(encoder *e, uint64_t v) {
+    unsigned char b[10];
+    int n = 0;
+    while (v >= 0x80) {
+        b[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (unsigned char)v;
+    put(e, b, n);
+}
+
+static void put_u64le(encoder *e, uint64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(v >> (8 * i));
+    }
+    put(e, b, 8);
+}
+
+static void put_blob(encoder *e, unsigned char tag, const char *p, Py_ssize_t n) {
+    put_byte(e, tag);
+    put_uvarint(e, (uint64_t)n);
+    put(e, p, n);
+}
+
+/* side_value returns (borrowed) the temporary made by make() while sizing,
+ * and the same object, in the same order, while writing. */
+static PyObject *side_value(encoder *e, PyObject *obj, PyObject *(*make)(PyObject *)) {
+    if (e->out == NULL) {
+        PyObject *t = make(obj);
+        if (t == NULL) {
+            return NULL;
+        }
+        int rc = PyList_Append(e->side, t);
+        Py_DECREF(t);
+        return rc < 0 ? NULL : t;
+    }
+    if (e->side_next >= PyList_GET_SIZE(e->side)) {
+        PyErr_SetString(PyExc_RuntimeError, "value changed while it was being shared");
+        return NULL;
+    }
+    return PyList_GET_ITEM(e->side, e->side_next++);
+}
+
+static PyObject *make_hex(PyObject *obj) { return PyNumber_ToBase(obj, 16); }
+
+static PyObject *make_utf8_surrogatepass(PyObject *obj) {
+    return PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
+}
+
+static PyObject *make_pickle(PyObject *obj) {
+    PyObject *pickle = PyImport_ImportModule("pickle");
+    if (pickle == NULL) {
+        return NULL;
+    }
+    PyObject *data = PyObject_CallMethod(pickle, "dumps", "O", obj);
+    Py_DECREF(pickle);
+    return data;
+}
+
+int si_set_not_shareable(PyObject *obj) {
+    PyObject *exc = si_module_attr("NotShareableError");
+    if (exc == NULL) {
+        PyErr_Clear();
+        exc = Py_NewRef(PyExc_ValueError);
+    }
+    PyErr_Format(exc, "%s object is not shareable", Py_TYPE(obj)->tp_name);
+    Py_DECREF(exc);
+    return SI_ERR_NOT_SHAREABLE;
+}
+
+static int enc(encoder *e, PyObject *obj, int depth) {
+    if (depth > SI_MAX_DEPTH) {
+        PyErr_Format(PyExc_ValueError,
+                     "value nests deeper than %d levels (or contains itself)", SI_MAX_DEPTH);
+        return SI_ERR_NOT_SHAREABLE;
+    }
+    if (obj == Py_None) {
+        put_byte(e, 'N');
+    } else if (obj == Py_True) {
+        put_byte(e, 'T');
+    } else if (obj == Py_False) {
+        put_byte(e, 'F');
+    } else if (PyLong_CheckExact(obj)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (overflow == 0) {
+            if (v == -1 && PyErr_Occurred()) {
+                return SI_ERR_PYTHON;
+            }
+            put_byte(e, 'i');
+            put_u64le(e, (uint64_t)v);
+        } else {
+            PyObject *hex = side_value(e, obj, make_hex);
+            if (hex == NULL) {
+                return SI_ERR_PYTHON;
+            }
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(hex, &n);
+            if (s == NULL) {
+                return SI_ERR_PYTHON;
+            }
+            put_blob(e, 'I', s, n);
+        }
+    } else if (PyFloat_CheckExact(obj)) {
+        double d = PyFloat_AS_DOUBLE(obj);
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        put_byte(e, 'f');
+        put_u64le(e, bits);
+    } else if (PyUnicode_CheckExact(obj)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(obj, &n);
+        if (s != NULL) {
+            put_blob(e, 's', s, n);
+        } else {
+            /* Lone surrogates have no UTF-8 form; carry them as Python's
+             * surrogatepass bytes, which decode back to the same str. */
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+                return SI_ERR_PYTHON;
+            }
+            PyErr_Clear();
+            PyObject *b = side_value(e, obj, make_utf8_surrogatepass);
+            if (b == NULL) {
+                return SI_ERR_PYTHON;
+            }
+            put_blob(e, 's', PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+        }
+    } else if (PyBytes_CheckExact(obj)) {
+        put_blob(e, 'b', PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj));
+    } else if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
+        int is_list = PyList_CheckExact(obj);
+        Py_ssize_t n = is_list ? PyList_GET_SIZE(obj) : PyTuple_GET_SIZE(obj);
+        put_byte(e, is_list ? 'l' : 't');
+        put_uvarint(e, (uint64_t)n);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (is_list && i >= PyList_GET_SIZE(obj)) {
+                PyErr_SetString(PyExc_RuntimeError, "list changed size while it was being shared");
+                return SI_ERR_PYTHON;
+            }
+            PyObject *item = is_list ? PyList_GET_ITEM(obj, i) : PyTuple_GET_ITEM(obj, i);
+            Py_INCREF(item);
+            int rc = enc(e, item, depth + 1);
+            Py_DECREF(item);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+    } else if (PyDict_CheckExact(obj)) {
+        Py_ssize_t n = PyDict_GET_SIZE(obj), pos = 0, seen = 0;
+        PyObject *k, *v;
+        put_byte(e, 'd');
+        put_uvarint(e, (uint64_t)n);
+        while (PyDict_Next(obj, &pos, &k, &v)) {
+            if (++seen > n) {
+                PyErr_SetString(PyExc_RuntimeError, "dict changed size while it was being shared");
+                return SI_ERR_PYTHON;
+            }
+            Py_INCREF(k);
+            Py_INCREF(v);
+            int rc = enc(e, k, depth + 1);
+            if (rc == 0) {
+                rc = enc(e, v, depth + 1);
+            }
+            Py_DECREF(k);
+            Py_DECREF(v);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        if (seen != n) {
+            PyErr_SetString(PyExc_RuntimeError, "dict changed size while it was being shared");
+            return SI_ERR_PYTHON;
+        }
+    } else if (e->flags & SI_ENC_PICKLE) {
+        PyObject *data = side_value(e, obj, make_pickle);
+        if (data == NULL) {
+            return SI_ERR_PYTHON;
+        }
+        put_blob(e, 'p', PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+    } else {
+        return si_set_not_shareable(obj);
+    }
+    return 0;
+}
+
+/* si_encoded_size returns the encoded size of obj, or a negative SI_ERR_*
+ * with an exception set. On success *side holds the temporaries that
+ * si_encode_into needs (a new reference it consumes). */
+Py_ssize_t si_encoded_size(PyObject *obj, int flags, PyObject **side) {
+    encoder e = {0};
+    e.flags = flags;
+    e.side = PyList_New(0);
+    if (e.side == NULL) {
+        return SI_ERR_PYTHON;
+    }
+    int rc = enc(&e, obj, 0);
+    if (rc < 0) {
+        Py_DECREF(e.side);
+        return rc;
+    }
+    *side = e.side;
+    return e.pos;
+}
+
+/* si_encode_into writes obj into out (size bytes, from si_encoded_size) and
+ * releases side. It fails, rather than overruns, if obj changed meanwhile. */
+Py_ssize_t si_encode_into(PyObject *obj, int flags, PyObject *side, char *out, Py_ssize_t size) {
+    encoder e = {0};
+    e.out = out;
+    e.cap = size;
+    e.flags = flags;
+    e.side = side;
+    int rc = enc(&e, obj, 0);
+    Py_DECREF(side);
+    if (rc < 0) {
+        return rc;
+    }
+    if (e.pos != size) {
+        PyErr_SetString(PyExc_RuntimeError, "value changed while it was being shared");
+        return SI_ERR_PYTHON;
+    }
+    return e.pos;
+}
+
+typedef struct {
+    const unsigned char *p, *end;
+} decoder;
+
+static PyObject *corrupt(void) {
+    PyErr_SetString(PyExc_ValueError, "corrupt value encoding");
+    return NULL;
+}
+
+static int get_uvarint(decoder *d, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (d->p >= d->end) {
+            return -1;
+        }
+        unsigned char b = *d->p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int get_len(decoder *d, Py_ssize_t *n) {
+    uint64_t v;
+    if (get_uvarint(d, &v) < 0 || v > (uint64_t)(d->end - d->p)) {
+        return -1; /* every element takes at least one byte */
+    }
+    *n = (Py_ssize_t)v;
+    return 0;
+}
+
+static int get_u64le(decoder *d, uint64_t *v) {
+    if (d->end - d->p < 8) {
+        return -1;
+    }
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) {
+        x |= (uint64_t)d->p[i] << (8 * i);
+    }
+    d->p += 8;
+    *v = x;
+    return 0;
+}
+
+static PyObject *dec(decoder *d, int depth) {
+    if (depth > SI_MAX_DEPTH || d->p >= d->end) {
+        return corrupt();
+    }
+    unsigned char tag = *d->p++;
+    uint64_t u;
+    Py_ssize_t n;
+    switch (tag) {
+    case 'N':
+        return Py_NewRef(Py_None);
+    case 'T':
+        return Py_NewRef(Py_True);
+    case 'F':
+        return Py_NewRef(Py_False);
+    case 'i':
+        if (get_u64le(d, &u) < 0) {
+            return corrupt();
+        }
+        return PyLong_FromLongLong((long long)u);
+    case 'f': {
+        if (get_u64le(d, &u) < 0) {
+            return corrupt();
+        }
+        double f;
+        memcpy(&f, &u, 8);
+        return PyFloat_FromDouble(f);
+    }
+    case 'I': {
+        if (get_len(d, &n) < 0) {
+            return corrupt();
+        }
+        char *text = PyMem_Malloc((size_t)n + 1);
+        if (text == NULL) {
+            return PyErr_NoMemory();
+        }
+        memcpy(text, d->p, (size_t)n);
+        text[n] = 0;
+        d->p += n;
+        PyObject *v = PyLong_FromString(text, NULL, 16);
+        PyMem_Free(text);
+        return v;
+    }
+    case 's':
+    case 'b':
+    case 'p': {
+        if (get_len(d, &n) < 0) {
+            return corrupt();
+        }
+        const char *s = (const char *)d->p;
+        d->p += n;
+        if (tag == 's') {
+            return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+        }
+        PyObject *b = PyBytes_FromStringAndSize(s, n);
+        if (tag == 'b' || b == NULL) {
+            return b;
+        }
+        PyObject *pickle = PyImport_ImportModule("pickle");
+        PyObject *v = pickle ? PyObject_CallMethod(pickle, "loads", "O", b) : NULL;
+        Py_XDECREF(pickle);
+        Py_DECREF(b);
+        return v;
+    }
+    case 'l':
+    case 't': {
+        if (get_len(d, &n) < 0) {
+            return corrupt();
+        }
+        PyObject *seq = tag == 'l' ? PyList_New(n) : PyTuple_New(n);
+        if (seq == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = dec(d, depth + 1);
+            if (item == NULL) {
+                Py_DECREF(seq);
+                return NULL;
+            }
+            if (tag == 'l') {
+                PyList_SET_ITEM(seq, i, item);
+            } else {
+                PyTuple_SET_ITEM(seq, i, item);
+            }
+        }
+        return seq;
+    }
+    case 'd': {
+        if (get_len(d, &n) < 0) {
+            return corrupt();
+        }
+        PyObject *dict = PyDict_New();
+        if (dict == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *k = dec(d, depth + 1);
+            PyObject *v = k ? dec(d, depth + 1) : NULL;
+            int rc = v ? PyDict_SetItem(dict, k, v) : -1;
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+            if (rc < 0) {
+                Py_DECREF(dict);
+                return NULL;
+            }
+        }
+        return dict;
+    }
+    }
+    return corrupt();
+}
+
+/* si_decode builds a new object from one encoded value, or sets an
+ * exception and returns NULL. */
+PyObject *si_decode(const char *data, Py_ssize_t len) {
+    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len};
+    PyObject *v = dec(&d, 0);
+    if (v != NULL && d.p != d.end) {
+        Py_DECREF(v);
+        return corrupt();
+    }
+    return v;
+}

@@ -1,0 +1,289 @@
+/* Running code in the current interpreter. Every function here runs on the
+ * interpreter's own thread with its GIL held, and returns NULL / -1 with a
+ * Python exception set on failure. */
+#include "bindings.h"
+#include <string.h>
+
+static PyObject *main_dict(void) {
+    PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
+    return main ? PyModule_GetDict(main) : NULL;      /* borrowed */
+}
+
+/* compile_source compiles src (not NUL-terminated) as a module or an
+ * expression. The C-API takes C strings, so an embedded NUL would silently
+ * cut the source short: reject it the way compile() does. */
+static PyObject *compile_source(const char *src, Py_ssize_t len, int start) {
+    if (memchr(src, 0, (size_t)len) != NULL) {
+        PyErr_SetString(PyExc_SyntaxError, "source code string cannot contain null bytes");
+        return NULL;
+    }
+    char *text = PyMem_Malloc((size_t)len + 1);
+    if (text == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(text, src, (size_t)len);
+    text[len] = 0;
+    PyObject *code = Py_CompileString(text, "<string>", start);
+    PyMem_Free(text);
+    return code;
+}
+
+/* si_exec runs src in __main__ after binding the names of the encoded dict
+ * bind (if any) as globals. */
+int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen) {
+    PyObject *globals = main_dict();
+    if (globals == NULL) {
+        return -1;
+    }
+    if (bindlen > 0) {
+        PyObject *names = si_decode(bind, bindlen);
+        if (names == NULL) {
+            return -1;
+        }
+        int rc = PyDict_Update(globals, names);
+        Py_DECREF(names);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    PyObject *code = compile_source(src, len, Py_file_input);
+    if (code == NULL) {
+        return -1;
+    }
+    PyObject *res = PyEval_EvalCode(code, globals, globals);
+    Py_DECREF(code);
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+/* si_eval evaluates an expression in __main__. */
+PyObject *si_eval(const char *src, Py_ssize_t len) {
+    PyObject *globals = main_dict();
+    if (globals == NULL) {
+        return NULL;
+    }
+    PyObject *code = compile_source(src, len, Py_eval_input);
+    if (code == NULL) {
+        return NULL;
+    }
+    PyObject *res = PyEval_EvalCode(code, globals, globals);
+    Py_DECREF(code);
+    return res;
+}
+
+/* lookup_global finds a plain name in __main__, then in builtins. */
+static PyObject *lookup_global(PyObject *name) {
+    PyObject *globals = main_dict();
+    if (globals == NULL) {
+        return NULL;
+    }
+    PyObject *v = PyDict_GetItemWithError(globals, name);
+    if (v == NULL && !PyErr_Occurred()) {
+        v = PyDict_GetItemWithError(PyEval_GetBuiltins(), name);
+    }
+    if (v == NULL && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_NameError, "name '%U' is not defined", name);
+    }
+    return Py_XNewRef(v);
+}
+
+/* import_prefix imports the longest dotted prefix of parts[0..] that names a
+ * module: "pkg.mod.Class.method" imports pkg.mod. It returns the module and
+ * sets *used to the number of parts consumed, or returns NULL with *used 0
+ * and no error when not even parts[0] is a module (keeping the import error
+ * in *missing for the message). */
+static PyObject *import_prefix(PyObject *parts, Py_ssize_t *used, PyObject **missing) {
+    Py_ssize_t n = PyList_GET_SIZE(parts);
+    *used = 0;
+    for (Py_ssize_t k = n - 1; k >= 1; k--) {
+        PyObject *head = PyList_GetSlice(parts, 0, k);
+        if (head == NULL) {
+            return NULL;
+        }
+        PyObject *dot = PyUnicode_FromString(".");
+        PyObject *modname = dot ? PyUnicode_Join(dot, head) : NULL;
+        Py_XDECREF(dot);
+        Py_DECREF(head);
+        if (modname == NULL) {
+            return NULL;
+        }
+        PyObject *mod = PyImport_Import(modname);
+        if (mod != NULL) {
+            Py_DECREF(modname);
+            *used = k;
+            return mod;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {
+            Py_DECREF(modname);
+            return NULL;
+        }
+        /* Only "this prefix is not a module" means try a shorter one; a
+         * module that fails to import one of its own imports is an error. */
+        PyObject *exc = PyErr_GetRaisedException();
+        PyObject *excname = PyObject_GetAttrString(exc, "name");
+        int same = excname != NULL && excname != Py_None &&
+                   PyUnicode_Check(excname) && PyUnicode_Tailmatch(modname, excname, 0, PY_SSIZE_T_MAX, -1) == 1;
+        Py_XDECREF(excname);
+        PyErr_Clear();
+        Py_DECREF(modname);
+        if (!same) {
+            PyErr_SetRaisedException(exc);
+            return NULL;
+        }
+        Py_XSETREF(*missing, exc);
+    }
+    return NULL;
+}
+
+/* resolve turns "json.dumps", "pkg.mod.func", "obj.method" or "name" into
+ * the object it names. */
+static PyObject *resolve(const char *fn, Py_ssize_t len) {
+    PyObject *name = PyUnicode_FromStringAndSize(fn, len);
+    PyObject *sep = PyUnicode_FromString(".");
+    PyObject *parts = (name && sep) ? PyUnicode_Split(name, sep, -1) : NULL;
+    Py_XDECREF(name);
+    Py_XDECREF(sep);
+    if (parts == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(parts);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyUnicode_GET_LENGTH(PyList_GET_ITEM(parts, i)) == 0) {
+            Py_DECREF(parts);
+            PyObject *whole = PyUnicode_FromStringAndSize(fn, len);
+            if (whole != NULL) {
+                PyErr_Format(PyExc_ValueError, "invalid function name %R", whole);
+                Py_DECREF(whole);
+            }
+            return NULL;
+        }
+    }
+    PyObject *missing = NULL, *obj = NULL;
+    Py_ssize_t used = 0;
+    if (n > 1) {
+        obj = import_prefix(parts, &used, &missing);
+        if (obj == NULL && PyErr_Occurred()) {
+            Py_XDECREF(missing);
+            Py_DECREF(parts);
+            return NULL;
+        }
+    }
+    if (obj == NULL) {
+        obj = lookup_global(PyList_GET_ITEM(parts, 0));
+        if (obj == NULL && missing != NULL && PyErr_ExceptionMatches(PyExc_NameError)) {
+            /* "nosuchmod.f": say the module is missing, not the name. */
+            PyErr_Clear();
+            PyErr_SetRaisedException(missing);
+            missing = NULL;
+        }
+        used = 1;
+    }
+    Py_XDECREF(missing);
+    for (Py_ssize_t i = used; obj != NULL && i < n; i++) {
+        Py_SETREF(obj, PyObject_GetAttr(obj, PyList_GET_ITEM(parts, i)));
+    }
+    Py_DECREF(parts);
+    return obj;
+}
+
+/* si_call calls the object fn names with the encoded tuple args. */
+PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen) {
+    PyObject *callable = resolve(fn, fnlen);
+    if (callable == NULL) {
+        return NULL;
+    }
+    PyObject *argv = si_decode(args, argslen);
+    if (argv == NULL) {
+        Py_DECREF(callable);
+        return NULL;
+    }
+    if (!PyTuple_CheckExact(argv)) {
+        Py_DECREF(callable);
+        Py_DECREF(argv);
+        PyErr_SetString(PyExc_TypeError, "call arguments must be a tuple");
+        return NULL;
+    }
+    PyObject *res = PyObject_Call(callable, argv, NULL);
+    Py_DECREF(callable);
+    Py_DECREF(argv);
+    return res;
+}
+
+/* qualified_name gives "ZeroDivisionError" for builtins and
+ * "module.Qualname" otherwise. */
+static PyObject *qualified_name(PyTypeObject *tp) {
+    PyObject *qual = PyObject_GetAttrString((PyObject *)tp, "__qualname__");
+    PyObject *mod = PyObject_GetAttrString((PyObject *)tp, "__module__");
+    PyObject *res = NULL;
+    if (qual != NULL && mod != NULL && PyUnicode_Check(mod) &&
+        PyUnicode_CompareWithASCIIString(mod, "builtins") != 0) {
+        res = PyUnicode_FromFormat("%U.%U", mod, qual);
+    } else if (qual != NULL) {
+        res = Py_NewRef(qual);
+    }
+    Py_XDECREF(qual);
+    Py_XDECREF(mod);
+    if (res == NULL) {
+        PyErr_Clear();
+        res = PyUnicode_FromString(tp->tp_name);
+    }
+    return res;
+}
+
+/* si_error_info takes the pending exception and describes it as three new
+ * str references. Never calls PyErr_Print: on SystemExit that exits the
+ * process. Returns -1 if there was no exception. */
+int si_error_info(PyObject **type_name, PyObject **message, PyObject **traceback) {
+    PyObject *exc = PyErr_GetRaisedException();
+    if (exc == NULL) {
+        return -1;
+    }
+    *type_name = qualified_name(Py_TYPE(exc));
+    *message = PyObject_Str(exc);
+    if (*message == NULL) {
+        PyErr_Clear();
+        *message = PyUnicode_FromString("<exception str() failed>");
+    }
+    *traceback = NULL;
+    PyObject *tbmod = PyImport_ImportModule("traceback");
+    if (tbmod != NULL) {
+        PyObject *lines = PyObject_CallMethod(tbmod, "format_exception", "O", exc);
+        if (lines != NULL) {
+            PyObject *empty = PyUnicode_FromString("");
+            if (empty != NULL) {
+                *traceback = PyUnicode_Join(empty, lines);
+                Py_DECREF(empty);
+            }
+            Py_DECREF(lines);
+        }
+        Py_DECREF(tbmod);
+    }
+    if (*traceback == NULL) {
+        PyErr_Clear();
+        *traceback = PyUnicode_FromString("");
+    }
+    Py_DECREF(exc);
+    return 0;
+}
+
+/* si_flush_std flushes sys.stdout and sys.stderr, so output reaches its
+ * file descriptor when a call ends rather than when the buffer fills. */
+void si_flush_std(void) {
+    PyObject *exc = PyErr_GetRaisedException();
+    const char *names[] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; i++) {
+        PyObject *f = PySys_GetObject(names[i]); /* borrowed */
+        if (f != NULL && f != Py_None) {
+            PyObject *r = PyObject_CallMethod(f, "flush", NULL);
+            if (r == NULL) {
+                PyErr_Clear();
+            }
+            Py_XDECREF(r);
+        }
+    }
+    PyErr_SetRaisedException(exc);
+}

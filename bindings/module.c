@@ -1,0 +1,343 @@
+/* The builtin `subinterp` module: multi-phase init, every type a heap type
+ * created per module, all state in module state, so it imports in own-GIL
+ * interpreters with check_multi_interp_extensions on. */
+#include "bindings.h"
+#include "_cgo_export.h"
+
+typedef struct {
+    PyTypeObject *interpreter_type;
+    PyTypeObject *writer_type;
+    PyObject *not_shareable_error;
+    PyObject *run_failed_error;
+} module_state;
+
+static struct PyModuleDef subinterp_def;
+
+static module_state *state_of(PyObject *module) {
+    return (module_state *)PyModule_GetState(module);
+}
+
+/* si_module returns a new reference to this interpreter's subinterp module,
+ * importing it if needed. */
+PyObject *si_module(void) {
+    return PyImport_ImportModule("subinterp");
+}
+
+/* si_module_attr returns a new reference to subinterp.<name>. */
+PyObject *si_module_attr(const char *name) {
+    PyObject *m = si_module();
+    if (m == NULL) {
+        return NULL;
+    }
+    PyObject *v = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return v;
+}
+
+/* ---- Interpreter ---------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    int64_t id;
+    int isolated;
+} interpreter_object;
+
+PyObject *si_new_interpreter_object(PyObject *module, int64_t id, int isolated) {
+    module_state *st = state_of(module);
+    interpreter_object *self = PyObject_New(interpreter_object, st->interpreter_type);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->id = id;
+    self->isolated = isolated;
+    return (PyObject *)self;
+}
+
+static void interpreter_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *interpreter_repr(PyObject *self) {
+    interpreter_object *o = (interpreter_object *)self;
+    return PyUnicode_FromFormat("subinterp.Interpreter(id=%lld, isolated=%s)", (long long)o->id,
+                                o->isolated ? "True" : "False");
+}
+
+static Py_hash_t interpreter_hash(PyObject *self) {
+    Py_hash_t h = (Py_hash_t)((interpreter_object *)self)->id;
+    return h == -1 ? -2 : h;
+}
+
+static PyObject *interpreter_richcompare(PyObject *a, PyObject *b, int op) {
+    if (Py_TYPE(a) != Py_TYPE(b) || (op != Py_EQ && op != Py_NE)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    int eq = ((interpreter_object *)a)->id == ((interpreter_object *)b)->id;
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static PyObject *interpreter_get_id(PyObject *self, void *closure) {
+    return PyLong_FromLongLong(((interpreter_object *)self)->id);
+}
+
+static PyObject *interpreter_get_isolated(PyObject *self, void *closure) {
+    return PyBool_FromLong(((interpreter_object *)self)->isolated);
+}
+
+static PyGetSetDef interpreter_getset[] = {
+    {"id", interpreter_get_id, NULL, "The interpreter's id, the same in every interpreter.", NULL},
+    {"isolated", interpreter_get_isolated, NULL, "Whether the interpreter has its own GIL.", NULL},
+    {NULL},
+};
+
+static PyType_Slot interpreter_slots[] = {
+    {Py_tp_doc, "An interpreter of this process (see subinterp.list_all())."},
+    {Py_tp_dealloc, interpreter_dealloc},
+    {Py_tp_repr, interpreter_repr},
+    {Py_tp_hash, interpreter_hash},
+    {Py_tp_richcompare, interpreter_richcompare},
+    {Py_tp_getset, interpreter_getset},
+    {0, NULL},
+};
+
+static PyType_Spec interpreter_spec = {
+    .name = "subinterp.Interpreter",
+    .basicsize = sizeof(interpreter_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = interpreter_slots,
+};
+
+/* ---- _Writer: sys.stdout/sys.stderr that write to a Go io.Writer ----- */
+
+typedef struct {
+    PyObject_HEAD
+    uintptr_t handle; /* a cgo.Handle of the io.Writer */
+} writer_object;
+
+static void writer_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *writer_write(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        return PyErr_Format(PyExc_TypeError, "write() argument must be str, not %.100s", Py_TYPE(arg)->tp_name);
+    }
+    PyObject *bytes = PyUnicode_AsEncodedString(arg, "utf-8", "backslashreplace");
+    if (bytes == NULL) {
+        return NULL;
+    }
+    char *err = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    err = subinterpGoWrite(((writer_object *)self)->handle, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+    Py_END_ALLOW_THREADS
+    Py_DECREF(bytes);
+    if (err != NULL) {
+        PyErr_Format(PyExc_OSError, "write to Go writer failed: %s", err);
+        free(err);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(arg));
+}
+
+static PyObject *writer_flush(PyObject *self, PyObject *unused) { Py_RETURN_NONE; }
+static PyObject *writer_true(PyObject *self, PyObject *unused) { Py_RETURN_TRUE; }
+static PyObject *writer_false(PyObject *self, PyObject *unused) { Py_RETURN_FALSE; }
+static PyObject *writer_encoding(PyObject *self, void *closure) { return PyUnicode_FromString("utf-8"); }
+
+static PyMethodDef writer_methods[] = {
+    {"write", writer_write, METH_O, "Write a str to the Go io.Writer."},
+    {"flush", writer_flush, METH_NOARGS, "Nothing to flush: writes are not buffered."},
+    {"writable", writer_true, METH_NOARGS, NULL},
+    {"isatty", writer_false, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyGetSetDef writer_getset[] = {
+    {"encoding", writer_encoding, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyType_Slot writer_slots[] = {
+    {Py_tp_dealloc, writer_dealloc},
+    {Py_tp_methods, writer_methods},
+    {Py_tp_getset, writer_getset},
+    {0, NULL},
+};
+
+static PyType_Spec writer_spec = {
+    .name = "subinterp._Writer",
+    .basicsize = sizeof(writer_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = writer_slots,
+};
+
+static PyObject *new_writer(module_state *st, uintptr_t handle) {
+    writer_object *w = PyObject_New(writer_object, st->writer_type);
+    if (w != NULL) {
+        w->handle = handle;
+    }
+    return (PyObject *)w;
+}
+
+/* si_redirect points sys.stdout / sys.stderr at Go writers (handle 0 keeps
+ * a stream as it is) and returns, in *saved, what to put back. */
+int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved) {
+    PyObject *m = si_module();
+    if (m == NULL) {
+        return -1;
+    }
+    module_state *st = state_of(m);
+    PyObject *old_out = PySys_GetObject("stdout"), *old_err = PySys_GetObject("stderr");
+    *saved = Py_BuildValue("(OO)", old_out ? old_out : Py_None, old_err ? old_err : Py_None);
+    if (*saved == NULL) {
+        Py_DECREF(m);
+        return -1;
+    }
+    int rc = 0;
+    if (out != 0) {
+        PyObject *w = new_writer(st, out);
+        rc = w ? PySys_SetObject("stdout", w) : -1;
+        Py_XDECREF(w);
+    }
+    if (rc == 0 && err != 0) {
+        PyObject *w = new_writer(st, err);
+        rc = w ? PySys_SetObject("stderr", w) : -1;
+        Py_XDECREF(w);
+    }
+    Py_DECREF(m);
+    if (rc < 0) {
+        si_restore_output(*saved);
+        *saved = NULL;
+    }
+    return rc;
+}
+
+/* si_restore_output undoes si_redirect and releases saved, keeping any
+ * pending exception. */
+void si_restore_output(PyObject *saved) {
+    if (saved == NULL) {
+        return;
+    }
+    PyObject *exc = PyErr_GetRaisedException();
+    if (PySys_SetObject("stdout", PyTuple_GET_ITEM(saved, 0)) < 0 ||
+        PySys_SetObject("stderr", PyTuple_GET_ITEM(saved, 1)) < 0) {
+        PyErr_Clear();
+    }
+    Py_DECREF(saved);
+    PyErr_SetRaisedException(exc);
+}
+
+/* ---- module functions ---------------------------------------------- */
+
+static PyObject *current_interpreter(PyObject *module) {
+    int64_t id = PyInterpreterState_GetID(PyInterpreterState_Get());
+    int isolated = subinterpGoIsolated(id);
+    return si_new_interpreter_object(module, id, isolated > 0);
+}
+
+static PyObject *mod_get_current(PyObject *module, PyObject *unused) {
+    return current_interpreter(module);
+}
+
+static PyObject *mod_get_main(PyObject *module, PyObject *unused) {
+    int64_t id = PyInterpreterState_GetID(PyInterpreterState_Main());
+    return si_new_interpreter_object(module, id, subinterpGoIsolated(id) > 0);
+}
+
+static PyObject *mod_list_all(PyObject *module, PyObject *unused) {
+    return subinterpGoListAll(module);
+}
+
+static PyObject *mod_is_shareable(PyObject *module, PyObject *obj) {
+    PyObject *side = NULL;
+    Py_ssize_t n = si_encoded_size(obj, 0, &side);
+    if (n == SI_ERR_NOT_SHAREABLE) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    if (n < 0) {
+        return NULL;
+    }
+    Py_DECREF(side);
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"get_current", mod_get_current, METH_NOARGS, "Return the Interpreter this code runs in."},
+    {"get_main", mod_get_main, METH_NOARGS, "Return the main Interpreter."},
+    {"list_all", mod_list_all, METH_NOARGS, "Return every live Interpreter, the main one first."},
+    {"is_shareable", mod_is_shareable, METH_O,
+     "Return whether obj can be sent to another interpreter as is."},
+    {NULL},
+};
+
+static int module_exec(PyObject *module) {
+    module_state *st = state_of(module);
+    st->interpreter_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &interpreter_spec, NULL);
+    if (st->interpreter_type == NULL || PyModule_AddType(module, st->interpreter_type) < 0) {
+        return -1;
+    }
+    st->writer_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &writer_spec, NULL);
+    if (st->writer_type == NULL) {
+        return -1;
+    }
+    st->not_shareable_error = PyErr_NewExceptionWithDoc(
+        "subinterp.NotShareableError", "An object cannot be shared between interpreters.",
+        PyExc_ValueError, NULL);
+    if (st->not_shareable_error == NULL ||
+        PyModule_AddObjectRef(module, "NotShareableError", st->not_shareable_error) < 0) {
+        return -1;
+    }
+    st->run_failed_error = PyErr_NewExceptionWithDoc(
+        "subinterp.RunFailedError", "Code run in another interpreter raised an exception.",
+        PyExc_RuntimeError, NULL);
+    if (st->run_failed_error == NULL ||
+        PyModule_AddObjectRef(module, "RunFailedError", st->run_failed_error) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int module_traverse(PyObject *module, visitproc visit, void *arg) {
+    module_state *st = state_of(module);
+    Py_VISIT(st->interpreter_type);
+    Py_VISIT(st->writer_type);
+    Py_VISIT(st->not_shareable_error);
+    Py_VISIT(st->run_failed_error);
+    return 0;
+}
+
+static int module_clear(PyObject *module) {
+    module_state *st = state_of(module);
+    Py_CLEAR(st->interpreter_type);
+    Py_CLEAR(st->writer_type);
+    Py_CLEAR(st->not_shareable_error);
+    Py_CLEAR(st->run_failed_error);
+    return 0;
+}
+
+static void module_free(void *module) { module_clear((PyObject *)module); }
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {0, NULL},
+};
+
+static struct PyModuleDef subinterp_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "subinterp",
+    .m_doc = "Interpreters of this process and the channels between them (PEP 554).",
+    .m_size = sizeof(module_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyObject *PyInit_subinterp(void) { return PyModuleDef_Init(&subinterp_def); }
