@@ -1,0 +1,93 @@
+package cpython
+
+import (
+	"fmt"
+	"io"
+)
+
+// Config says how a new interpreter is isolated from the others; its fields
+// are CPython's PyInterpreterConfig (PEP 684).
+type Config struct {
+	// UseMainObmalloc shares the main interpreter's object allocator.
+	// Must be false when OwnGIL is true.
+	UseMainObmalloc bool
+	// AllowFork permits os.fork() in the interpreter.
+	AllowFork bool
+	// AllowExec permits os.execv() and friends (and so subprocess).
+	AllowExec bool
+	// AllowThreads permits the threading module to start threads.
+	AllowThreads bool
+	// AllowDaemonThreads permits daemon threads.
+	AllowDaemonThreads bool
+	// CheckMultiInterpExtensions refuses extension modules that do not
+	// declare support for multiple interpreters (single-phase init). Must be
+	// true when UseMainObmalloc is false.
+	CheckMultiInterpExtensions bool
+	// OwnGIL gives the interpreter its own GIL, so it runs Python in
+	// parallel with every other interpreter.
+	OwnGIL bool
+}
+
+// IsolatedConfig is an interpreter with its own GIL and allocator that
+// accepts only extension modules declaring multi-interpreter support; it
+// may start threads but not daemon threads, fork or exec.
+func IsolatedConfig() Config {
+	return Config{AllowThreads: true, CheckMultiInterpExtensions: true, OwnGIL: true}
+}
+
+// LegacyConfig is what Py_NewInterpreter gives: the main interpreter's GIL
+// and allocator, everything allowed, any extension module accepted.
+func LegacyConfig() Config {
+	return Config{UseMainObmalloc: true, AllowFork: true, AllowExec: true, AllowThreads: true, AllowDaemonThreads: true}
+}
+
+// validate reports the combinations CPython rejects, with a clearer message
+// than CPython's.
+func (c Config) validate() error {
+	if c.OwnGIL && c.UseMainObmalloc {
+		return fmt.Errorf("%w: OwnGIL needs its own allocator (UseMainObmalloc false)", ErrInvalidConfig)
+	}
+	if !c.UseMainObmalloc && !c.CheckMultiInterpExtensions {
+		return fmt.Errorf("%w: an interpreter with its own allocator must check extensions (CheckMultiInterpExtensions true)", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// RuntimeOptions configure the process-wide CPython runtime.
+type RuntimeOptions struct {
+	// Home is the Python prefix holding the standard library (like
+	// PYTHONHOME). Empty: the prefix CPython was built for.
+	Home string
+	// NoSite skips `import site`: interpreters start faster, and
+	// site-packages are not on sys.path.
+	NoSite bool
+	// Argv becomes sys.argv in every interpreter. Empty: [""].
+	Argv []string
+	// ModulePaths are extra sys.path entries, ahead of the standard
+	// library, in every interpreter.
+	ModulePaths []string
+	// Stdout and Stderr receive what Python code prints, in every
+	// interpreter, unless a call says otherwise (WithStdout, WithStderr).
+	// Nil: the process's own stdout and stderr.
+	Stdout, Stderr io.Writer
+}
+
+// ExecOption adjusts one Exec call.
+type ExecOption func(*execOptions)
+
+type execOptions struct {
+	stdout, stderr io.Writer
+	globals        map[string]any
+}
+
+// WithStdout sends what the call prints to sys.stdout to w.
+func WithStdout(w io.Writer) ExecOption { return func(o *execOptions) { o.stdout = w } }
+
+// WithStderr sends what the call prints to sys.stderr to w.
+func WithStderr(w io.Writer) ExecOption { return func(o *execOptions) { o.stderr = w } }
+
+// WithGlobals binds Go values as globals of __main__ before the code runs
+// (converted like Call arguments; see package channel for the types).
+func WithGlobals(globals map[string]any) ExecOption {
+	return func(o *execOptions) { o.globals = globals }
+}

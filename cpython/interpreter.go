@@ -1,0 +1,310 @@
+package cpython
+
+/*
+#include "lifecycle.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/subinterp/subinterp/bindings"
+	"github.com/subinterp/subinterp/channel"
+)
+
+// ErrInterrupted is the cause of an InterruptedError made by Interrupt.
+var ErrInterrupted = errors.New("subinterp: interrupted")
+
+// InterruptedError reports Python code stopped because its call's context
+// ended (Cause is context.Canceled or context.DeadlineExceeded) or because
+// Interrupt was called (Cause is ErrInterrupted). errors.Is(err, Cause)
+// holds. Traceback says where the code stopped. If Stopped is false the code
+// did not reach a point where it could be interrupted (a C call that does
+// not return to the eval loop): the call returned without it, and the
+// interpreter stays busy until that code returns.
+type InterruptedError struct {
+	Cause     error
+	Traceback string
+	Stopped   bool
+}
+
+func (e *InterruptedError) Error() string {
+	if !e.Stopped {
+		return fmt.Sprintf("subinterp: %v; the Python code has not stopped yet (a blocking C call?) and keeps the interpreter busy", e.Cause)
+	}
+	return fmt.Sprintf("subinterp: Python code interrupted: %v", e.Cause)
+}
+
+// Unwrap returns Cause.
+func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// Interpreter is one CPython interpreter, served by its own OS thread. It
+// runs one call at a time; calls from several goroutines while it runs get
+// ErrRunning (use a Pool to queue work). Its methods are safe to call from
+// any goroutine.
+type Interpreter struct {
+	rt   *Runtime
+	id   int64
+	cfg  Config
+	main bool
+	th   *thread
+
+	busy   atomic.Bool // a call or Close holds the interpreter
+	closed atomic.Bool
+	// interrupting is the seq of the task Interrupt was asked to stop.
+	interrupting atomic.Int64
+}
+
+// ID returns the interpreter's id, the same one Python sees.
+func (in *Interpreter) ID() int64 { return in.id }
+
+// Config returns the configuration the interpreter was created with.
+func (in *Interpreter) Config() Config { return in.cfg }
+
+// IsMain reports whether this is the main interpreter.
+func (in *Interpreter) IsMain() bool { return in.main }
+
+// IsRunning reports whether a call is running in the interpreter.
+func (in *Interpreter) IsRunning() bool { return in.busy.Load() && !in.closed.Load() }
+
+// IsClosed reports whether the interpreter was closed.
+func (in *Interpreter) IsClosed() bool { return in.closed.Load() }
+
+func (in *Interpreter) closedError() error {
+	return fmt.Errorf("%w (interpreter %d)", ErrClosed, in.id)
+}
+
+// acquire takes the interpreter for one call.
+func (in *Interpreter) acquire(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("subinterp: nil context")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if in.closed.Load() {
+		return in.closedError()
+	}
+	if !in.busy.CompareAndSwap(false, true) {
+		if in.closed.Load() {
+			return in.closedError()
+		}
+		return fmt.Errorf("%w (interpreter %d)", ErrRunning, in.id)
+	}
+	if in.closed.Load() {
+		in.busy.Store(false)
+		return in.closedError()
+	}
+	return nil
+}
+
+func (in *Interpreter) release() { in.busy.Store(false) }
+
+// do runs fn on the interpreter's thread with its GIL held.
+func (in *Interpreter) do(ctx context.Context, fn func() error) error {
+	if err := in.acquire(ctx); err != nil {
+		return err
+	}
+	err, ctxEnded := in.th.run(ctx, fn)
+	if errors.Is(err, errAbandoned) {
+		return &InterruptedError{Cause: ctx.Err(), Stopped: false}
+	}
+	in.release()
+	var rf *RunFailedError
+	if errors.As(err, &rf) && rf.Type == "KeyboardInterrupt" {
+		switch {
+		case ctxEnded:
+			return &InterruptedError{Cause: ctx.Err(), Traceback: rf.Traceback, Stopped: true}
+		case in.interrupting.Load() != 0:
+			in.interrupting.Store(0)
+			return &InterruptedError{Cause: ErrInterrupted, Traceback: rf.Traceback, Stopped: true}
+		}
+	}
+	return err
+}
+
+// Interrupt makes the code running in the interpreter raise
+// KeyboardInterrupt at its next bytecode boundary; the running call returns
+// an InterruptedError whose Cause is ErrInterrupted. Code blocked in a C
+// call is interrupted only when the call returns to Python. Interrupting
+// an idle interpreter does nothing.
+func (in *Interpreter) Interrupt() error {
+	if in.closed.Load() {
+		return in.closedError()
+	}
+	seq := in.th.current.Load()
+	if seq == 0 {
+		return nil
+	}
+	in.interrupting.Store(seq)
+	in.th.interrupt(seq)
+	return nil
+}
+
+func convertError(err error) error {
+	var exc *bindings.Exception
+	if errors.As(err, &exc) {
+		return &RunFailedError{Type: exc.Type, Message: exc.Message, Traceback: exc.Traceback}
+	}
+	return err
+}
+
+// Exec runs src in the interpreter's __main__ module, like PEP 554's run():
+// names it defines stay there for later calls. An uncaught exception comes
+// back as *RunFailedError.
+func (in *Interpreter) Exec(ctx context.Context, src string, opts ...ExecOption) error {
+	var o execOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	bind, err := encodeGlobals(o.globals)
+	if err != nil {
+		return err
+	}
+	stdout, stderr := o.stdout, o.stderr
+	if stdout == nil {
+		stdout = in.rt.opts.Stdout
+	}
+	if stderr == nil {
+		stderr = in.rt.opts.Stderr
+	}
+	return in.do(ctx, func() error {
+		return withOutput(stdout, stderr, func() error { return bindings.Exec(src, bind) })
+	})
+}
+
+// withOutput runs fn with sys.stdout/sys.stderr sent to the given writers
+// (nil: left as they are, and flushed afterwards).
+func withOutput(stdout, stderr interface{ Write([]byte) (int, error) }, fn func() error) error {
+	if stdout == nil && stderr == nil {
+		err := fn()
+		bindings.FlushStdio()
+		return convertError(err)
+	}
+	restore, err := bindings.Output(stdout, stderr)
+	if err != nil {
+		return convertError(err)
+	}
+	err = fn()
+	bindings.FlushStdio()
+	restore()
+	return convertError(err)
+}
+
+func encodeGlobals(globals map[string]any) ([]byte, error) {
+	if len(globals) == 0 {
+		return nil, nil
+	}
+	names := make([]string, 0, len(globals))
+	for name := range globals {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	d := make(channel.Dict, 0, len(names))
+	for _, name := range names {
+		d = append(d, channel.Item{Key: name, Value: globals[name]})
+	}
+	data, err := channel.Encode(d)
+	if err != nil {
+		return nil, fmt.Errorf("subinterp: globals: %w", err)
+	}
+	return data, nil
+}
+
+// Eval evaluates a Python expression in __main__ and converts the result to
+// Go (see package channel for the types).
+func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
+	var data []byte
+	err := in.do(ctx, func() error {
+		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, func() error {
+			var err error
+			data, err = bindings.Eval(expr)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return channel.Decode(data, in.rt.channels)
+}
+
+// Call calls a Python function with Go arguments and returns its result
+// converted to Go. fn is "module.func" ("json.dumps", "pkg.mod.Class.method"),
+// or a name defined in __main__ or a builtin ("len").
+func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, error) {
+	argv, err := channel.Encode(channel.Tuple(args))
+	if err != nil {
+		return nil, fmt.Errorf("subinterp: Call %s: arguments: %w", fn, err)
+	}
+	var data []byte
+	err = in.do(ctx, func() error {
+		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, func() error {
+			var err error
+			data, err = bindings.Call(fn, argv)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return channel.Decode(data, in.rt.channels)
+}
+
+// Close ends the interpreter on its own thread. It fails with ErrRunning
+// while a call runs or while threads started by Python code are still
+// alive, with ErrMainInterpreter for the main interpreter (see
+// Runtime.Finalize), and with ErrClosed when already closed.
+func (in *Interpreter) Close() error {
+	if in.main {
+		return fmt.Errorf("%w: close the runtime with Finalize", ErrMainInterpreter)
+	}
+	if in.closed.Load() {
+		return in.closedError()
+	}
+	if !in.busy.CompareAndSwap(false, true) {
+		if in.closed.Load() {
+			return in.closedError()
+		}
+		return fmt.Errorf("%w (interpreter %d)", ErrRunning, in.id)
+	}
+	if in.closed.Load() {
+		in.busy.Store(false)
+		return in.closedError()
+	}
+	if err := in.th.end(func() error { return cError(C.si_interp_end(in.th.ts)) }); err != nil {
+		in.busy.Store(false)
+		return fmt.Errorf("%w: cannot close interpreter %d: %v", ErrRunning, in.id, err)
+	}
+	in.closed.Store(true)
+	in.rt.forget(in)
+	return nil
+}
+
+// waitIdle waits until no call runs, interrupting the one that does.
+func (in *Interpreter) waitIdle() {
+	for i := 0; in.busy.Load() && !in.closed.Load(); i++ {
+		if i%100 == 0 {
+			_ = in.Interrupt()
+		}
+		time.Sleep(time.Millisecond) // only at shutdown
+	}
+}
+
+// closeForFinalize closes the interpreter, interrupting a running call.
+func (in *Interpreter) closeForFinalize() error {
+	for attempt := 0; ; attempt++ {
+		in.waitIdle()
+		err := in.Close()
+		if err == nil || errors.Is(err, ErrClosed) {
+			return nil
+		}
+		if attempt == 50 || !errors.Is(err, ErrRunning) || !in.busy.Load() && attempt > 0 {
+			return err
+		}
+	}
+}

@@ -1,0 +1,27 @@
+/* Thread-state and GIL sequences for the runtime and its interpreters.
+ * Each function runs on the OS thread that owns the interpreter it touches
+ * (see lifecycle.c). Errors come back as malloc'd strings the caller frees. */
+#ifndef SUBINTERP_LIFECYCLE_H
+#define SUBINTERP_LIFECYCLE_H
+
+#include "subinterp.h"
+
+typedef struct {
+    const char *home;          /* NULL: CPython finds its own prefix */
+    char **paths;              /* extra sys.path entries, ahead of the stdlib */
+    int npaths;
+    char **argv;
+    int argc;
+    int no_site;
+} si_init_options;
+
+char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts);
+int si_runtime_finalize(PyThreadState *main_ts);
+char *si_interp_new(const PyInterpreterConfig *cfg, char **paths, int npaths, PyThreadState **out);
+int si_prepend_sys_path(char **paths, int n);
+char *si_interp_end(PyThreadState *ts);
+void si_attach(PyThreadState *ts);
+void si_detach(void);
+void si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, const int64_t *running, int64_t seq);
+
+#endif

@@ -1,0 +1,328 @@
+package cpython
+
+/*
+#include "lifecycle.h"
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/subinterp/subinterp/bindings"
+	"github.com/subinterp/subinterp/channel"
+)
+
+// Runtime is the process's one CPython runtime. Create it with Initialize
+// and end it with Finalize; CPython cannot be started again afterwards.
+type Runtime struct {
+	opts     RuntimeOptions
+	version  string
+	debug    bool
+	channels *channel.Registry
+	// paths and npaths are RuntimeOptions.ModulePaths as C strings, kept
+	// for every interpreter's sys.path; never freed (the runtime lives as
+	// long as the process).
+	paths  **C.char
+	npaths C.int
+
+	mu       sync.Mutex
+	state    runtimeState
+	main     *Interpreter
+	interps  map[int64]*Interpreter
+	creating sync.WaitGroup // NewInterpreter calls under way
+}
+
+type runtimeState int
+
+const (
+	stateRunning runtimeState = iota
+	stateFinalizing
+	stateFinalized
+)
+
+// singleton is the process-wide runtime: CPython has one per process.
+var singleton struct {
+	mu        sync.Mutex
+	rt        *Runtime
+	finalized bool
+}
+
+// Initialize starts CPython on a new OS thread, which from then on serves
+// the main interpreter. Python installs no signal handlers (Go owns
+// signals). It may be called once per process.
+func Initialize(opts RuntimeOptions) (*Runtime, error) {
+	singleton.mu.Lock()
+	defer singleton.mu.Unlock()
+	if singleton.rt != nil {
+		return nil, ErrAlreadyInitialized
+	}
+	if singleton.finalized {
+		return nil, fmt.Errorf("%w: CPython cannot be initialized again in this process", ErrFinalized)
+	}
+	if err := bindings.Register(); err != nil {
+		return nil, err
+	}
+	rt := &Runtime{opts: opts, channels: channel.NewRegistry(), interps: map[int64]*Interpreter{}}
+	bindings.SetHost(host{rt})
+	rt.paths, rt.npaths = cstrings(opts.ModulePaths, func(s string) *C.char { return C.CString(s) }, nil)
+	th, err := startThread(func() (*C.PyThreadState, error) { return initPython(opts, rt.paths, rt.npaths) })
+	if err != nil {
+		return nil, fmt.Errorf("subinterp: %w", err)
+	}
+	rt.version = strings.Fields(C.GoString(C.Py_GetVersion()))[0]
+	rt.debug = C.si_is_debug_build() != 0
+	rt.main = &Interpreter{rt: rt, id: int64(C.PyInterpreterState_GetID(th.interp)), main: true, th: th, cfg: LegacyConfig()}
+	rt.main.cfg.CheckMultiInterpExtensions = false
+	th.onAbandonedDone = rt.main.release
+	rt.interps[rt.main.id] = rt.main
+	singleton.rt = rt
+	return rt, nil
+}
+
+// initPython runs on the main interpreter's thread.
+func initPython(opts RuntimeOptions, paths **C.char, npaths C.int) (*C.PyThreadState, error) {
+	var o C.si_init_options
+	var frees []unsafe.Pointer
+	defer func() {
+		for _, p := range frees {
+			C.free(p)
+		}
+	}()
+	cs := func(s string) *C.char {
+		p := C.CString(s)
+		frees = append(frees, unsafe.Pointer(p))
+		return p
+	}
+	if opts.Home != "" {
+		o.home = cs(opts.Home)
+	}
+	o.paths, o.npaths = paths, npaths
+	o.no_site = 0
+	if opts.NoSite {
+		o.no_site = 1
+	}
+	argv := opts.Argv
+	if len(argv) == 0 {
+		argv = []string{""}
+	}
+	o.argv, o.argc = cstrings(argv, cs, &frees)
+	var ts *C.PyThreadState
+	if err := cError(C.si_runtime_init(&o, &ts)); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// cstrings makes a C array of C strings, recording what to free.
+func cstrings(ss []string, cs func(string) *C.char, frees *[]unsafe.Pointer) (**C.char, C.int) {
+	if len(ss) == 0 {
+		return nil, 0
+	}
+	arr := (**C.char)(C.calloc(C.size_t(len(ss)), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	if frees != nil {
+		*frees = append(*frees, unsafe.Pointer(arr))
+	}
+	for i, s := range ss {
+		unsafe.Slice(arr, len(ss))[i] = cs(s)
+	}
+	return arr, C.int(len(ss))
+}
+
+// Main returns the main interpreter.
+func (rt *Runtime) Main() *Interpreter {
+	if rt == nil {
+		return nil
+	}
+	return rt.main
+}
+
+// Version returns the CPython version, e.g. "3.13.15".
+func (rt *Runtime) Version() string {
+	if rt == nil {
+		return ""
+	}
+	return rt.version
+}
+
+// Debug reports whether CPython is a --with-pydebug build.
+func (rt *Runtime) Debug() bool { return rt != nil && rt.debug }
+
+// Channels returns the runtime's channel registry, shared by Go and every
+// interpreter.
+func (rt *Runtime) Channels() *channel.Registry {
+	if rt == nil {
+		return nil
+	}
+	return rt.channels
+}
+
+// Interpreters returns every live interpreter, the main one first, the
+// others by id.
+func (rt *Runtime) Interpreters() []*Interpreter {
+	if rt == nil {
+		return nil
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.sortedLocked()
+}
+
+func (rt *Runtime) sortedLocked() []*Interpreter {
+	out := make([]*Interpreter, 0, len(rt.interps))
+	for _, in := range rt.interps {
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].main != out[j].main {
+			return out[i].main
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+// NewInterpreter creates an interpreter on a new OS thread that serves it
+// for its whole life.
+func (rt *Runtime) NewInterpreter(cfg Config) (*Interpreter, error) {
+	if rt == nil {
+		return nil, ErrNotInitialized
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	if rt.state != stateRunning {
+		rt.mu.Unlock()
+		return nil, ErrFinalized
+	}
+	rt.creating.Add(1)
+	rt.mu.Unlock()
+	defer rt.creating.Done()
+
+	var c C.PyInterpreterConfig
+	c.use_main_obmalloc = cbool(cfg.UseMainObmalloc)
+	c.allow_fork = cbool(cfg.AllowFork)
+	c.allow_exec = cbool(cfg.AllowExec)
+	c.allow_threads = cbool(cfg.AllowThreads)
+	c.allow_daemon_threads = cbool(cfg.AllowDaemonThreads)
+	c.check_multi_interp_extensions = cbool(cfg.CheckMultiInterpExtensions)
+	c.gil = C.si_gil_shared()
+	if cfg.OwnGIL {
+		c.gil = C.si_gil_own()
+	}
+	th, err := startThread(func() (*C.PyThreadState, error) {
+		var ts *C.PyThreadState
+		if err := cError(C.si_interp_new(&c, rt.paths, rt.npaths, &ts)); err != nil {
+			if ts != nil {
+				// Created, but sys.path could not be set: end it again.
+				_ = cError(C.si_interp_end(ts))
+			}
+			return nil, err
+		}
+		return ts, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subinterp: %w", err)
+	}
+	in := &Interpreter{rt: rt, id: int64(C.PyInterpreterState_GetID(th.interp)), cfg: cfg, th: th}
+	th.onAbandonedDone = in.release
+	rt.mu.Lock()
+	rt.interps[in.id] = in
+	rt.mu.Unlock()
+	return in, nil
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (rt *Runtime) forget(in *Interpreter) {
+	rt.mu.Lock()
+	delete(rt.interps, in.id)
+	rt.mu.Unlock()
+}
+
+// Finalize ends every subinterpreter (interrupting code that still runs),
+// then the main interpreter and the runtime. CPython cannot be initialized
+// again in this process afterwards.
+func (rt *Runtime) Finalize() error {
+	if rt == nil {
+		return ErrNotInitialized
+	}
+	rt.mu.Lock()
+	if rt.state != stateRunning {
+		rt.mu.Unlock()
+		return ErrFinalized
+	}
+	rt.state = stateFinalizing
+	rt.mu.Unlock()
+	rt.creating.Wait()
+
+	var errs []error
+	for _, in := range rt.Interpreters() {
+		if in.main {
+			continue
+		}
+		if err := in.closeForFinalize(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// Py_FinalizeEx would abort the process on an interpreter that
+		// still has threads; leave CPython up and say why.
+		return fmt.Errorf("subinterp: finalize: %w", errors.Join(errs...))
+	}
+	main := rt.main
+	main.waitIdle()
+	err := main.th.end(func() error {
+		if C.si_runtime_finalize(main.th.ts) < 0 {
+			return errors.New("subinterp: Py_FinalizeEx could not flush buffered data")
+		}
+		return nil
+	})
+	main.closed.Store(true)
+	rt.forget(main)
+	rt.mu.Lock()
+	rt.state = stateFinalized
+	rt.mu.Unlock()
+	singleton.mu.Lock()
+	singleton.rt = nil
+	singleton.finalized = true
+	singleton.mu.Unlock()
+	return err
+}
+
+// host is what the Python module sees of the runtime (bindings.Host).
+type host struct{ rt *Runtime }
+
+func info(in *Interpreter) bindings.InterpreterInfo {
+	return bindings.InterpreterInfo{ID: in.id, Isolated: in.cfg.OwnGIL}
+}
+
+func (h host) Interpreter(id int64) (bindings.InterpreterInfo, bool) {
+	h.rt.mu.Lock()
+	in, ok := h.rt.interps[id]
+	h.rt.mu.Unlock()
+	if !ok {
+		return bindings.InterpreterInfo{}, false
+	}
+	return info(in), true
+}
+
+func (h host) Interpreters() []bindings.InterpreterInfo {
+	all := h.rt.Interpreters()
+	out := make([]bindings.InterpreterInfo, len(all))
+	for i, in := range all {
+		out[i] = info(in)
+	}
+	return out
+}
