@@ -57,11 +57,15 @@ static PyObject *side_value(encoder *e, PyObject *obj, PyObject *(*make)(PyObjec
         if (t == NULL) {
             return NULL;
         }
+        if (e->side == NULL && (e->side = PyList_New(0)) == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
         int rc = PyList_Append(e->side, t);
         Py_DECREF(t);
         return rc < 0 ? NULL : t;
     }
-    if (e->side_next >= PyList_GET_SIZE(e->side)) {
+    if (e->side == NULL || e->side_next >= PyList_GET_SIZE(e->side)) {
         PyErr_SetString(PyExc_RuntimeError, "value changed while it was being shared");
         return NULL;
     }
@@ -212,17 +216,14 @@ static int enc(encoder *e, PyObject *obj, int depth) {
 
 /* si_encoded_size returns the encoded size of obj, or a negative SI_ERR_*
  * with an exception set. On success *side holds the temporaries that
- * si_encode_into needs (a new reference it consumes). */
+ * si_encode_into needs (a new reference it consumes, or NULL: most values
+ * need none). */
 Py_ssize_t si_encoded_size(PyObject *obj, int flags, PyObject **side) {
     encoder e = {0};
     e.flags = flags;
-    e.side = PyList_New(0);
-    if (e.side == NULL) {
-        return SI_ERR_PYTHON;
-    }
     int rc = enc(&e, obj, 0);
     if (rc < 0) {
-        Py_DECREF(e.side);
+        Py_XDECREF(e.side);
         return rc;
     }
     *side = e.side;
@@ -238,7 +239,7 @@ Py_ssize_t si_encode_into(PyObject *obj, int flags, PyObject *side, char *out, P
     e.flags = flags;
     e.side = side;
     int rc = enc(&e, obj, 0);
-    Py_DECREF(side);
+    Py_XDECREF(side);
     if (rc < 0) {
         return rc;
     }

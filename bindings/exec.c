@@ -142,6 +142,15 @@ static PyObject *import_prefix(PyObject *parts, Py_ssize_t *used, PyObject **mis
 /* resolve turns "json.dumps", "pkg.mod.func", "obj.method" or "name" into
  * the object it names. */
 static PyObject *resolve(const char *fn, Py_ssize_t len) {
+    if (len > 0 && memchr(fn, '.', (size_t)len) == NULL) {
+        PyObject *plain = PyUnicode_FromStringAndSize(fn, len);
+        if (plain == NULL) {
+            return NULL;
+        }
+        PyObject *obj = lookup_global(plain);
+        Py_DECREF(plain);
+        return obj;
+    }
     PyObject *name = PyUnicode_FromStringAndSize(fn, len);
     PyObject *sep = PyUnicode_FromString(".");
     PyObject *parts = (name && sep) ? PyUnicode_Split(name, sep, -1) : NULL;

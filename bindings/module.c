@@ -262,7 +262,7 @@ static PyObject *mod_is_shareable(PyObject *module, PyObject *obj) {
     if (n < 0) {
         return NULL;
     }
-    Py_DECREF(side);
+    Py_XDECREF(side);
     Py_RETURN_TRUE;
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -174,16 +175,20 @@ func (in *Interpreter) Exec(ctx context.Context, src string, opts ...ExecOption)
 		stderr = in.rt.opts.Stderr
 	}
 	return in.do(ctx, func() error {
-		return withOutput(stdout, stderr, func() error { return bindings.Exec(src, bind) })
+		return withOutput(stdout, stderr, true, func() error { return bindings.Exec(src, bind) })
 	})
 }
 
 // withOutput runs fn with sys.stdout/sys.stderr sent to the given writers
-// (nil: left as they are, and flushed afterwards).
-func withOutput(stdout, stderr interface{ Write([]byte) (int, error) }, fn func() error) error {
+// (nil: left as they are). With flush, the streams are flushed when fn
+// ends; Call and Eval skip it to keep tiny calls fast (interpreters'
+// sys.stdout is line-buffered, so whole lines appear anyway).
+func withOutput(stdout, stderr io.Writer, flush bool, fn func() error) error {
 	if stdout == nil && stderr == nil {
 		err := fn()
-		bindings.FlushStdio()
+		if flush {
+			bindings.FlushStdio()
+		}
 		return convertError(err)
 	}
 	restore, err := bindings.Output(stdout, stderr)
@@ -191,7 +196,9 @@ func withOutput(stdout, stderr interface{ Write([]byte) (int, error) }, fn func(
 		return convertError(err)
 	}
 	err = fn()
-	bindings.FlushStdio()
+	if flush {
+		bindings.FlushStdio()
+	}
 	restore()
 	return convertError(err)
 }
@@ -221,7 +228,7 @@ func encodeGlobals(globals map[string]any) ([]byte, error) {
 func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
 	var data []byte
 	err := in.do(ctx, func() error {
-		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, func() error {
+		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, false, func() error {
 			var err error
 			data, err = bindings.Eval(expr)
 			return err
@@ -243,7 +250,7 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 	}
 	var data []byte
 	err = in.do(ctx, func() error {
-		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, func() error {
+		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, false, func() error {
 			var err error
 			data, err = bindings.Call(fn, argv)
 			return err

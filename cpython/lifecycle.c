@@ -43,6 +43,29 @@ int si_prepend_sys_path(char **paths, int n) {
     return 0;
 }
 
+/* si_setup_interp prepares a new interpreter, on its thread with its GIL
+ * held: module paths first on sys.path, and sys.stdout line-buffered so
+ * printed lines reach the file descriptor without a flush after every call
+ * (Exec still flushes when it ends). */
+int si_setup_interp(char **paths, int npaths) {
+    if (si_prepend_sys_path(paths, npaths) < 0) {
+        return -1;
+    }
+    PyObject *out = PySys_GetObject("stdout"); /* borrowed */
+    if (out != NULL && out != Py_None && PyObject_HasAttrString(out, "reconfigure")) {
+        PyObject *meth = PyObject_GetAttrString(out, "reconfigure");
+        PyObject *args = PyTuple_New(0);
+        PyObject *kw = Py_BuildValue("{s:O}", "line_buffering", Py_True);
+        PyObject *r = (meth && args && kw) ? PyObject_Call(meth, args, kw) : NULL;
+        Py_XDECREF(meth);
+        Py_XDECREF(args);
+        Py_XDECREF(kw);
+        Py_XDECREF(r);
+        PyErr_Clear(); /* a stdout that cannot be reconfigured stays as it is */
+    }
+    return 0;
+}
+
 /* si_runtime_init initialises CPython on the calling thread, which then
  * serves the main interpreter, and returns with the main GIL released. */
 char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
@@ -71,7 +94,7 @@ char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
         goto fail;
     }
     PyConfig_Clear(&config);
-    if (si_prepend_sys_path(o->paths, o->npaths) < 0) {
+    if (si_setup_interp(o->paths, o->npaths) < 0) {
         PyErr_Clear();
         *main_ts = PyEval_SaveThread();
         return strdup("cannot add the module paths to sys.path");
@@ -112,7 +135,7 @@ char *si_interp_new(const PyInterpreterConfig *cfg, char **paths, int npaths, Py
     }
     /* ts is current and holds the new interpreter's GIL; main_ts is detached. */
     char *err = NULL;
-    if (si_prepend_sys_path(paths, npaths) < 0) {
+    if (si_setup_interp(paths, npaths) < 0) {
         PyErr_Clear();
         err = strdup("cannot add the module paths to sys.path");
     }
@@ -208,20 +231,21 @@ char *si_interp_end(PyThreadState *ts) {
 }
 
 /* si_interrupt_if makes the thread thread_id of interp raise
- * KeyboardInterrupt at its next bytecode boundary, if *running still equals
- * seq (the pinned thread writes *running only while holding interp's GIL, so
+ * KeyboardInterrupt at its next bytecode boundary, if running[0] still equals
+ * seq (the pinned thread writes running[] only while holding interp's GIL, so
  * a late interrupt cannot hit the next task). It runs on any thread: it
  * attaches a temporary thread state of interp, which waits for interp's GIL;
  * the running thread hands the GIL over at its next eval-breaker check after
  * the drop request, within the switch interval (5 ms by default). */
-void si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, const int64_t *running, int64_t seq) {
+void si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq) {
     PyThreadState *tmp = PyThreadState_New(interp);
     if (tmp == NULL) {
         return;
     }
     PyEval_RestoreThread(tmp);
-    if (*running == seq) {
+    if (running[0] == seq) {
         PyThreadState_SetAsyncExc(thread_id, PyExc_KeyboardInterrupt);
+        running[1] = 1; /* the pinned thread clears what is left after the task */
     }
     PyThreadState_Clear(tmp);
     PyThreadState_DeleteCurrent();

@@ -22,6 +22,7 @@ int si_prepend_sys_path(char **paths, int n);
 char *si_interp_end(PyThreadState *ts);
 void si_attach(PyThreadState *ts);
 void si_detach(void);
-void si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, const int64_t *running, int64_t seq);
+void si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq);
+int si_setup_interp(char **paths, int npaths);
 
 #endif

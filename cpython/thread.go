@@ -70,10 +70,11 @@ type thread struct {
 	wake *handoff.Signal
 	slot atomic.Pointer[task]
 
-	// running is the seq of the task holding the GIL, 0 between tasks. It
-	// is written by the pinned thread and read by interrupters, both only
-	// while holding the interpreter's GIL.
-	running *C.int64_t
+	// running[0] is the seq of the task holding the GIL, 0 between tasks;
+	// running[1] is set by an interrupter that raised in it. Both are
+	// accessed only while holding the interpreter's GIL (C memory, since the
+	// interrupter reads it from C).
+	running *[2]C.int64_t
 	nextSeq atomic.Int64
 	// current is the seq of the submitted task not yet finished, 0 if none.
 	current atomic.Int64
@@ -95,7 +96,7 @@ func startThread(setup func() (*C.PyThreadState, error)) (*thread, error) {
 	th := &thread{
 		wake:    handoff.NewSignal(),
 		exited:  make(chan struct{}),
-		running: (*C.int64_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int64_t(0))))),
+		running: (*[2]C.int64_t)(C.calloc(2, C.size_t(unsafe.Sizeof(C.int64_t(0))))),
 	}
 	ready := make(chan error, 1)
 	go th.serve(setup, ready)
@@ -139,12 +140,15 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 			continue
 		}
 		C.si_attach(th.ts)
-		*th.running = C.int64_t(t.seq)
+		th.running[0] = C.int64_t(t.seq)
 		t.err = runGuarded(t.fn)
-		*th.running = 0
-		// An interrupt that landed as the code finished must not hit the
-		// next task.
-		C.si_clear_async_exc(th.ident)
+		th.running[0] = 0
+		if th.running[1] != 0 {
+			// An interrupt that landed as the code finished must not hit
+			// the next task.
+			C.si_clear_async_exc(th.ident)
+			th.running[1] = 0
+		}
 		C.si_detach()
 		if !t.outcome.CompareAndSwap(taskRunning, taskFinished) {
 			th.current.Store(0)
@@ -230,7 +234,7 @@ func (th *thread) interrupt(seq int64) {
 		if th.ended {
 			return
 		}
-		C.si_interrupt_if(th.interp, th.ident, th.running, C.int64_t(seq))
+		C.si_interrupt_if(th.interp, th.ident, &th.running[0], C.int64_t(seq))
 	}()
 }
 

@@ -1,0 +1,67 @@
+package cpython_test
+
+import (
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/cpython"
+)
+
+// reportLatency times each op and reports median and p99 in µs.
+func reportLatency(b *testing.B, op func() error) {
+	b.Helper()
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	b.ReportMetric(float64(samples[len(samples)/2].Nanoseconds())/1e3, "median-µs")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Nanoseconds())/1e3, "p99-µs")
+}
+
+// BenchmarkHandoff: an empty task on the pinned thread, GIL taken and
+// released: the cost of the handoff itself.
+func BenchmarkHandoff(b *testing.B) {
+	in := newInterp(b)
+	reportLatency(b, func() error { return in.NoopForTest(bg) })
+}
+
+// BenchmarkCallIdentity: Call of an identity function on a warm interpreter.
+func BenchmarkCallIdentity(b *testing.B) {
+	in := newInterp(b)
+	require.NoError(b, in.Exec(bg, "def ident(x):\n    return x"))
+	reportLatency(b, func() error { _, err := in.Call(bg, "ident", 1); return err })
+}
+
+// BenchmarkEval: a trivial expression (compiled on every call).
+func BenchmarkEval(b *testing.B) {
+	in := newInterp(b)
+	reportLatency(b, func() error { _, err := in.Eval(bg, "1"); return err })
+}
+
+// BenchmarkCreateClose: create and close an isolated interpreter.
+func BenchmarkCreateClose(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		cfg  cpython.Config
+	}{{"isolated", cpython.IsolatedConfig()}, {"legacy", cpython.LegacyConfig()}} {
+		b.Run(c.name, func(b *testing.B) {
+			reportLatency(b, func() error {
+				in, err := rt.NewInterpreter(c.cfg)
+				if err != nil {
+					return err
+				}
+				return in.Close()
+			})
+		})
+	}
+}
