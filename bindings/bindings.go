@@ -17,6 +17,7 @@ package bindings
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,12 +35,30 @@ type InterpreterInfo struct {
 	Isolated bool // has its own GIL
 }
 
-// Host is what the Python module needs from the Go runtime.
+// Host is what the Python module needs from the Go runtime. Its blocking
+// methods are called with the calling interpreter's GIL released.
 type Host interface {
 	// Interpreters lists every live interpreter, the main one first.
 	Interpreters() []InterpreterInfo
 	// Interpreter describes one interpreter by id.
 	Interpreter(id int64) (InterpreterInfo, bool)
+	// Channels is the runtime's channel registry.
+	Channels() *channel.Registry
+	// Create makes an interpreter (isolated: own GIL) and returns its id.
+	Create(isolated bool) (int64, error)
+	// Run runs src in interpreter target's __main__ after binding the
+	// encoded dict bind, and waits; ctx ends the wait (and interrupts the
+	// code). A Python exception in target comes back as *Exception.
+	Run(ctx context.Context, target int64, src string, bind []byte) error
+	// Close ends interpreter id.
+	Close(id int64) error
+	// IsRunning reports whether interpreter id runs code, and whether it
+	// exists.
+	IsRunning(id int64) (running, ok bool)
+	// WaitContext is the context blocking calls made by Python code in
+	// interpreter id wait under: it ends when the Go call running there is
+	// cancelled or interrupted.
+	WaitContext(id int64) context.Context
 }
 
 // host is installed once by the runtime singleton (cpython.Initialize): C
@@ -172,7 +191,22 @@ func encodeAndRelease(obj *C.PyObject, what string) ([]byte, error) {
 // pickle set, objects outside the shareable set are pickled. A not-shareable
 // object gives an error wrapping channel.ErrNotShareable.
 func Encode(obj unsafe.Pointer, pickle bool, what string) ([]byte, error) {
-	o := (*C.PyObject)(obj)
+	data, rc := encode((*C.PyObject)(obj), pickle)
+	if rc < 0 {
+		return nil, encodeError(rc, what)
+	}
+	return data, nil
+}
+
+// encodeRaw encodes obj for the Python-facing paths: on failure it returns
+// false and leaves the Python exception set.
+func encodeRaw(obj *C.PyObject, pickle bool) ([]byte, bool) {
+	data, rc := encode(obj, pickle)
+	return data, rc >= 0
+}
+
+// encode runs the C encoder's two passes: size, then write into Go memory.
+func encode(o *C.PyObject, pickle bool) ([]byte, C.Py_ssize_t) {
 	flags := C.int(0)
 	if pickle {
 		flags = C.SI_ENC_PICKLE
@@ -180,14 +214,14 @@ func Encode(obj unsafe.Pointer, pickle bool, what string) ([]byte, error) {
 	var side *C.PyObject
 	size := C.si_encoded_size(o, flags, &side)
 	if size < 0 {
-		return nil, encodeError(size, what)
+		return nil, size
 	}
 	buf := make([]byte, int(size))
 	p, _ := cbytes(buf)
 	if rc := C.si_encode_into(o, flags, side, p, size); rc < 0 {
-		return nil, encodeError(rc, what)
+		return nil, rc
 	}
-	return buf, nil
+	return buf, size
 }
 
 func encodeError(rc C.Py_ssize_t, what string) error {

@@ -15,10 +15,47 @@
 /* Encoder flags. */
 #define SI_ENC_PICKLE 1 /* pickle objects outside the shareable set */
 
+/* Exceptions the Go side raises by number (si_raise). */
+enum si_exc {
+    SI_EXC_CHANNEL,         /* ChannelError */
+    SI_EXC_NOT_FOUND,       /* ChannelNotFoundError */
+    SI_EXC_EMPTY,           /* ChannelEmptyError */
+    SI_EXC_NOT_EMPTY,       /* ChannelNotEmptyError */
+    SI_EXC_NOT_RECEIVED,    /* NotReceivedError */
+    SI_EXC_CLOSED,          /* ChannelClosedError */
+    SI_EXC_FULL,            /* ChannelFullError */
+    SI_EXC_NOT_SHAREABLE,   /* NotShareableError */
+    SI_EXC_TIMEOUT,         /* TimeoutError */
+    SI_EXC_INTERRUPTED,     /* KeyboardInterrupt: the Go caller's context ended */
+    SI_EXC_RUNTIME,         /* RuntimeError */
+    SI_EXC_VALUE,           /* ValueError */
+    SI_EXC_COUNT
+};
+
+typedef struct {
+    PyTypeObject *interpreter_type;
+    PyTypeObject *writer_type;
+    PyTypeObject *recv_type;
+    PyTypeObject *send_type;
+    PyTypeObject *buffer_type;
+    PyTypeObject *remote_error_type;
+    PyObject *exc[SI_EXC_COUNT]; /* new references, or borrowed builtins made new */
+    PyObject *run_failed_error;
+} module_state;
+
+/* A buffer of a received message, handed to the decoder. */
+typedef struct {
+    char *ptr;
+    Py_ssize_t len;
+    uintptr_t handle; /* released through subinterpGoBufferRelease */
+    int used;         /* set by the decoder when an object took the handle */
+} si_buf;
+
 /* codec.c: the wire format of channel/codec.go. */
 Py_ssize_t si_encoded_size(PyObject *obj, int flags, PyObject **side);
 Py_ssize_t si_encode_into(PyObject *obj, int flags, PyObject *side, char *out, Py_ssize_t size);
 PyObject *si_decode(const char *data, Py_ssize_t len);
+PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs);
 
 /* exec.c: running code in the current interpreter's __main__. */
 int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen);
@@ -30,10 +67,19 @@ void si_restore_output(PyObject *saved);
 void si_flush_std(void);
 
 /* module.c: the subinterp module. */
+module_state *si_state(void);
 PyObject *PyInit_subinterp(void);
 PyObject *si_new_interpreter_object(PyObject *module, int64_t id, int isolated);
 PyObject *si_module(void);
 PyObject *si_module_attr(const char *name);
 int si_set_not_shareable(PyObject *obj);
+void si_raise(int kind, const char *msg);
+PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb);
+
+/* channels.c */
+int si_channels_exec(PyObject *module, module_state *st);
+int si_channel_end(PyObject *obj, unsigned char *kind, int64_t *id);
+PyObject *si_new_end(module_state *st, unsigned char kind, int64_t id, int bind);
+PyObject *si_new_buffer_view(module_state *st, si_buf *b);
 
 #endif

@@ -89,17 +89,19 @@ static PyObject *make_pickle(PyObject *obj) {
 }
 
 int si_set_not_shareable(PyObject *obj) {
-    PyObject *exc = si_module_attr("NotShareableError");
+    module_state *st = si_state();
+    PyObject *exc = st ? st->exc[SI_EXC_NOT_SHAREABLE] : NULL;
     if (exc == NULL) {
         PyErr_Clear();
-        exc = Py_NewRef(PyExc_ValueError);
+        exc = PyExc_ValueError;
     }
     PyErr_Format(exc, "%s object is not shareable", Py_TYPE(obj)->tp_name);
-    Py_DECREF(exc);
     return SI_ERR_NOT_SHAREABLE;
 }
 
 static int enc(encoder *e, PyObject *obj, int depth) {
+    unsigned char end_kind;
+    int64_t end_id;
     if (depth > SI_MAX_DEPTH) {
         PyErr_Format(PyExc_ValueError,
                      "value nests deeper than %d levels (or contains itself)", SI_MAX_DEPTH);
@@ -202,6 +204,13 @@ static int enc(encoder *e, PyObject *obj, int depth) {
             PyErr_SetString(PyExc_RuntimeError, "dict changed size while it was being shared");
             return SI_ERR_PYTHON;
         }
+    } else if (si_channel_end(obj, &end_kind, &end_id)) {
+        if (end_id <= 0) {
+            PyErr_SetString(PyExc_ValueError, "a released channel end is not shareable");
+            return SI_ERR_NOT_SHAREABLE;
+        }
+        put_byte(e, end_kind);
+        put_uvarint(e, (uint64_t)end_id);
     } else if (e->flags & SI_ENC_PICKLE) {
         PyObject *data = side_value(e, obj, make_pickle);
         if (data == NULL) {
@@ -252,7 +261,17 @@ Py_ssize_t si_encode_into(PyObject *obj, int flags, PyObject *side, char *out, P
 
 typedef struct {
     const unsigned char *p, *end;
+    si_buf *bufs;
+    int nbufs;
+    module_state *st; /* looked up on the first channel end or buffer */
 } decoder;
+
+static module_state *dec_state(decoder *d) {
+    if (d->st == NULL) {
+        d->st = si_state();
+    }
+    return d->st;
+}
 
 static PyObject *corrupt(void) {
     PyErr_SetString(PyExc_ValueError, "corrupt value encoding");
@@ -360,6 +379,21 @@ static PyObject *dec(decoder *d, int depth) {
         Py_DECREF(b);
         return v;
     }
+    case 'r':
+    case 'w': {
+        if (get_uvarint(d, &u) < 0 || u == 0 || u > INT64_MAX) {
+            return corrupt();
+        }
+        module_state *st = dec_state(d);
+        return st ? si_new_end(st, tag, (int64_t)u, 1) : NULL;
+    }
+    case 'B': {
+        if (get_uvarint(d, &u) < 0 || u >= (uint64_t)d->nbufs || d->bufs[u].used) {
+            return corrupt();
+        }
+        module_state *st = dec_state(d);
+        return st ? si_new_buffer_view(st, &d->bufs[u]) : NULL;
+    }
     case 'l':
     case 't': {
         if (get_len(d, &n) < 0) {
@@ -410,8 +444,12 @@ static PyObject *dec(decoder *d, int depth) {
 
 /* si_decode builds a new object from one encoded value, or sets an
  * exception and returns NULL. */
-PyObject *si_decode(const char *data, Py_ssize_t len) {
-    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len};
+PyObject *si_decode(const char *data, Py_ssize_t len) { return si_decode_bufs(data, len, NULL, 0); }
+
+/* si_decode_bufs decodes a message whose 'B' tags refer to bufs; each
+ * buffer an object took over is marked used. */
+PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs) {
+    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, bufs, nbufs, NULL};
     PyObject *v = dec(&d, 0);
     if (v != NULL && d.p != d.end) {
         Py_DECREF(v);

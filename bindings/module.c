@@ -3,18 +3,89 @@
  * interpreters with check_multi_interp_extensions on. */
 #include "bindings.h"
 #include "_cgo_export.h"
+#include <stdio.h>
 
-typedef struct {
-    PyTypeObject *interpreter_type;
-    PyTypeObject *writer_type;
-    PyObject *not_shareable_error;
-    PyObject *run_failed_error;
-} module_state;
-
-static struct PyModuleDef subinterp_def;
 
 static module_state *state_of(PyObject *module) {
     return (module_state *)PyModule_GetState(module);
+}
+
+/* si_state returns this interpreter's module state (importing the module
+ * if needed), or NULL with an exception set. The module stays referenced by
+ * sys.modules, so the state outlives the call. */
+module_state *si_state(void) {
+    PyObject *m = si_module();
+    if (m == NULL) {
+        return NULL;
+    }
+    module_state *st = state_of(m);
+    Py_DECREF(m);
+    return st;
+}
+
+static const char *exc_names[SI_EXC_COUNT] = {
+    "ChannelError", "ChannelNotFoundError", "ChannelEmptyError", "ChannelNotEmptyError",
+    "NotReceivedError", "ChannelClosedError", "ChannelFullError", "NotShareableError",
+};
+
+/* si_raise sets the exception kind (enum si_exc) with message msg. */
+void si_raise(int kind, const char *msg) {
+    PyObject *type = NULL;
+    switch (kind) {
+    case SI_EXC_TIMEOUT:
+        type = PyExc_TimeoutError;
+        break;
+    case SI_EXC_INTERRUPTED:
+        type = PyExc_KeyboardInterrupt;
+        break;
+    case SI_EXC_RUNTIME:
+        type = PyExc_RuntimeError;
+        break;
+    case SI_EXC_VALUE:
+        type = PyExc_ValueError;
+        break;
+    default: {
+        module_state *st = si_state();
+        if (st == NULL) {
+            return;
+        }
+        type = (kind >= 0 && kind < SI_EXC_COUNT && st->exc[kind]) ? st->exc[kind] : PyExc_RuntimeError;
+    }
+    }
+    PyErr_SetString(type, msg);
+}
+
+/* si_raise_run_failed raises RunFailedError for code that failed in another
+ * interpreter; its __cause__ is a RemoteError carrying the original
+ * exception's type name, message and traceback text (objects cannot cross
+ * interpreters, their description can). */
+PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb) {
+    module_state *st = si_state();
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *cause = PyObject_CallFunction((PyObject *)st->remote_error_type, "sss", type, msg, tb);
+    if (cause == NULL) {
+        return NULL;
+    }
+    PyObject *exc = PyObject_CallFunction(st->run_failed_error, "s", *msg ? msg : type);
+    if (exc == NULL) {
+        Py_DECREF(cause);
+        return NULL;
+    }
+    PyObject *text = PyUnicode_FromFormat("%s: %s", type, msg);
+    if (text != NULL) {
+        PyObject *args = PyTuple_Pack(1, text);
+        if (args != NULL) {
+            PyObject_SetAttrString(exc, "args", args);
+            Py_DECREF(args);
+        }
+        Py_DECREF(text);
+    }
+    PyException_SetCause(exc, cause); /* steals cause */
+    PyErr_SetObject(st->run_failed_error, exc);
+    Py_DECREF(exc);
+    return NULL;
 }
 
 /* si_module returns a new reference to this interpreter's subinterp module,
@@ -86,6 +157,73 @@ static PyObject *interpreter_get_isolated(PyObject *self, void *closure) {
     return PyBool_FromLong(((interpreter_object *)self)->isolated);
 }
 
+static PyObject *interpreter_is_running(PyObject *self, PyObject *unused) {
+    int r = subinterpGoIsRunning(((interpreter_object *)self)->id);
+    if (r < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(r);
+}
+
+static PyObject *interpreter_close(PyObject *self, PyObject *unused) {
+    if (subinterpGoClose(((interpreter_object *)self)->id) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *interpreter_run(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"", "channels", NULL};
+    PyObject *src, *channels = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$O:run", kwlist, &src, &channels)) {
+        return NULL;
+    }
+    if (!PyUnicode_Check(src)) {
+        return PyErr_Format(PyExc_TypeError, "run() source must be a str, not %.100s", Py_TYPE(src)->tp_name);
+    }
+    Py_ssize_t srclen;
+    const char *text = PyUnicode_AsUTF8AndSize(src, &srclen);
+    if (text == NULL) {
+        return NULL;
+    }
+    PyObject *bind = NULL;
+    if (channels != Py_None) {
+        if (!PyDict_Check(channels)) {
+            return PyErr_Format(PyExc_ValueError, "channels must be a dict of names to channel ends, not %.100s",
+                                Py_TYPE(channels)->tp_name);
+        }
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        unsigned char kind;
+        int64_t id;
+        while (PyDict_Next(channels, &pos, &k, &v)) {
+            if (!PyUnicode_Check(k)) {
+                return PyErr_Format(PyExc_ValueError, "channel names must be str, not %.100s", Py_TYPE(k)->tp_name);
+            }
+            if (!si_channel_end(v, &kind, &id)) {
+                return PyErr_Format(PyExc_ValueError, "channels[%R] is a %.100s, not a channel end", k,
+                                    Py_TYPE(v)->tp_name);
+            }
+        }
+        bind = channels;
+    }
+    if (subinterpGoRun(((interpreter_object *)self)->id, (char *)text, srclen, bind) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef interpreter_methods[] = {
+    {"is_running", interpreter_is_running, METH_NOARGS, "Return whether the interpreter is running code."},
+    {"close", interpreter_close, METH_NOARGS,
+     "End the interpreter. Fails with RuntimeError if it is running, is the current one or the main one."},
+    {"run", (PyCFunction)(void (*)(void))interpreter_run, METH_VARARGS | METH_KEYWORDS,
+     "run(src, /, *, channels=None)\n--\n\nRun src in the interpreter's __main__, on its own thread, "
+     "and wait (this interpreter's GIL released). channels maps names to channel ends bound in "
+     "__main__ first. An uncaught exception raises RunFailedError."},
+    {NULL},
+};
+
 static PyGetSetDef interpreter_getset[] = {
     {"id", interpreter_get_id, NULL, "The interpreter's id, the same in every interpreter.", NULL},
     {"isolated", interpreter_get_isolated, NULL, "Whether the interpreter has its own GIL.", NULL},
@@ -99,6 +237,7 @@ static PyType_Slot interpreter_slots[] = {
     {Py_tp_hash, interpreter_hash},
     {Py_tp_richcompare, interpreter_richcompare},
     {Py_tp_getset, interpreter_getset},
+    {Py_tp_methods, interpreter_methods},
     {0, NULL},
 };
 
@@ -266,7 +405,36 @@ static PyObject *mod_is_shareable(PyObject *module, PyObject *obj) {
     Py_RETURN_TRUE;
 }
 
+static PyObject *mod_create(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"isolated", NULL};
+    int isolated = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$p:create", kwlist, &isolated)) {
+        return NULL;
+    }
+    int64_t id = subinterpGoCreate(isolated);
+    if (id < 0) {
+        return NULL;
+    }
+    return si_new_interpreter_object(module, id, isolated);
+}
+
+PyObject *si_mod_create_channel(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *si_mod_list_all_channels(PyObject *module, PyObject *unused);
+PyObject *si_mod_select(PyObject *module, PyObject *args, PyObject *kwargs);
+
 static PyMethodDef module_methods[] = {
+    {"create", (PyCFunction)(void (*)(void))mod_create, METH_VARARGS | METH_KEYWORDS,
+     "create(*, isolated=True)\n--\n\nCreate an interpreter on a new OS thread. isolated: its own GIL "
+     "(runs in parallel); False: the main interpreter's GIL and legacy settings."},
+    {"create_channel", (PyCFunction)(void (*)(void))si_mod_create_channel, METH_VARARGS | METH_KEYWORDS,
+     "create_channel(*, capacity=0, max_bytes=0, fallback=None)\n--\n\nCreate a channel and return "
+     "(RecvChannel, SendChannel). capacity bounds queued objects (0: unbounded); max_bytes bounds one "
+     "object's encoded size (0: 64 MiB); fallback='pickle' pickles unshareable objects."},
+    {"list_all_channels", si_mod_list_all_channels, METH_NOARGS,
+     "Return (RecvChannel, SendChannel) for every open channel."},
+    {"select", (PyCFunction)(void (*)(void))si_mod_select, METH_VARARGS | METH_KEYWORDS,
+     "select(channels, timeout=None)\n--\n\nWait until one of the RecvChannels has an object and "
+     "return (channel, obj). Raises TimeoutError after timeout seconds."},
     {"get_current", mod_get_current, METH_NOARGS, "Return the Interpreter this code runs in."},
     {"get_main", mod_get_main, METH_NOARGS, "Return the main Interpreter."},
     {"list_all", mod_list_all, METH_NOARGS, "Return every live Interpreter, the main one first."},
@@ -285,11 +453,19 @@ static int module_exec(PyObject *module) {
     if (st->writer_type == NULL) {
         return -1;
     }
-    st->not_shareable_error = PyErr_NewExceptionWithDoc(
-        "subinterp.NotShareableError", "An object cannot be shared between interpreters.",
-        PyExc_ValueError, NULL);
-    if (st->not_shareable_error == NULL ||
-        PyModule_AddObjectRef(module, "NotShareableError", st->not_shareable_error) < 0) {
+    /* ChannelError and its subclasses, then NotShareableError (a ValueError). */
+    for (int i = 0; i <= SI_EXC_NOT_SHAREABLE; i++) {
+        char qual[64];
+        snprintf(qual, sizeof qual, "subinterp.%s", exc_names[i]);
+        PyObject *base = i == SI_EXC_CHANNEL ? PyExc_Exception
+                         : i == SI_EXC_NOT_SHAREABLE ? PyExc_ValueError
+                                                      : st->exc[SI_EXC_CHANNEL];
+        st->exc[i] = PyErr_NewException(qual, base, NULL);
+        if (st->exc[i] == NULL || PyModule_AddObjectRef(module, exc_names[i], st->exc[i]) < 0) {
+            return -1;
+        }
+    }
+    if (si_channels_exec(module, st) < 0) {
         return -1;
     }
     st->run_failed_error = PyErr_NewExceptionWithDoc(
@@ -306,7 +482,13 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     module_state *st = state_of(module);
     Py_VISIT(st->interpreter_type);
     Py_VISIT(st->writer_type);
-    Py_VISIT(st->not_shareable_error);
+    Py_VISIT(st->recv_type);
+    Py_VISIT(st->send_type);
+    Py_VISIT(st->buffer_type);
+    Py_VISIT(st->remote_error_type);
+    for (int i = 0; i < SI_EXC_COUNT; i++) {
+        Py_VISIT(st->exc[i]);
+    }
     Py_VISIT(st->run_failed_error);
     return 0;
 }
@@ -315,7 +497,13 @@ static int module_clear(PyObject *module) {
     module_state *st = state_of(module);
     Py_CLEAR(st->interpreter_type);
     Py_CLEAR(st->writer_type);
-    Py_CLEAR(st->not_shareable_error);
+    Py_CLEAR(st->recv_type);
+    Py_CLEAR(st->send_type);
+    Py_CLEAR(st->buffer_type);
+    Py_CLEAR(st->remote_error_type);
+    for (int i = 0; i < SI_EXC_COUNT; i++) {
+        Py_CLEAR(st->exc[i]);
+    }
     Py_CLEAR(st->run_failed_error);
     return 0;
 }
@@ -328,7 +516,7 @@ static PyModuleDef_Slot module_slots[] = {
     {0, NULL},
 };
 
-static struct PyModuleDef subinterp_def = {
+struct PyModuleDef si_module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "subinterp",
     .m_doc = "Interpreters of this process and the channels between them (PEP 554).",
@@ -340,4 +528,4 @@ static struct PyModuleDef subinterp_def = {
     .m_free = module_free,
 };
 
-PyObject *PyInit_subinterp(void) { return PyModuleDef_Init(&subinterp_def); }
+PyObject *PyInit_subinterp(void) { return PyModuleDef_Init(&si_module_def); }

@@ -174,6 +174,11 @@ func (in *Interpreter) Exec(ctx context.Context, src string, opts ...ExecOption)
 	if stderr == nil {
 		stderr = in.rt.opts.Stderr
 	}
+	return in.execEncoded(ctx, src, bind, stdout, stderr)
+}
+
+// execEncoded is Exec with the globals already encoded.
+func (in *Interpreter) execEncoded(ctx context.Context, src string, bind []byte, stdout, stderr io.Writer) error {
 	return in.do(ctx, func() error {
 		return withOutput(stdout, stderr, true, func() error { return bindings.Exec(src, bind) })
 	})
@@ -224,7 +229,8 @@ func encodeGlobals(globals map[string]any) ([]byte, error) {
 }
 
 // Eval evaluates a Python expression in __main__ and converts the result to
-// Go (see package channel for the types).
+// Go (see package channel for the types). Channel ends in the result are
+// bound to Go: Release them when done.
 func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
 	var data []byte
 	err := in.do(ctx, func() error {
@@ -237,12 +243,33 @@ func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return channel.Decode(data, in.rt.channels)
+	return decodeResult(data, in.rt.channels)
+}
+
+// bindingResolver gives Go its own binding of every channel end a result
+// carries, as channel receives do: the end stays usable after Python drops
+// its objects, and the caller Releases it.
+type bindingResolver struct{ reg *channel.Registry }
+
+func (b bindingResolver) ResolveEnd(kind byte, id channel.ID) (any, error) {
+	end, err := b.reg.ResolveEnd(kind, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := end.(interface{ Bind() error }).Bind(); err != nil {
+		return nil, err
+	}
+	return end, nil
+}
+
+func decodeResult(data []byte, reg *channel.Registry) (any, error) {
+	return channel.Decode(data, bindingResolver{reg})
 }
 
 // Call calls a Python function with Go arguments and returns its result
 // converted to Go. fn is "module.func" ("json.dumps", "pkg.mod.Class.method"),
-// or a name defined in __main__ or a builtin ("len").
+// or a name defined in __main__ or a builtin ("len"). Channel ends in the
+// result are bound to Go: Release them when done.
 func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, error) {
 	argv, err := channel.Encode(channel.Tuple(args))
 	if err != nil {
@@ -259,7 +286,7 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 	if err != nil {
 		return nil, err
 	}
-	return channel.Decode(data, in.rt.channels)
+	return decodeResult(data, in.rt.channels)
 }
 
 // Close ends the interpreter on its own thread. It fails with ErrRunning

@@ -7,6 +7,7 @@ package cpython
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -316,6 +317,67 @@ func (h host) Interpreter(id int64) (bindings.InterpreterInfo, bool) {
 		return bindings.InterpreterInfo{}, false
 	}
 	return info(in), true
+}
+
+func (h host) lookup(id int64) (*Interpreter, error) {
+	h.rt.mu.Lock()
+	in, ok := h.rt.interps[id]
+	h.rt.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("interpreter %d does not exist (closed?)", id)
+	}
+	return in, nil
+}
+
+func (h host) Channels() *channel.Registry { return h.rt.channels }
+
+func (h host) Create(isolated bool) (int64, error) {
+	cfg := LegacyConfig()
+	if isolated {
+		cfg = IsolatedConfig()
+	}
+	in, err := h.rt.NewInterpreter(cfg)
+	if err != nil {
+		return 0, err
+	}
+	return in.id, nil
+}
+
+func (h host) Run(ctx context.Context, target int64, src string, bind []byte) error {
+	in, err := h.lookup(target)
+	if err != nil {
+		return err
+	}
+	err = in.execEncoded(ctx, src, bind, in.rt.opts.Stdout, in.rt.opts.Stderr)
+	var rf *RunFailedError
+	if errors.As(err, &rf) {
+		return &bindings.Exception{Type: rf.Type, Message: rf.Message, Traceback: rf.Traceback}
+	}
+	return err
+}
+
+func (h host) Close(id int64) error {
+	in, err := h.lookup(id)
+	if err != nil {
+		return err
+	}
+	return in.Close()
+}
+
+func (h host) IsRunning(id int64) (running, ok bool) {
+	in, err := h.lookup(id)
+	if err != nil {
+		return false, false
+	}
+	return in.IsRunning(), true
+}
+
+func (h host) WaitContext(id int64) context.Context {
+	in, err := h.lookup(id)
+	if err != nil {
+		return context.Background()
+	}
+	return in.th.waitContext()
 }
 
 func (h host) Interpreters() []bindings.InterpreterInfo {

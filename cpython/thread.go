@@ -44,6 +44,7 @@ type task struct {
 	end func() error // instead of fn: ends the interpreter (attaches itself)
 	err error
 	seq int64 // which run this is, for interrupts that arrive late
+	cs  *callState
 	// outcome settles who finishes the task: the thread moves it from
 	// taskRunning to taskFinished and notifies done, or the caller, giving
 	// up (its context ended and the code did not stop), moves it to
@@ -84,6 +85,10 @@ type thread struct {
 	// interpreter holds it exclusively.
 	lifeMu sync.RWMutex
 	ended  bool
+
+	// call is the call running on the thread, for Python code that blocks
+	// in Go (channel waits, run()) and must stop when the call is cancelled.
+	call atomic.Pointer[callState]
 
 	onAbandonedDone func() // called on the pinned thread
 	exited          chan struct{}
@@ -141,7 +146,10 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 		}
 		C.si_attach(th.ts)
 		th.running[0] = C.int64_t(t.seq)
+		th.call.Store(t.cs)
 		t.err = runGuarded(t.fn)
+		th.call.Store(nil)
+		t.cs.finish()
 		th.running[0] = 0
 		if th.running[1] != 0 {
 			// An interrupt that landed as the code finished must not hit
@@ -174,7 +182,7 @@ func runGuarded(fn func() error) (err error) {
 }
 
 func resetTask(t *task) *task {
-	t.fn, t.end, t.err, t.seq = nil, nil, nil, 0
+	t.fn, t.end, t.err, t.seq, t.cs = nil, nil, nil, 0, nil
 	t.outcome.Store(taskRunning)
 	return t
 }
@@ -196,6 +204,7 @@ func (th *thread) run(ctx context.Context, fn func() error) (err error, interrup
 	t := taskPool.Get().(*task)
 	t.fn = fn
 	t.seq = th.nextSeq.Add(1)
+	t.cs = &callState{ctx: ctx, seq: t.seq}
 	th.current.Store(t.seq)
 	th.submit(t)
 	if werr := t.done.Wait(ctx, callerSpin); werr == nil {
@@ -229,6 +238,9 @@ func (th *thread) run(ctx context.Context, fn func() error) (err error, interrup
 // because it has to wait for the interpreter's GIL.
 func (th *thread) interrupt(seq int64) {
 	go func() {
+		if cs := th.call.Load(); cs != nil && cs.seq == seq {
+			cs.interrupt() // wakes Go-level waits (channels, run)
+		}
 		th.lifeMu.RLock()
 		defer th.lifeMu.RUnlock()
 		if th.ended {
@@ -250,6 +262,58 @@ func (th *thread) end(fn func() error) error {
 		<-th.exited
 	}
 	return err
+}
+
+// callState is one call's context as seen by Python code that blocks in
+// Go: the caller's ctx, cancelled early by an interrupt. The cancellable
+// context is made only if Python code actually waits.
+type callState struct {
+	ctx context.Context
+	seq int64
+
+	mu          sync.Mutex
+	wait        context.Context
+	cancel      context.CancelCauseFunc
+	interrupted bool
+}
+
+// waitContext returns the context Python-initiated waits use.
+func (cs *callState) waitContext() context.Context {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.wait == nil {
+		cs.wait, cs.cancel = context.WithCancelCause(cs.ctx)
+		if cs.interrupted {
+			cs.cancel(ErrInterrupted)
+		}
+	}
+	return cs.wait
+}
+
+func (cs *callState) interrupt() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.interrupted = true
+	if cs.cancel != nil {
+		cs.cancel(ErrInterrupted)
+	}
+}
+
+func (cs *callState) finish() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.cancel != nil {
+		cs.cancel(context.Canceled)
+	}
+}
+
+// waitContext is the context of the call running on the thread, or
+// Background between calls (a Python thread blocking on its own).
+func (th *thread) waitContext() context.Context {
+	if cs := th.call.Load(); cs != nil {
+		return cs.waitContext()
+	}
+	return context.Background()
 }
 
 // cError turns a malloc'd C error string into a Go error (nil for NULL).

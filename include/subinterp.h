@@ -16,6 +16,7 @@ static inline PyObject *si_false(void) { return Py_False; }
 static inline void si_incref(PyObject *o) { Py_INCREF(o); }
 static inline void si_decref(PyObject *o) { Py_DECREF(o); }
 static inline void si_xdecref(PyObject *o) { Py_XDECREF(o); }
+static inline PyObject *si_pair(PyObject *a, PyObject *b) { return PyTuple_Pack(2, a, b); }
 
 static inline int si_is_debug_build(void) {
 #ifdef Py_DEBUG

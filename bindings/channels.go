@@ -1,0 +1,539 @@
+package bindings
+
+/*
+#include "bindings.h"
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"runtime/cgo"
+	"time"
+	"unsafe"
+
+	"github.com/subinterp/subinterp/channel"
+)
+
+// The exported functions below are the Python module's way into Go. They
+// run on an interpreter's thread with its GIL held, release the GIL around
+// anything that may block, and report failure by setting a Python
+// exception and returning NULL / -1.
+
+func raise(kind C.int, msg string) {
+	cs := C.CString(msg)
+	C.si_raise(kind, cs)
+	C.free(unsafe.Pointer(cs))
+}
+
+// raiseChannelError maps a Go error to the module's exceptions. base is the
+// context of the Go call running in this interpreter: if it ended, the
+// wait was interrupted, which surfaces as KeyboardInterrupt so the Go side
+// reports the interruption.
+func raiseChannelError(err error, base context.Context) {
+	switch {
+	case base != nil && base.Err() != nil:
+		raise(C.SI_EXC_INTERRUPTED, fmt.Sprintf("interrupted: %v", context.Cause(base)))
+	case errors.Is(err, context.DeadlineExceeded):
+		msg := "timed out"
+		if errors.Is(err, channel.ErrNotReceived) {
+			msg = "timed out: the object was not received (it was withdrawn)"
+		}
+		raise(C.SI_EXC_TIMEOUT, msg)
+	case errors.Is(err, channel.ErrNotShareable):
+		raise(C.SI_EXC_NOT_SHAREABLE, err.Error())
+	case errors.Is(err, channel.ErrTooLarge):
+		raise(C.SI_EXC_VALUE, err.Error())
+	case errors.Is(err, channel.ErrNotFound):
+		raise(C.SI_EXC_NOT_FOUND, err.Error())
+	case errors.Is(err, channel.ErrNotEmpty):
+		raise(C.SI_EXC_NOT_EMPTY, err.Error())
+	case errors.Is(err, channel.ErrEmpty):
+		raise(C.SI_EXC_EMPTY, err.Error())
+	case errors.Is(err, channel.ErrFull):
+		raise(C.SI_EXC_FULL, err.Error())
+	case errors.Is(err, channel.ErrNotReceived):
+		raise(C.SI_EXC_NOT_RECEIVED, err.Error())
+	case errors.Is(err, channel.ErrClosed):
+		raise(C.SI_EXC_CLOSED, err.Error())
+	default:
+		raise(C.SI_EXC_CHANNEL, err.Error())
+	}
+}
+
+func registry() (*channel.Registry, bool) {
+	h := currentHost()
+	if h == nil {
+		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
+		return nil, false
+	}
+	return h.Channels(), true
+}
+
+func currentID() int64 { return int64(C.PyInterpreterState_GetID(C.PyInterpreterState_Get())) }
+
+// waitContext is the context a blocking call from Python waits under: the
+// Go call running in this interpreter (cancelled when its caller's context
+// ends or the interpreter is interrupted), bounded by timeout seconds if
+// timeout >= 0.
+func waitContext(timeout C.double) (base, ctx context.Context, cancel context.CancelFunc) {
+	base = context.Background()
+	if h := currentHost(); h != nil {
+		base = h.WaitContext(currentID())
+	}
+	if timeout < 0 {
+		return base, base, func() {}
+	}
+	d := time.Duration(float64(timeout) * float64(time.Second))
+	if float64(timeout)*float64(time.Second) > math.MaxInt64 {
+		return base, base, func() {}
+	}
+	ctx, cancel = context.WithTimeout(base, d)
+	return base, ctx, cancel
+}
+
+// detached runs fn with this interpreter's GIL released.
+func detached(fn func()) {
+	ts := C.PyEval_SaveThread()
+	defer C.PyEval_RestoreThread(ts)
+	fn()
+}
+
+func lookup(reg *channel.Registry, id C.int64_t) (*channel.RecvChannel, *channel.SendChannel, bool) {
+	r, s, err := reg.Lookup(channel.ID(id))
+	if err != nil {
+		raiseChannelError(err, nil)
+		return nil, nil, false
+	}
+	return r, s, true
+}
+
+//export subinterpGoCreateChannel
+func subinterpGoCreateChannel(capacity, maxBytes C.Py_ssize_t, pickle C.int) C.int64_t {
+	reg, ok := registry()
+	if !ok {
+		return -1
+	}
+	opts := channel.Options{Capacity: int(capacity), MaxBytes: int(maxBytes)}
+	if pickle != 0 {
+		opts.Fallback = channel.FallbackPickle
+	}
+	r, _, err := reg.Create(opts)
+	if err != nil {
+		raiseChannelError(err, nil)
+		return -1
+	}
+	return C.int64_t(r.ID())
+}
+
+//export subinterpGoBind
+func subinterpGoBind(id C.int64_t, send C.int) C.int {
+	reg, ok := registry()
+	if !ok {
+		return -1
+	}
+	r, s, ok := lookup(reg, id)
+	if !ok {
+		return -1
+	}
+	var err error
+	if send != 0 {
+		err = s.Bind()
+	} else {
+		err = r.Bind()
+	}
+	if err != nil {
+		raiseChannelError(err, nil)
+		return -1
+	}
+	return 0
+}
+
+// subinterpGoRelease drops one binding. It never raises: it runs from
+// deallocators, and a channel already gone needs no release.
+//
+//export subinterpGoRelease
+func subinterpGoRelease(id C.int64_t, send C.int) {
+	h := currentHost()
+	if h == nil {
+		return
+	}
+	r, s, err := h.Channels().Lookup(channel.ID(id))
+	if err != nil {
+		return
+	}
+	if send != 0 {
+		_ = s.Release()
+	} else {
+		_ = r.Release()
+	}
+}
+
+//export subinterpGoSend
+func subinterpGoSend(id C.int64_t, obj *C.PyObject, timeout C.double, nowait C.int) C.int {
+	reg, ok := registry()
+	if !ok {
+		return -1
+	}
+	_, s, ok := lookup(reg, id)
+	if !ok {
+		return -1
+	}
+	data, ok := encodeRaw(obj, s.Fallback() == channel.FallbackPickle)
+	if !ok {
+		return -1 // the encoder's exception stays set
+	}
+	msg := channel.NewMessage(data)
+	if nowait != 0 {
+		waiting, err := s.SendMsgNowait(msg)
+		if err != nil {
+			raiseChannelError(err, nil)
+			return -1
+		}
+		if waiting {
+			return 1
+		}
+		return 0
+	}
+	base, ctx, cancel := waitContext(timeout)
+	defer cancel()
+	var err error
+	detached(func() { err = s.SendMsg(ctx, msg) })
+	if err != nil {
+		raiseChannelError(err, base)
+		return -1
+	}
+	return 0
+}
+
+//export subinterpGoSendBuffer
+func subinterpGoSendBuffer(id C.int64_t, p *C.char, n C.Py_ssize_t, timeout C.double, nowait C.int) C.int {
+	buf := channel.NewBuffer(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)), func() { C.free(unsafe.Pointer(p)) })
+	msg := channel.NewMessageWithBuffers([]byte{'B', 0}, []*channel.Buffer{buf})
+	reg, ok := registry()
+	if !ok {
+		msg.Release()
+		return -1
+	}
+	_, s, err := reg.Lookup(channel.ID(id))
+	if err != nil {
+		msg.Release()
+		raiseChannelError(err, nil)
+		return -1
+	}
+	if nowait != 0 {
+		waiting, err := s.SendMsgNowait(msg)
+		if err != nil {
+			raiseChannelError(err, nil)
+			return -1
+		}
+		if waiting {
+			return 1
+		}
+		return 0
+	}
+	base, ctx, cancel := waitContext(timeout)
+	defer cancel()
+	detached(func() { err = s.SendMsg(ctx, msg) })
+	if err != nil {
+		raiseChannelError(err, base)
+		return -1
+	}
+	return 0
+}
+
+//export subinterpGoRecv
+func subinterpGoRecv(id C.int64_t, timeout C.double, nowait C.int, empty *C.int) *C.PyObject {
+	reg, ok := registry()
+	if !ok {
+		return nil
+	}
+	r, _, ok := lookup(reg, id)
+	if !ok {
+		return nil
+	}
+	var msg channel.Message
+	var err error
+	if nowait != 0 {
+		var got bool
+		msg, got, err = r.RecvMsgNowait()
+		if err == nil && !got {
+			*empty = 1
+			return nil
+		}
+		if err != nil {
+			raiseChannelError(err, nil)
+			return nil
+		}
+		return decodeMessage(msg)
+	}
+	base, ctx, cancel := waitContext(timeout)
+	defer cancel()
+	detached(func() { msg, err = r.RecvMsg(ctx) })
+	if err != nil {
+		raiseChannelError(err, base)
+		return nil
+	}
+	return decodeMessage(msg)
+}
+
+//export subinterpGoSelect
+func subinterpGoSelect(ids *C.int64_t, n C.int, timeout C.double, index *C.int) *C.PyObject {
+	reg, ok := registry()
+	if !ok {
+		return nil
+	}
+	chans := make([]*channel.RecvChannel, int(n))
+	for i, id := range unsafe.Slice(ids, int(n)) {
+		r, _, ok := lookup(reg, id)
+		if !ok {
+			return nil
+		}
+		chans[i] = r
+	}
+	base, ctx, cancel := waitContext(timeout)
+	defer cancel()
+	var i int
+	var msg channel.Message
+	var err error
+	detached(func() { i, msg, err = reg.SelectMsg(ctx, chans...) })
+	if err != nil {
+		raiseChannelError(err, base)
+		return nil
+	}
+	*index = C.int(i)
+	return decodeMessage(msg)
+}
+
+//export subinterpGoCloseChannel
+func subinterpGoCloseChannel(id C.int64_t, send C.int, force C.int) C.int {
+	reg, ok := registry()
+	if !ok {
+		return -1
+	}
+	r, s, ok := lookup(reg, id)
+	if !ok {
+		return -1
+	}
+	var err error
+	switch {
+	case force != 0:
+		err = r.CloseNow(true)
+	case send != 0:
+		err = s.Close() // receivers still drain what is queued
+	default:
+		err = r.CloseNow(false) // refuses while objects are queued: nothing is lost
+	}
+	if err != nil {
+		raiseChannelError(err, nil)
+		return -1
+	}
+	return 0
+}
+
+//export subinterpGoListChannels
+func subinterpGoListChannels(st *C.module_state) *C.PyObject {
+	reg, ok := registry()
+	if !ok {
+		return nil
+	}
+	list := C.PyList_New(0)
+	if list == nil {
+		return nil
+	}
+	for _, id := range reg.List() {
+		r := C.si_new_end(st, 'r', C.int64_t(id), 1)
+		if r == nil {
+			if isChannelGone() {
+				continue // closed since List
+			}
+			C.si_decref(list)
+			return nil
+		}
+		s := C.si_new_end(st, 'w', C.int64_t(id), 1)
+		if s == nil {
+			C.si_decref(r)
+			if isChannelGone() {
+				continue
+			}
+			C.si_decref(list)
+			return nil
+		}
+		pair := C.si_pair(r, s)
+		C.si_decref(r)
+		C.si_decref(s)
+		if pair == nil || C.PyList_Append(list, pair) < 0 {
+			C.si_xdecref(pair)
+			C.si_decref(list)
+			return nil
+		}
+		C.si_decref(pair)
+	}
+	return list
+}
+
+// isChannelGone clears and reports a pending "channel not found/closed".
+func isChannelGone() bool {
+	st := C.si_state()
+	if st == nil {
+		return false
+	}
+	if C.PyErr_ExceptionMatches(st.exc[C.SI_EXC_NOT_FOUND]) != 0 || C.PyErr_ExceptionMatches(st.exc[C.SI_EXC_CLOSED]) != 0 {
+		C.PyErr_Clear()
+		return true
+	}
+	return false
+}
+
+// heldBuffer is a received buffer a Python memoryview refers to.
+type heldBuffer struct {
+	buf    *channel.Buffer
+	pinner runtime.Pinner // Go-made buffers are Go memory that C now points into
+}
+
+// decodeMessage turns a received message into a new Python object, or
+// NULL with an exception set. It consumes msg.
+func decodeMessage(msg channel.Message) *C.PyObject {
+	defer msg.Release()
+	bufs := msg.Buffers()
+	var cbufs []C.si_buf
+	if len(bufs) > 0 {
+		p := (*C.si_buf)(C.calloc(C.size_t(len(bufs)), C.size_t(unsafe.Sizeof(C.si_buf{}))))
+		defer C.free(unsafe.Pointer(p))
+		cbufs = unsafe.Slice(p, len(bufs))
+		for i, b := range bufs {
+			hb := &heldBuffer{buf: b}
+			b.Retain()
+			data := b.Bytes()
+			if len(data) > 0 {
+				hb.pinner.Pin(&data[0])
+				cbufs[i].ptr = (*C.char)(unsafe.Pointer(&data[0]))
+			}
+			cbufs[i].len = C.Py_ssize_t(len(data))
+			cbufs[i].handle = C.uintptr_t(cgo.NewHandle(hb))
+		}
+	}
+	data, n := cbytes(msg.Data())
+	var obj *C.PyObject
+	if len(cbufs) > 0 {
+		obj = C.si_decode_bufs(data, n, &cbufs[0], C.int(len(cbufs)))
+	} else {
+		obj = C.si_decode_bufs(data, n, nil, 0)
+	}
+	for i := range cbufs {
+		if cbufs[i].used == 0 {
+			subinterpGoBufferRelease(cbufs[i].handle)
+		}
+	}
+	return obj
+}
+
+// subinterpGoBufferRelease lets go of a received buffer: its memory is
+// freed when the last holder releases it.
+//
+//export subinterpGoBufferRelease
+func subinterpGoBufferRelease(h C.uintptr_t) {
+	hb := cgo.Handle(h).Value().(*heldBuffer)
+	cgo.Handle(h).Delete()
+	hb.pinner.Unpin()
+	hb.buf.Release()
+}
+
+// Interpreters, from Python.
+
+//export subinterpGoCreate
+func subinterpGoCreate(isolated C.int) C.int64_t {
+	h := currentHost()
+	if h == nil {
+		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
+		return -1
+	}
+	var id int64
+	var err error
+	// Creating needs the main interpreter's GIL, which this thread may hold.
+	detached(func() { id, err = h.Create(isolated != 0) })
+	if err != nil {
+		raise(C.SI_EXC_RUNTIME, err.Error())
+		return -1
+	}
+	return C.int64_t(id)
+}
+
+//export subinterpGoRun
+func subinterpGoRun(target C.int64_t, src *C.char, n C.Py_ssize_t, bind *C.PyObject) C.int {
+	h := currentHost()
+	if h == nil {
+		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
+		return -1
+	}
+	var bound []byte
+	if bind != nil {
+		var ok bool
+		if bound, ok = encodeRaw(bind, false); !ok {
+			return -1
+		}
+	}
+	code := C.GoStringN(src, C.int(n))
+	base := h.WaitContext(currentID())
+	var err error
+	detached(func() { err = h.Run(base, int64(target), code, bound) })
+	if err == nil {
+		return 0
+	}
+	var exc *Exception
+	switch {
+	case errors.As(err, &exc):
+		ct, cm, ctb := C.CString(exc.Type), C.CString(exc.Message), C.CString(exc.Traceback)
+		C.si_raise_run_failed(ct, cm, ctb)
+		C.free(unsafe.Pointer(ct))
+		C.free(unsafe.Pointer(cm))
+		C.free(unsafe.Pointer(ctb))
+	case base.Err() != nil:
+		raise(C.SI_EXC_INTERRUPTED, fmt.Sprintf("interrupted: %v", context.Cause(base)))
+	default:
+		raise(C.SI_EXC_RUNTIME, err.Error())
+	}
+	return -1
+}
+
+//export subinterpGoClose
+func subinterpGoClose(id C.int64_t) C.int {
+	h := currentHost()
+	if h == nil {
+		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
+		return -1
+	}
+	if int64(id) == currentID() {
+		raise(C.SI_EXC_RUNTIME, "an interpreter cannot close itself")
+		return -1
+	}
+	var err error
+	detached(func() { err = h.Close(int64(id)) })
+	if err != nil {
+		raise(C.SI_EXC_RUNTIME, err.Error())
+		return -1
+	}
+	return 0
+}
+
+//export subinterpGoIsRunning
+func subinterpGoIsRunning(id C.int64_t) C.int {
+	h := currentHost()
+	if h == nil {
+		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
+		return -1
+	}
+	running, ok := h.IsRunning(int64(id))
+	if !ok {
+		raise(C.SI_EXC_RUNTIME, fmt.Sprintf("interpreter %d does not exist (closed?)", int64(id)))
+		return -1
+	}
+	if running || int64(id) == currentID() {
+		return 1
+	}
+	return 0
+}
