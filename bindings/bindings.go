@@ -59,6 +59,14 @@ type Host interface {
 	// interpreter id wait under: it ends when the Go call running there is
 	// cancelled or interrupted.
 	WaitContext(id int64) context.Context
+	// HasHostFunc reports whether a Go function is registered as name.
+	HasHostFunc(name string) bool
+	// HostFuncNames lists the registered Go functions.
+	HostFuncNames() []string
+	// CallHost calls the Go function name with the encoded argument tuple
+	// and returns the encoded result. Argument errors wrap
+	// ErrHostArguments.
+	CallHost(ctx context.Context, name string, args []byte) ([]byte, error)
 }
 
 // host is installed once by the runtime singleton (cpython.Initialize): C

@@ -29,6 +29,8 @@ enum si_exc {
     SI_EXC_INTERRUPTED,     /* KeyboardInterrupt: the Go caller's context ended */
     SI_EXC_RUNTIME,         /* RuntimeError */
     SI_EXC_VALUE,           /* ValueError */
+    SI_EXC_TYPE,            /* TypeError */
+    SI_EXC_HOST,            /* HostError: a Go host function failed */
     SI_EXC_COUNT
 };
 
@@ -39,6 +41,8 @@ typedef struct {
     PyTypeObject *send_type;
     PyTypeObject *buffer_type;
     PyTypeObject *remote_error_type;
+    PyTypeObject *host_funcs_type;
+    PyTypeObject *host_func_type;
     PyObject *exc[SI_EXC_COUNT]; /* new references, or borrowed builtins made new */
     PyObject *run_failed_error;
 } module_state;
@@ -75,6 +79,9 @@ PyObject *si_module_attr(const char *name);
 int si_set_not_shareable(PyObject *obj);
 void si_raise(int kind, const char *msg);
 PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb);
+
+/* hostfuncs.c */
+int si_hostfuncs_exec(PyObject *module, module_state *st);
 
 /* channels.c */
 int si_channels_exec(PyObject *module, module_state *st);

@@ -537,3 +537,79 @@ func subinterpGoIsRunning(id C.int64_t) C.int {
 	}
 	return 0
 }
+
+// ErrHostArguments reports arguments a host function cannot take; Python
+// sees TypeError.
+var ErrHostArguments = errors.New("bad arguments")
+
+//export subinterpGoHasHost
+func subinterpGoHasHost(name *C.PyObject) C.int {
+	h := currentHost()
+	if h == nil {
+		return 0
+	}
+	if h.HasHostFunc(pyString(name)) {
+		return 1
+	}
+	return 0
+}
+
+//export subinterpGoHostNames
+func subinterpGoHostNames() *C.PyObject {
+	list := C.PyList_New(0)
+	h := currentHost()
+	if list == nil || h == nil {
+		return list
+	}
+	for _, name := range h.HostFuncNames() {
+		cs := C.CString(name)
+		s := C.PyUnicode_FromString(cs)
+		C.free(unsafe.Pointer(cs))
+		if s == nil || C.PyList_Append(list, s) < 0 {
+			C.si_xdecref(s)
+			C.si_decref(list)
+			return nil
+		}
+		C.si_decref(s)
+	}
+	return list
+}
+
+//export subinterpGoCallHost
+func subinterpGoCallHost(name *C.PyObject, args *C.PyObject) *C.PyObject {
+	h := currentHost()
+	if h == nil {
+		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
+		return nil
+	}
+	encoded, ok := encodeRaw(args, false)
+	if !ok {
+		return nil // e.g. NotShareableError naming the argument's type
+	}
+	fn := pyString(name)
+	base := h.WaitContext(currentID())
+	var result []byte
+	var err error
+	detached(func() { result, err = h.CallHost(base, fn, encoded) })
+	if err != nil {
+		if errors.Is(err, ErrHostArguments) {
+			raise(C.SI_EXC_TYPE, err.Error())
+		} else {
+			raise(C.SI_EXC_HOST, err.Error())
+		}
+		return nil
+	}
+	data, n := cbytes(result)
+	return C.si_decode(data, n)
+}
+
+// pyString reads a str object (GIL held).
+func pyString(o *C.PyObject) string {
+	var n C.Py_ssize_t
+	p := C.PyUnicode_AsUTF8AndSize(o, &n)
+	if p == nil {
+		C.PyErr_Clear()
+		return ""
+	}
+	return C.GoStringN(p, C.int(n))
+}

@@ -44,6 +44,9 @@ void si_raise(int kind, const char *msg) {
     case SI_EXC_VALUE:
         type = PyExc_ValueError;
         break;
+    case SI_EXC_TYPE:
+        type = PyExc_TypeError;
+        break;
     default: {
         module_state *st = si_state();
         if (st == NULL) {
@@ -465,7 +468,12 @@ static int module_exec(PyObject *module) {
             return -1;
         }
     }
-    if (si_channels_exec(module, st) < 0) {
+    st->exc[SI_EXC_HOST] = PyErr_NewExceptionWithDoc(
+        "subinterp.HostError", "A Go host function returned an error or panicked.", PyExc_RuntimeError, NULL);
+    if (st->exc[SI_EXC_HOST] == NULL || PyModule_AddObjectRef(module, "HostError", st->exc[SI_EXC_HOST]) < 0) {
+        return -1;
+    }
+    if (si_channels_exec(module, st) < 0 || si_hostfuncs_exec(module, st) < 0) {
         return -1;
     }
     st->run_failed_error = PyErr_NewExceptionWithDoc(
@@ -486,6 +494,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->send_type);
     Py_VISIT(st->buffer_type);
     Py_VISIT(st->remote_error_type);
+    Py_VISIT(st->host_funcs_type);
+    Py_VISIT(st->host_func_type);
     for (int i = 0; i < SI_EXC_COUNT; i++) {
         Py_VISIT(st->exc[i]);
     }
@@ -501,6 +511,8 @@ static int module_clear(PyObject *module) {
     Py_CLEAR(st->send_type);
     Py_CLEAR(st->buffer_type);
     Py_CLEAR(st->remote_error_type);
+    Py_CLEAR(st->host_funcs_type);
+    Py_CLEAR(st->host_func_type);
     for (int i = 0; i < SI_EXC_COUNT; i++) {
         Py_CLEAR(st->exc[i]);
     }

@@ -37,6 +37,9 @@ type Runtime struct {
 	main     *Interpreter
 	interps  map[int64]*Interpreter
 	creating sync.WaitGroup // NewInterpreter calls under way
+
+	funcsMu sync.RWMutex
+	funcs   map[string]*hostFunc // RegisterFunc
 }
 
 type runtimeState int
@@ -378,6 +381,18 @@ func (h host) WaitContext(id int64) context.Context {
 		return context.Background()
 	}
 	return in.th.waitContext()
+}
+
+func (h host) HasHostFunc(name string) bool { return h.rt.hostFunc(name) != nil }
+
+func (h host) HostFuncNames() []string { return h.rt.hostFuncNames() }
+
+func (h host) CallHost(ctx context.Context, name string, args []byte) ([]byte, error) {
+	hf := h.rt.hostFunc(name)
+	if hf == nil {
+		return nil, fmt.Errorf("no Go host function %q is registered", name)
+	}
+	return hf.call(ctx, h.rt.channels, args)
 }
 
 func (h host) Interpreters() []bindings.InterpreterInfo {

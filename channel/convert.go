@@ -1,0 +1,223 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+)
+
+// ErrConvert reports a value that does not fit the Go type asked for.
+var ErrConvert = errors.New("cannot convert")
+
+var (
+	bigIntType = reflect.TypeOf((*big.Int)(nil))
+	recvType   = reflect.TypeOf((*RecvChannel)(nil))
+	sendType   = reflect.TypeOf((*SendChannel)(nil))
+	tupleType  = reflect.TypeOf(Tuple(nil))
+	dictType   = reflect.TypeOf(Dict(nil))
+	bytesType  = reflect.TypeOf([]byte(nil))
+)
+
+// CanConvertTo reports whether ConvertTo supports Go type t at all (as a
+// parameter type of a function called from Python, say), and if not, why.
+func CanConvertTo(t reflect.Type) error {
+	switch t {
+	case bigIntType, recvType, sendType, tupleType, dictType, bytesType:
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		if t.NumMethod() == 0 {
+			return nil
+		}
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return nil
+	case reflect.Slice:
+		return CanConvertTo(t.Elem())
+	case reflect.Map:
+		if err := CanConvertTo(t.Key()); err != nil {
+			return err
+		}
+		return CanConvertTo(t.Elem())
+	}
+	return fmt.Errorf("%w: Go type %s has no Python counterpart", ErrConvert, t)
+}
+
+// ConvertTo turns a canonical value (see Normalize) into a value of Go type
+// t: Python ints fit any integer type they do not overflow (and float
+// types), lists and tuples fit slices, dicts fit maps, None fits
+// interfaces, pointers, slices and maps (as nil). Errors wrap ErrConvert
+// and say what did not fit.
+func ConvertTo(v any, t reflect.Type) (reflect.Value, error) {
+	fail := func() (reflect.Value, error) {
+		return reflect.Value{}, fmt.Errorf("%w: %s to %s", ErrConvert, describe(v), t)
+	}
+	if v == nil {
+		switch t.Kind() {
+		case reflect.Interface, reflect.Pointer, reflect.Slice, reflect.Map:
+			return reflect.Zero(t), nil
+		}
+		return fail()
+	}
+	switch t {
+	case bigIntType:
+		switch x := v.(type) {
+		case int64:
+			return reflect.ValueOf(big.NewInt(x)), nil
+		case *big.Int:
+			return reflect.ValueOf(new(big.Int).Set(x)), nil
+		}
+		return fail()
+	case recvType, sendType, tupleType, dictType:
+		if reflect.TypeOf(v) == t {
+			return reflect.ValueOf(v), nil
+		}
+		if t == tupleType {
+			if l, ok := v.([]any); ok {
+				return reflect.ValueOf(Tuple(l)), nil
+			}
+		}
+		return fail()
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		if t.NumMethod() != 0 || !reflect.TypeOf(v).AssignableTo(t) {
+			return fail()
+		}
+		out := reflect.New(t).Elem()
+		out.Set(reflect.ValueOf(v))
+		return out, nil
+	case reflect.Bool:
+		if b, ok := v.(bool); ok {
+			return reflect.ValueOf(b).Convert(t), nil
+		}
+	case reflect.String:
+		if s, ok := v.(string); ok {
+			return reflect.ValueOf(s).Convert(t), nil
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if i, ok := v.(int64); ok {
+			out := reflect.New(t).Elem()
+			if out.OverflowInt(i) {
+				return reflect.Value{}, fmt.Errorf("%w: %d overflows %s", ErrConvert, i, t)
+			}
+			out.SetInt(i)
+			return out, nil
+		}
+		if _, ok := v.(*big.Int); ok {
+			return reflect.Value{}, fmt.Errorf("%w: %s overflows %s", ErrConvert, v, t)
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		var u uint64
+		switch x := v.(type) {
+		case int64:
+			if x < 0 {
+				return reflect.Value{}, fmt.Errorf("%w: %d is negative, %s is not", ErrConvert, x, t)
+			}
+			u = uint64(x)
+		case *big.Int:
+			if x.Sign() < 0 || !x.IsUint64() {
+				return reflect.Value{}, fmt.Errorf("%w: %s overflows %s", ErrConvert, x, t)
+			}
+			u = x.Uint64()
+		default:
+			return fail()
+		}
+		out := reflect.New(t).Elem()
+		if out.OverflowUint(u) {
+			return reflect.Value{}, fmt.Errorf("%w: %d overflows %s", ErrConvert, u, t)
+		}
+		out.SetUint(u)
+		return out, nil
+	case reflect.Float32, reflect.Float64:
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case int64:
+			f = float64(x)
+		default:
+			return fail()
+		}
+		if t.Kind() == reflect.Float32 && !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) > math.MaxFloat32 {
+			return reflect.Value{}, fmt.Errorf("%w: %g overflows float32", ErrConvert, f)
+		}
+		return reflect.ValueOf(f).Convert(t), nil
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if b, ok := v.([]byte); ok {
+				return reflect.ValueOf(b).Convert(t), nil
+			}
+		}
+		var items []any
+		switch x := v.(type) {
+		case []any:
+			items = x
+		case Tuple:
+			items = x
+		default:
+			return fail()
+		}
+		out := reflect.MakeSlice(t, len(items), len(items))
+		for i, item := range items {
+			e, err := ConvertTo(item, t.Elem())
+			if err != nil {
+				return reflect.Value{}, fmt.Errorf("item %d: %w", i, err)
+			}
+			out.Index(i).Set(e)
+		}
+		return out, nil
+	case reflect.Map:
+		d, ok := v.(Dict)
+		if !ok {
+			return fail()
+		}
+		out := reflect.MakeMapWithSize(t, len(d))
+		for _, it := range d {
+			k, err := ConvertTo(it.Key, t.Key())
+			if err != nil {
+				return reflect.Value{}, fmt.Errorf("key %s: %w", describe(it.Key), err)
+			}
+			val, err := ConvertTo(it.Value, t.Elem())
+			if err != nil {
+				return reflect.Value{}, fmt.Errorf("value of key %s: %w", describe(it.Key), err)
+			}
+			out.SetMapIndex(k, val)
+		}
+		return out, nil
+	}
+	return fail()
+}
+
+// describe names a canonical value's Python type.
+func describe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		return "bool"
+	case int64, *big.Int:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case []byte:
+		return "bytes"
+	case []any:
+		return "list"
+	case Tuple:
+		return "tuple"
+	case Dict:
+		return "dict"
+	case *RecvChannel:
+		return "RecvChannel"
+	case *SendChannel:
+		return "SendChannel"
+	}
+	return fmt.Sprintf("%T", v)
+}
