@@ -522,6 +522,9 @@ static int module_clear(PyObject *module) {
 
 static void module_free(void *module) { module_clear((PyObject *)module); }
 
+/* Py_mod_gil (3.13+) is deliberately absent: it only declares free-threading
+ * support, and this module relies on the GIL it releases and re-takes
+ * around every wait. Per-interpreter-GIL support is what it declares. */
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},

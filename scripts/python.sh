@@ -102,7 +102,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Build dependencies: install only those missing.
-deps=(build-essential pkg-config dpkg-dev xz-utils lz4 libssl-dev zlib1g-dev libffi-dev libbz2-dev
+deps=(build-essential pkg-config dpkg-dev xz-utils libssl-dev zlib1g-dev libffi-dev libbz2-dev
       liblzma-dev libsqlite3-dev libncurses-dev libreadline-dev uuid-dev libgdbm-dev libexpat1-dev)
 missing=()
 for p in "${deps[@]}"; do
@@ -143,9 +143,16 @@ aptopts=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourcePart
          -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache" -o "APT::Sandbox::User=root"
          -o "Acquire::Retries=2")
 
-# Newest suite first: the first that serves python3.13 wins.
+# A source package downloaded and verified before (by the other flavour's
+# build) is reused without asking the mirror again.
 srcdir=""
+if [ -f "$aptdir/verified" ] && ls "$aptdir/src"/python3.13_*.dsc >/dev/null 2>&1; then
+  srcdir="$aptdir/src"
+  say "reusing the verified source package $(cat "$aptdir/verified")"
+fi
+# Newest suite first: the first that serves python3.13 wins.
 for suite in sid forky trixie; do
+  [ -n "$srcdir" ] && break
   echo "deb-src $uri $suite main" >"$aptdir/sources.list"
   say "looking for python3.13 in $suite"
   if ! apt-get "${aptopts[@]}" update -qq >"$aptdir/update.log" 2>&1; then
@@ -157,7 +164,7 @@ for suite in sid forky trixie; do
     srcdir="$aptdir/src"
     break
   fi
-  say "no python3.13 source in $suite"
+  say "no usable python3.13 source in $suite: $(grep -E '^(E|W):' "$aptdir/source.log" | head -n 1 | cut -c1-160)"
 done
 [ -n "$srcdir" ] || die "could not download the python3.13 source package from $uri (no network, or no suite serves it); see $aptdir/source.log, or set SUBINTERP_PYTHON_PREFIX"
 
@@ -170,7 +177,8 @@ awk '/^Checksums-Sha256:/{on=1; next} /^[^ ]/{on=0} on && NF==3 {print $1"  "$3}
 debver=$(awk '/^Version:/{print $2; exit}' "$dsc")
 ver=${debver%%-*}
 ver=${ver%%+*}
-say "downloaded and verified python3.13 $debver"
+echo "$debver" >"$aptdir/verified"
+say "verified python3.13 $debver"
 
 orig=$(ls "$srcdir"/python3.13_*.orig.tar.* | head -n1)
 src="$cache/src/Python-$ver"
