@@ -398,7 +398,10 @@ type heldBuffer struct {
 // decodeMessage turns a received message into a new Python object, or
 // NULL with an exception set. It consumes msg.
 func decodeMessage(msg channel.Message) *C.PyObject {
-	defer msg.Release()
+	defer func() {
+		msg.Release()
+		putBuf(msg.Data()) // the decoder copied everything out
+	}()
 	bufs := msg.Buffers()
 	var cbufs []C.si_buf
 	if len(bufs) > 0 {
