@@ -187,7 +187,13 @@ func subinterpGoSend(id C.int64_t, obj *C.PyObject, timeout C.double, nowait C.i
 	if !ok {
 		return -1 // the encoder's exception stays set
 	}
-	msg := channel.NewMessage(data)
+	return sendMessage(s, channel.NewMessage(data), timeout, nowait)
+}
+
+// sendMessage sends msg (which it consumes): without waiting it returns
+// whether a receiver was waiting (1 or 0); else it waits for receipt with
+// the GIL released.
+func sendMessage(s *channel.SendChannel, msg channel.Message, timeout C.double, nowait C.int) C.int {
 	if nowait != 0 {
 		waiting, err := s.SendMsgNowait(msg)
 		if err != nil {
@@ -225,25 +231,7 @@ func subinterpGoSendBuffer(id C.int64_t, p *C.char, n C.Py_ssize_t, timeout C.do
 		raiseChannelError(err, nil)
 		return -1
 	}
-	if nowait != 0 {
-		waiting, err := s.SendMsgNowait(msg)
-		if err != nil {
-			raiseChannelError(err, nil)
-			return -1
-		}
-		if waiting {
-			return 1
-		}
-		return 0
-	}
-	base, ctx, cancel := waitContext(timeout)
-	defer cancel()
-	detached(func() { err = s.SendMsg(ctx, msg) })
-	if err != nil {
-		raiseChannelError(err, base)
-		return -1
-	}
-	return 0
+	return sendMessage(s, msg, timeout, nowait)
 }
 
 //export subinterpGoRecv

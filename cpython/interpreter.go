@@ -88,6 +88,11 @@ func (in *Interpreter) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return in.take()
+}
+
+// take marks the interpreter busy for one call or for closing it.
+func (in *Interpreter) take() error {
 	if in.closed.Load() {
 		return in.closedError()
 	}
@@ -297,18 +302,8 @@ func (in *Interpreter) Close() error {
 	if in.main {
 		return fmt.Errorf("%w: close the runtime with Finalize", ErrMainInterpreter)
 	}
-	if in.closed.Load() {
-		return in.closedError()
-	}
-	if !in.busy.CompareAndSwap(false, true) {
-		if in.closed.Load() {
-			return in.closedError()
-		}
-		return fmt.Errorf("%w (interpreter %d)", ErrRunning, in.id)
-	}
-	if in.closed.Load() {
-		in.busy.Store(false)
-		return in.closedError()
+	if err := in.take(); err != nil {
+		return err
 	}
 	if err := in.th.end(func() error { return cError(C.si_interp_end(in.th.ts)) }); err != nil {
 		in.busy.Store(false)
