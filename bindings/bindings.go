@@ -129,13 +129,7 @@ func takeStr(o *C.PyObject) string {
 		return ""
 	}
 	defer C.si_decref(o)
-	var n C.Py_ssize_t
-	p := C.PyUnicode_AsUTF8AndSize(o, &n)
-	if p == nil {
-		C.PyErr_Clear()
-		return ""
-	}
-	return C.GoStringN(p, C.int(n))
+	return pyString(o)
 }
 
 // cstr passes Go string bytes to C without a copy; C must not keep them.
