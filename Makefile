@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 demo bench fuzz lint python clean
+.PHONY: all build test test-debug test-312 demo doctor bench bench-quick fuzz lint python clean
 
 all: build
 
@@ -37,6 +37,12 @@ test-312: ## the suite against an installed CPython 3.12, if one exists
 
 demo: build ## parallel CPU speedup: own-GIL interpreters vs threads in one interpreter
 	@$(BIN)/subinterp demo
+
+doctor: build ## the CPython build in use, and a check that own-GIL interpreters really run in parallel
+	@$(BIN)/subinterp doctor
+
+bench-quick: build ## a rough benchmark run (~10 s)
+	@$(BIN)/subinterp bench --quick
 
 bench: build ## the benchmark suite, written to docs/benchmarks.md by hand from its output
 	@$(release_env) && $(GO) test -run '^$$' -bench . -benchtime 2s ./cpython/ ./channel/ && $(BIN)/subinterp bench

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/subinterp/subinterp/cpython"
+)
+
+// doctorAbout is the help text of `subinterp doctor`.
+const doctorAbout = `
+Prints the CPython build this binary runs on (version, sys.prefix, debug
+or release, the shared libpython it loaded, the python3.X binary of the same
+prefix) and checks that own-GIL subinterpreters really run Python at the
+same time: two of them run the same CPU-bound work at once and alone, and
+the parallel speedup (2 × alone / together) must reach 1.5 on a machine
+with 2 or more CPUs. A shared-GIL pair is measured for contrast (expect
+about 1.0). Exits 1 if a check fails. Takes a few seconds.`
+
+// Check statuses.
+const (
+	statusPass = "PASS"
+	statusFail = "FAIL"
+	statusSkip = "SKIP"
+	statusInfo = "INFO" // a measurement shown for contrast, never a failure
+)
+
+// minSpeedup is the parallel speedup two own-GIL interpreters must reach.
+const minSpeedup = 1.5
+
+// doctorCheck is one line of doctor's verdict.
+type doctorCheck struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+	// Speedup, AloneS and TogetherS are set by the parallel checks.
+	Speedup   float64 `json:"speedup,omitempty"`
+	AloneS    float64 `json:"alone_s,omitempty"`
+	TogetherS float64 `json:"together_s,omitempty"`
+}
+
+// doctorReport is what `subinterp doctor --json` prints.
+type doctorReport struct {
+	pythonInfo
+	NumCPU int           `json:"num_cpu"`
+	Checks []doctorCheck `json:"checks"`
+	OK     bool          `json:"ok"`
+}
+
+// cmdDoctor is `subinterp doctor`.
+func cmdDoctor(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("doctor", "doctor [--json] [--work N]", doctorAbout, stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	work := fs.Int("work", defaultWork/2, "count_primes argument of the `N` units timed by the GIL checks")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, "doctor", "unexpected argument %q", fs.Arg(0))
+	}
+	if *work < 1 {
+		return usageError(stderr, "doctor", "--work must be at least 1 (got %d)", *work)
+	}
+
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "subinterp doctor: starting CPython: %v\n", err)
+		return exitFailed
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	info, err := describePython(ctx, rt)
+	if err != nil {
+		fmt.Fprintf(stderr, "subinterp doctor: %v\n", err)
+		return exitFailed
+	}
+	rep := doctorReport{pythonInfo: info, NumCPU: runtime.NumCPU(), OK: true}
+	lib := doctorCheck{Name: "shared libpython", Status: statusPass, Detail: info.LibPython}
+	switch {
+	case info.LibPython == "":
+		lib.Status, lib.Detail = statusFail, "no libpython mapped into this process (is CPython built with --enable-shared?)"
+	case info.Prefix != "" && !strings.HasPrefix(info.LibPython, info.Prefix+"/"):
+		lib.Detail += " (warning: not under sys.prefix " + info.Prefix + ")"
+	}
+	rep.Checks = append(rep.Checks, lib)
+	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, cpython.IsolatedConfig(), *work, stderr, !*asJSON))
+	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, cpython.LegacyConfig(), *work, stderr, !*asJSON))
+	for _, c := range rep.Checks {
+		if c.Status == statusFail {
+			rep.OK = false
+		}
+	}
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "subinterp doctor: %v\n", err)
+			return exitFailed
+		}
+	} else {
+		printDoctor(stdout, rep)
+	}
+	if err := rt.Finalize(); err != nil {
+		fmt.Fprintf(stderr, "subinterp doctor: warning: %v\n", err)
+	}
+	if !rep.OK {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// gilCheck runs one unit of work alone and then in two interpreters with
+// cfg at once and reports the parallel speedup. For own-GIL interpreters
+// it is a pass/fail check (best of three tries, since other processes may
+// be using the cores); for shared-GIL ones it is shown for contrast.
+func gilCheck(ctx context.Context, rt *cpython.Runtime, cfg cpython.Config, work int, stderr io.Writer, progress bool) doctorCheck {
+	c := doctorCheck{Name: "own-GIL interpreters run in parallel", Status: statusPass}
+	tries := 3
+	if !cfg.OwnGIL {
+		c.Name, c.Status, tries = "shared-GIL interpreters (contrast)", statusInfo, 1
+	}
+	if cfg.OwnGIL && runtime.NumCPU() < 2 {
+		c.Status, c.Detail = statusSkip, fmt.Sprintf("only %d CPU: nothing can run in parallel", runtime.NumCPU())
+		return c
+	}
+	interps, closeAll, err := newWorkInterps(ctx, rt, cfg, 2)
+	if err != nil {
+		c.Status, c.Detail = statusFail, err.Error()
+		return c
+	}
+	defer closeAll()
+	for try := 1; try <= tries; try++ {
+		alone, err := runTogether(ctx, interps[:1], work)
+		if err == nil {
+			var together time.Duration
+			together, err = runTogether(ctx, interps, work)
+			if err == nil {
+				speedup := 2 * alone.Seconds() / together.Seconds()
+				if progress {
+					fmt.Fprintf(stderr, "doctor: %s: alone %.2fs, two at once %.2fs, speedup %.2f\n", c.Name, alone.Seconds(), together.Seconds(), speedup)
+				}
+				if speedup > c.Speedup {
+					c.Speedup, c.AloneS, c.TogetherS = speedup, alone.Seconds(), together.Seconds()
+				}
+			}
+		}
+		if err != nil {
+			c.Status, c.Detail = statusFail, err.Error()
+			return c
+		}
+		if !cfg.OwnGIL || c.Speedup >= minSpeedup {
+			break
+		}
+	}
+	c.Detail = fmt.Sprintf("speedup %.2f (one unit alone %.2fs, two at once %.2fs)", c.Speedup, c.AloneS, c.TogetherS)
+	switch {
+	case !cfg.OwnGIL:
+		c.Detail += "; ~1.0 expected: one GIL"
+	case c.Speedup < minSpeedup:
+		c.Status = statusFail
+		c.Detail += fmt.Sprintf("; below %.1f in %d tries (are other processes busy on the cores?)", minSpeedup, tries)
+	}
+	return c
+}
+
+// printDoctor prints the report for people.
+func printDoctor(w io.Writer, rep doctorReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	build := "release"
+	if rep.Debug {
+		build = "debug (--with-pydebug)"
+	}
+	orNone := func(s, none string) string {
+		if s == "" {
+			return none
+		}
+		return s
+	}
+	fmt.Fprintf(tw, "CPython\t%s\n", rep.Version)
+	fmt.Fprintf(tw, "build\t%s\n", build)
+	fmt.Fprintf(tw, "sys.prefix\t%s\n", rep.Prefix)
+	fmt.Fprintf(tw, "libpython\t%s\n", orNone(rep.LibPython, "(not found)"))
+	fmt.Fprintf(tw, "executable\t%s\n", orNone(rep.Executable, "(unknown)"))
+	linked := orNone(rep.Linked, "(no libpython in its DT_NEEDED)")
+	if len(rep.RPath) > 0 {
+		linked += " (run path " + strings.Join(rep.RPath, ":") + ")"
+	}
+	fmt.Fprintf(tw, "linked\t%s\n", linked)
+	fmt.Fprintf(tw, "python binary\t%s\n", orNone(rep.PythonBinary, "(none in the prefix: bench peers will be skipped)"))
+	fmt.Fprintf(tw, "CPUs\t%d\n", rep.NumCPU)
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	for _, c := range rep.Checks {
+		fmt.Fprintf(w, "%-4s  %s: %s\n", c.Status, c.Name, c.Detail)
+	}
+}

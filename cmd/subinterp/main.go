@@ -1,0 +1,162 @@
+// Command subinterp runs Python code in many CPython subinterpreters at
+// once, each with its own GIL and its own OS thread, and measures what that
+// buys.
+//
+// Usage:
+//
+//	subinterp run -n N [--shared-gil] [--timeout D] (-c CODE | FILE) [args...]
+//	subinterp doctor [--json]
+//	subinterp demo [--work N] [--max-interps K] [--repeat R]
+//	subinterp bench [--json] [--quick] [--scripts DIR]
+//
+// run runs the code in N fresh interpreters in parallel and prefixes every
+// line they print with the interpreter's id. doctor describes the CPython
+// build in use and checks that own-GIL interpreters really run in parallel.
+// demo shows the parallel speedup of own-GIL interpreters against Python
+// threads and shared-GIL interpreters. bench runs the project's standard
+// measurements next to CPython's own peers (scripts/bench/peers.py).
+//
+// Every command takes --help. Exit status: 0 success, 1 failure, 2 bad
+// usage, 130 interrupted (Ctrl-C).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK          = 0   // success
+	exitFailed      = 1   // the command ran and something failed
+	exitUsage       = 2   // bad flags or arguments
+	exitInterrupted = 130 // stopped by Ctrl-C (128 + SIGINT)
+)
+
+// command is one subcommand: its name, a one-line summary for the overall
+// usage, and its entry point, which parses args (the arguments after the
+// command name) and returns the exit code.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists the subcommands in the order the usage shows them.
+var commands = []command{
+	{"run", "run Python code in N subinterpreters in parallel", cmdRun},
+	{"doctor", "describe the CPython build and check per-interpreter GILs", cmdDoctor},
+	{"demo", "show the parallel speedup of own-GIL interpreters", cmdDemo},
+	{"bench", "the standard measurements, next to CPython's own peers", cmdBench},
+}
+
+// main runs the command named on the command line and exits with its status.
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// dispatch runs the subcommand named by args[0] and returns its exit code.
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	case "help":
+		if len(rest) == 0 {
+			usage(stdout)
+			return exitOK
+		}
+		name, rest = rest[0], []string{"--help"}
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(rest, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "subinterp: unknown command %q\n\n", name)
+	usage(stderr)
+	return exitUsage
+}
+
+// usage prints the list of commands.
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "subinterp runs Python in many CPython subinterpreters at once, each with its own GIL.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: subinterp COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "subinterp COMMAND --help" for a command's flags.`)
+}
+
+// newFlagSet makes the flag set of one command. synopsis is the usage line
+// after "subinterp", about the paragraph printed under it by --help. Flags
+// whose names start with "internal-" are left out of the help.
+func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("subinterp "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: subinterp %s\n\n%s\n", synopsis, strings.TrimSpace(about))
+		var visible bool
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.HasPrefix(f.Name, "internal-") {
+				visible = true
+			}
+		})
+		if !visible {
+			return
+		}
+		fmt.Fprintln(w, "\nFlags:")
+		fs.VisitAll(func(f *flag.Flag) {
+			if strings.HasPrefix(f.Name, "internal-") {
+				return
+			}
+			argName, text := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if len(f.Name) == 1 {
+				line = "  -" + f.Name
+			}
+			if argName != "" {
+				line += " " + argName
+			}
+			fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(text, "\n", "\n    \t"))
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(w)
+		})
+	}
+	return fs
+}
+
+// parseFlags parses args with fs. done is true when the command should
+// stop at once with the returned code: 0 after --help, 2 on a bad flag
+// (the flag package has printed the error and the usage).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	return exitOK, false
+}
+
+// usageError prints a usage error for the command and returns exitUsage.
+func usageError(stderr io.Writer, name, format string, args ...any) int {
+	fmt.Fprintf(stderr, "subinterp %s: %s\n", name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(stderr, "Run \"subinterp %s --help\" for usage.\n", name)
+	return exitUsage
+}

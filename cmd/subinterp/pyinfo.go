@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/subinterp/subinterp/cpython"
+)
+
+// pythonInfo describes the CPython build this binary runs on.
+type pythonInfo struct {
+	// Version is the full version, e.g. "3.13.15".
+	Version string `json:"version"`
+	// Prefix is sys.prefix.
+	Prefix string `json:"prefix"`
+	// Debug reports a --with-pydebug build.
+	Debug bool `json:"debug"`
+	// LibPython is the shared libpython mapped into this process ("" if
+	// none was found: a static build, or no /proc).
+	LibPython string `json:"libpython"`
+	// Executable is this program, the one that links libpython.
+	Executable string `json:"executable"`
+	// Linked is the libpython the executable names as a needed library
+	// (ELF DT_NEEDED), and RPath where it tells the loader to look
+	// (DT_RUNPATH or DT_RPATH), if any.
+	Linked string   `json:"linked"`
+	RPath  []string `json:"rpath"`
+	// PythonBinary is python3.X in the same prefix, used to run the
+	// benchmark peers ("" if it does not exist).
+	PythonBinary string `json:"python_binary"`
+}
+
+// describePython collects pythonInfo from the running runtime.
+func describePython(ctx context.Context, rt *cpython.Runtime) (pythonInfo, error) {
+	info := pythonInfo{Version: rt.Version(), Debug: rt.Debug(), LibPython: findLibpython()}
+	v, err := rt.Main().Eval(ctx, "__import__('sys').prefix")
+	if err != nil {
+		return info, fmt.Errorf("reading sys.prefix: %w", err)
+	}
+	prefix, ok := v.(string)
+	if !ok {
+		return info, fmt.Errorf("sys.prefix is %T, not a string", v)
+	}
+	info.Prefix = prefix
+	if exe, err := os.Executable(); err == nil {
+		info.Executable = exe
+		info.Linked, info.RPath = linkedLibpython(exe)
+	}
+	bin := filepath.Join(prefix, "bin", "python"+majorMinor(info.Version))
+	if st, err := os.Stat(bin); err == nil && !st.IsDir() {
+		info.PythonBinary = bin
+	}
+	return info, nil
+}
+
+// findLibpython returns the path of the first mapping in /proc/self/maps
+// whose file name contains "libpython", or "".
+func findLibpython() string {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, "libpython") {
+			continue
+		}
+		// address perms offset dev inode path
+		if fields := strings.Fields(line); len(fields) >= 6 {
+			return strings.Join(fields[5:], " ")
+		}
+	}
+	return ""
+}
+
+// linkedLibpython reads the ELF dynamic section of exe and returns the
+// needed library whose name contains "libpython" and the run paths.
+func linkedLibpython(exe string) (lib string, rpath []string) {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return "", nil
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	for _, l := range libs {
+		if strings.Contains(l, "libpython") {
+			lib = l
+			break
+		}
+	}
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		paths, _ := f.DynString(tag)
+		for _, p := range paths {
+			rpath = append(rpath, filepath.SplitList(p)...)
+		}
+	}
+	return lib, rpath
+}
+
+// majorMinor returns "3.13" for "3.13.15" (and "3.14" for "3.14.0a1+").
+func majorMinor(version string) string {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return version
+	}
+	minor := parts[1]
+	for i, r := range minor {
+		if r < '0' || r > '9' {
+			minor = minor[:i]
+			break
+		}
+	}
+	return parts[0] + "." + minor
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunUsageErrors calls the entry point in-process: every case fails
+// before CPython starts.
+func TestRunUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"n zero", []string{"-n", "0", "-c", "pass"}, "-n must be at least 1 (got 0)"},
+		{"n negative", []string{"-n", "-3", "-c", "pass"}, "-n must be at least 1 (got -3)"},
+		{"n not a number", []string{"-n", "many", "-c", "pass"}, `invalid value "many" for flag -n`},
+		{"neither -c nor FILE", nil, "nothing to run: give -c CODE or a FILE"},
+		{"only flags", []string{"-n", "2"}, "nothing to run"},
+		{"both -c and FILE", []string{"-c", "pass", "script.py"}, "give either -c CODE or FILE, not both"},
+		{"missing FILE", []string{filepath.Join(dir, "nope.py")}, "nope.py: no such file"},
+		{"FILE is a directory", []string{dir}, "is a directory"},
+		{"negative timeout", []string{"--timeout", "-1s", "-c", "pass"}, "--timeout must not be negative"},
+		{"bad timeout", []string{"--timeout", "soon", "-c", "pass"}, `invalid value "soon" for flag -timeout`},
+		{"unknown flag", []string{"--bogus", "-c", "pass"}, "flag provided but not defined: -bogus"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := dispatch(append([]string{"run"}, tc.args...), &stdout, &stderr)
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, stderr.String(), tc.want)
+			assert.Empty(t, stdout.String())
+		})
+	}
+}
+
+func TestRunParseArguments(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "s.py")
+	require.NoError(t, os.WriteFile(script, []byte("print(1)\n"), 0o644))
+
+	var stderr bytes.Buffer
+	spec, _, done := parseRun([]string{"-n", "3", "-c", "print(2)", "a", "b"}, &stderr)
+	require.False(t, done, stderr.String())
+	assert.Equal(t, 3, spec.n)
+	assert.Equal(t, []string{"-c", "a", "b"}, spec.argv)
+	assert.Equal(t, "print(2)", string(spec.code))
+	assert.Empty(t, spec.file)
+
+	// "--" makes a .py name an argument of -c code.
+	spec, _, done = parseRun([]string{"-c", "pass", "--", "x.py"}, &stderr)
+	require.False(t, done, stderr.String())
+	assert.Equal(t, []string{"-c", "x.py"}, spec.argv)
+
+	// Flags after FILE belong to the script.
+	spec, _, done = parseRun([]string{"--shared-gil", script, "-n", "5"}, &stderr)
+	require.False(t, done, stderr.String())
+	assert.True(t, spec.shared)
+	assert.Equal(t, 1, spec.n)
+	assert.Equal(t, []string{script, "-n", "5"}, spec.argv)
+	assert.Equal(t, script, spec.file)
+	assert.Equal(t, []string{dir}, spec.paths)
+	assert.Equal(t, "print(1)\n", string(spec.code))
+}
+
+func TestDispatch(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, exitUsage, dispatch(nil, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "Commands:")
+
+	stdout.Reset()
+	stderr.Reset()
+	assert.Equal(t, exitUsage, dispatch([]string{"frobnicate"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), `unknown command "frobnicate"`)
+
+	for _, args := range [][]string{{"--help"}, {"help"}} {
+		stdout.Reset()
+		assert.Equal(t, exitOK, dispatch(args, &stdout, &stderr))
+		assert.Contains(t, stdout.String(), "Commands:")
+	}
+	for _, name := range []string{"run", "doctor", "demo", "bench"} {
+		stderr.Reset()
+		assert.Equal(t, exitOK, dispatch([]string{name, "--help"}, &stdout, &stderr), name)
+		assert.Contains(t, stderr.String(), "Usage: subinterp "+name, name)
+		assert.NotContains(t, stderr.String(), "internal-", name)
+		stderr.Reset()
+		assert.Equal(t, exitOK, dispatch([]string{"help", name}, &stdout, &stderr), name)
+		assert.Contains(t, stderr.String(), "Usage: subinterp "+name, name)
+	}
+	for _, args := range [][]string{{"doctor", "extra"}, {"demo", "--work", "0"}, {"demo", "--max-interps", "0"}, {"bench", "extra"}} {
+		stderr.Reset()
+		assert.Equal(t, exitUsage, dispatch(args, &stdout, &stderr), "%q", args)
+	}
+}
+
+// idPrefix matches the "[id] " a line of run's output starts with.
+var idPrefix = regexp.MustCompile(`^\[(\d+)\] `)
+
+// idsOf returns the distinct interpreter ids of lines equal to "[id] "+text.
+func idsOf(out, text string) []string {
+	seen := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if m := idPrefix.FindStringSubmatch(line); m != nil && line[len(m[0]):] == text {
+			seen[m[1]] = true
+		}
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func TestRunSuccess(t *testing.T) {
+	r := runBinary(t, "", "run", "-n", "2", "-c", "print('hi')")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, idsOf(r.stdout, "hi"), 2, "both interpreters print, each with its id:\n%s", r.stdout)
+	assert.Empty(t, r.stderr)
+}
+
+func TestRunOutputAndArgv(t *testing.T) {
+	code := `
+import sys
+print("argv", sys.argv)
+print("err", file=sys.stderr)
+print("no newline", end="")
+`
+	r := runBinary(t, "", "run", "-n", "3", "-c", code, "a", "b c")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, idsOf(r.stdout, "argv ['-c', 'a', 'b c']"), 3, r.stdout)
+	assert.Len(t, idsOf(r.stdout, "no newline"), 3, "the trailing partial line is flushed:\n%s", r.stdout)
+	assert.Len(t, idsOf(r.stderr, "err"), 3, r.stderr)
+}
+
+func TestRunFile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "helper.py"), []byte("VALUE = 42\n"), 0o644))
+	script := `import sys, threading, time
+import helper
+print("main", __name__, sys.argv, helper.VALUE)
+def late():
+    time.sleep(0.05)
+    print("thread done")
+threading.Thread(target=late).start()
+def fail():
+    raise KeyError("k")
+if sys.argv[1:] == ["fail"]:
+    fail()
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.py"), []byte(script), 0o644))
+
+	r := runBinary(t, dir, "run", "-n", "2", "main.py", "x")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, idsOf(r.stdout, "main __main__ ['main.py', 'x'] 42"), 2, r.stdout)
+	assert.Len(t, idsOf(r.stdout, "thread done"), 2, "threads are joined with output still prefixed:\n%s", r.stdout)
+
+	r = runBinary(t, dir, "run", "main.py", "fail")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `[1]   File "`+filepath.Join(dir, "main.py")+`", line 11, in <module>`)
+	assert.Contains(t, r.stderr, "[1] KeyError: 'k'")
+	assert.NotContains(t, r.stderr, `File "<string>"`, "the bootstrap frame is hidden")
+	assert.Len(t, idsOf(r.stdout, "thread done"), 1, r.stdout)
+}
+
+func TestRunFailure(t *testing.T) {
+	r := runBinary(t, "", "run", "-n", "2", "-c", "print('before')\nraise ValueError('boom')")
+	assert.Equal(t, 1, r.code)
+	assert.Len(t, idsOf(r.stdout, "before"), 2, r.stdout)
+	assert.Len(t, idsOf(r.stderr, "ValueError: boom"), 2, r.stderr)
+	assert.Len(t, idsOf(r.stderr, "Traceback (most recent call last):"), 2, r.stderr)
+	assert.Contains(t, r.stderr, "2 of 2 interpreters failed")
+}
+
+func TestRunOneOfManyFails(t *testing.T) {
+	// Only the interpreter with the lowest id fails.
+	code := `
+import _interpreters
+if _interpreters.get_current()[0] == 1:
+    raise RuntimeError("only me")
+print("fine")
+`
+	r := runBinary(t, "", "run", "-n", "3", "-c", code)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "[1] RuntimeError: only me")
+	assert.Len(t, idsOf(r.stdout, "fine"), 2, r.stdout)
+	assert.Contains(t, r.stderr, "1 of 3 interpreters failed")
+}
+
+func TestRunSyntaxError(t *testing.T) {
+	r := runBinary(t, "", "run", "-c", "def f(:\n  pass")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "[1] SyntaxError:")
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.py"), []byte("x = (\n"), 0o644))
+	r = runBinary(t, dir, "run", "bad.py")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "bad.py")
+	assert.Contains(t, r.stderr, "SyntaxError:")
+}
+
+func TestRunMissingFile(t *testing.T) {
+	r := runBinary(t, t.TempDir(), "run", "-n", "2", "missing.py")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "missing.py: no such file")
+	assert.Empty(t, r.stdout)
+}
+
+func TestRunSystemExit(t *testing.T) {
+	for code, want := range map[string]int{
+		"import sys; sys.exit()":      0,
+		"import sys; sys.exit(0)":     0,
+		"import sys; sys.exit(3)":     3,
+		"import sys; sys.exit('bye')": 1,
+	} {
+		r := runBinary(t, "", "run", "-c", code)
+		assert.Equal(t, want, r.code, "%s: %s", code, r.stderr)
+	}
+}
+
+func TestRunTimeout(t *testing.T) {
+	start := time.Now()
+	r := runBinary(t, "", "run", "-n", "2", "--timeout", "300ms", "-c", "while True: pass")
+	elapsed := time.Since(start)
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "deadline exceeded")
+	assert.Contains(t, r.stderr, "--timeout 300ms")
+	assert.Len(t, idsOf(r.stderr, "interrupted: deadline exceeded (--timeout 300ms)"), 2, r.stderr)
+	// A thread the code left running is not waited for after a timeout.
+	r = runBinary(t, "", "run", "--timeout", "300ms", "-c", "import threading, time\nthreading.Thread(target=time.sleep, args=(600,)).start()")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "[1] interrupted: deadline exceeded (--timeout 300ms)")
+
+	// Not a timing assertion on the code: only that the command did not
+	// run on for the minute runBinary allows.
+	t.Logf("run --timeout 300ms took %v", elapsed)
+}
+
+func TestRunSharedGIL(t *testing.T) {
+	r := runBinary(t, "", "run", "-n", "2", "--shared-gil", "-c", "import _interpreters; print(_interpreters.get_config(_interpreters.get_current()[0]).gil)")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, idsOf(r.stdout, "shared"), 2, r.stdout)
+
+	r = runBinary(t, "", "run", "-c", "import _interpreters; print(_interpreters.get_config(_interpreters.get_current()[0]).gil)")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, idsOf(r.stdout, "own"), 1, r.stdout)
+}
+
+func TestStripFileBootstrap(t *testing.T) {
+	tb := "Traceback (most recent call last):\n" + bootstrapFrame + "\n  File \"/x.py\", line 1, in <module>\nValueError: v\n"
+	assert.Equal(t, "Traceback (most recent call last):\n  File \"/x.py\", line 1, in <module>\nValueError: v\n", stripFileBootstrap(tb))
+	// A <string> frame elsewhere (code the script exec'd) stays.
+	inner := "Traceback (most recent call last):\n  File \"/x.py\", line 1, in <module>\n" + bootstrapFrame + "\nValueError: v"
+	assert.Equal(t, inner, stripFileBootstrap(inner))
+}
+
+func TestSystemExitStatus(t *testing.T) {
+	var out bytes.Buffer
+	assert.Equal(t, 0, systemExitStatus(&out, ""))
+	assert.Equal(t, 0, systemExitStatus(&out, "None"))
+	assert.Equal(t, 4, systemExitStatus(&out, "4"))
+	assert.Empty(t, out.String())
+	assert.Equal(t, 1, systemExitStatus(&out, "goodbye"))
+	assert.Equal(t, "goodbye\n", out.String())
+}
