@@ -55,6 +55,11 @@ type Interpreter struct {
 	main bool
 	th   *thread
 
+	// stdout and stderr are this interpreter's default writers (before the
+	// runtime's); set once, before the interpreter is shared (a Pool sets
+	// its writers here).
+	stdout, stderr io.Writer
+
 	busy   atomic.Bool // a call or Close holds the interpreter
 	closed atomic.Bool
 	// interrupting is the seq of the task Interrupt was asked to stop.
@@ -172,14 +177,27 @@ func (in *Interpreter) Exec(ctx context.Context, src string, opts ...ExecOption)
 	if err != nil {
 		return err
 	}
-	stdout, stderr := o.stdout, o.stderr
+	stdout, stderr := in.writers()
+	if o.stdout != nil {
+		stdout = o.stdout
+	}
+	if o.stderr != nil {
+		stderr = o.stderr
+	}
+	return in.execEncoded(ctx, src, bind, stdout, stderr)
+}
+
+// writers are the interpreter's default writers, the runtime's where it
+// has none of its own.
+func (in *Interpreter) writers() (stdout, stderr io.Writer) {
+	stdout, stderr = in.stdout, in.stderr
 	if stdout == nil {
 		stdout = in.rt.opts.Stdout
 	}
 	if stderr == nil {
 		stderr = in.rt.opts.Stderr
 	}
-	return in.execEncoded(ctx, src, bind, stdout, stderr)
+	return stdout, stderr
 }
 
 // execEncoded is Exec with the globals already encoded.
@@ -238,8 +256,9 @@ func encodeGlobals(globals map[string]any) ([]byte, error) {
 // bound to Go: Release them when done.
 func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
 	var data []byte
+	stdout, stderr := in.writers()
 	err := in.do(ctx, func() error {
-		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, false, func() error {
+		return withOutput(stdout, stderr, false, func() error {
 			var err error
 			data, err = bindings.Eval(expr)
 			return err
@@ -281,8 +300,9 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 		return nil, fmt.Errorf("subinterp: Call %s: arguments: %w", fn, err)
 	}
 	var data []byte
+	stdout, stderr := in.writers()
 	err = in.do(ctx, func() error {
-		return withOutput(in.rt.opts.Stdout, in.rt.opts.Stderr, false, func() error {
+		return withOutput(stdout, stderr, false, func() error {
 			var err error
 			data, err = bindings.Call(fn, argv)
 			return err

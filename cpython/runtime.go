@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -71,6 +72,9 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 	}
 	if err := bindings.Register(); err != nil {
 		return nil, err
+	}
+	if want := 2 * runtime.NumCPU(); !opts.KeepGOMAXPROCS && runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
 	}
 	rt := &Runtime{opts: opts, channels: channel.NewRegistry(), interps: map[int64]*Interpreter{}}
 	bindings.SetHost(host{rt})
@@ -351,7 +355,8 @@ func (h host) Run(ctx context.Context, target int64, src string, bind []byte) er
 	if err != nil {
 		return err
 	}
-	err = in.execEncoded(ctx, src, bind, in.rt.opts.Stdout, in.rt.opts.Stderr)
+	stdout, stderr := in.writers()
+	err = in.execEncoded(ctx, src, bind, stdout, stderr)
 	var rf *RunFailedError
 	if errors.As(err, &rf) {
 		return &bindings.Exception{Type: rf.Type, Message: rf.Message, Traceback: rf.Traceback}

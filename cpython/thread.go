@@ -136,10 +136,11 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 		if t.end != nil {
 			th.lifeMu.Lock()
 			t.err = t.end()
-			th.ended = t.err == nil
+			ended := t.err == nil
+			th.ended = ended
 			th.lifeMu.Unlock()
-			t.done.Notify()
-			if t.err == nil {
+			t.done.Notify() // t belongs to the caller from here on
+			if ended {
 				return
 			}
 			continue
