@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 demo doctor bench bench-quick fuzz lint python clean
+.PHONY: all build test test-debug test-312 demo doctor bench bench-quick loadtest fuzz lint python clean
 
 all: build
 
@@ -46,6 +46,9 @@ bench-quick: build ## a rough benchmark run (~10 s)
 
 bench: build ## the benchmark suite, written to docs/benchmarks.md by hand from its output
 	@$(release_env) && $(GO) test -run '^$$' -bench . -benchtime 2s ./cpython/ ./channel/ && $(BIN)/subinterp bench
+
+loadtest: ## the HTTP example under load: req/s, p50/p99 for own-GIL pools 1..ncpu and shared-GIL interpreters
+	@$(release_env) && $(GO) run ./examples/httpservice/loadtest
 
 fuzz:
 	@$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./channel/ && $(GO) test -run '^$$' -fuzz FuzzChannelOps -fuzztime 30s ./channel/
