@@ -260,32 +260,50 @@ func encodeError(rc C.Py_ssize_t, what string) error {
 	return exc
 }
 
+// goWriter is an io.Writer lent to Python for one call. Python objects may
+// outlive the call, so the object owns the handle and the writer is closed
+// (further writes raise ValueError in Python) when the call ends.
+type goWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *goWriter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
 // Output redirects sys.stdout and sys.stderr of the current interpreter to
-// Go writers (nil keeps a stream) until the returned restore is called.
+// Go writers (nil keeps a stream) until the returned restore is called;
+// after it, those writers are never written to again.
 func Output(stdout, stderr io.Writer) (restore func(), err error) {
+	var gout, gerr *goWriter
 	var hout, herr cgo.Handle
 	if stdout != nil {
-		hout = cgo.NewHandle(stdout)
+		gout = &goWriter{w: stdout}
+		hout = cgo.NewHandle(gout)
 	}
 	if stderr != nil {
-		herr = cgo.NewHandle(stderr)
+		gerr = &goWriter{w: stderr}
+		herr = cgo.NewHandle(gerr)
 	}
-	release := func() {
-		if hout != 0 {
-			hout.Delete()
-		}
-		if herr != 0 {
-			herr.Delete()
+	closeAll := func() {
+		for _, g := range []*goWriter{gout, gerr} {
+			if g != nil {
+				g.close()
+			}
 		}
 	}
 	var saved *C.PyObject
 	if C.si_redirect(C.uintptr_t(hout), C.uintptr_t(herr), &saved) < 0 {
-		release()
+		closeAll()
 		return nil, takeException()
 	}
 	return func() {
 		C.si_restore_output(saved)
-		release()
+		closeAll()
 	}, nil
 }
 
@@ -293,16 +311,30 @@ func Output(stdout, stderr io.Writer) (restore func(), err error) {
 // when a call ends.
 func FlushStdio() { C.si_flush_std() }
 
+// subinterpGoWrite writes for a Python writer object: 0 done, 1 the call
+// that lent the writer has ended, 2 the io.Writer failed (*errmsg set).
+//
 //export subinterpGoWrite
-func subinterpGoWrite(h C.uintptr_t, p *C.char, n C.Py_ssize_t) *C.char {
-	w, ok := cgo.Handle(h).Value().(io.Writer)
-	if !ok {
-		return C.CString("writer is gone")
+func subinterpGoWrite(h C.uintptr_t, p *C.char, n C.Py_ssize_t, errmsg **C.char) C.int {
+	g := cgo.Handle(h).Value().(*goWriter)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 1
 	}
-	if _, err := w.Write(C.GoBytes(unsafe.Pointer(p), C.int(n))); err != nil {
-		return C.CString(strings.ReplaceAll(err.Error(), "\x00", ""))
+	if _, err := g.w.Write(C.GoBytes(unsafe.Pointer(p), C.int(n))); err != nil {
+		*errmsg = C.CString(strings.ReplaceAll(err.Error(), "\x00", ""))
+		return 2
 	}
-	return nil
+	return 0
+}
+
+// subinterpGoWriterFree lets go of a writer object's handle (its
+// deallocator calls it).
+//
+//export subinterpGoWriterFree
+func subinterpGoWriterFree(h C.uintptr_t) {
+	cgo.Handle(h).Delete()
 }
 
 //export subinterpGoIsolated

@@ -258,8 +258,11 @@ typedef struct {
     uintptr_t handle; /* a cgo.Handle of the io.Writer */
 } writer_object;
 
+/* The writer owns its handle: Python code may keep sys.stdout (a logging
+ * handler, say) long after the call that set it returned. */
 static void writer_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
+    subinterpGoWriterFree(((writer_object *)self)->handle);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -273,12 +276,18 @@ static PyObject *writer_write(PyObject *self, PyObject *arg) {
         return NULL;
     }
     char *err = NULL;
+    int rc;
     Py_BEGIN_ALLOW_THREADS
-    err = subinterpGoWrite(((writer_object *)self)->handle, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+    rc = subinterpGoWrite(((writer_object *)self)->handle, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes), &err);
     Py_END_ALLOW_THREADS
     Py_DECREF(bytes);
-    if (err != NULL) {
-        PyErr_Format(PyExc_OSError, "write to Go writer failed: %s", err);
+    if (rc == 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "I/O operation on closed file (the Go call that provided this stream has returned)");
+        return NULL;
+    }
+    if (rc != 0) {
+        PyErr_Format(PyExc_OSError, "write to Go writer failed: %s", err ? err : "?");
         free(err);
         return NULL;
     }
@@ -339,17 +348,29 @@ int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved) {
         Py_DECREF(m);
         return -1;
     }
+    /* The writer objects take the handles over first, so that whatever
+     * fails below, each handle is freed exactly once (by its object's
+     * deallocator, or here if no object took it). */
+    PyObject *wout = out ? new_writer(st, out) : NULL;
+    PyObject *werr = err ? new_writer(st, err) : NULL;
     int rc = 0;
-    if (out != 0) {
-        PyObject *w = new_writer(st, out);
-        rc = w ? PySys_SetObject("stdout", w) : -1;
-        Py_XDECREF(w);
+    if ((out && wout == NULL) || (err && werr == NULL)) {
+        if (out && wout == NULL) {
+            subinterpGoWriterFree(out);
+        }
+        if (err && werr == NULL) {
+            subinterpGoWriterFree(err);
+        }
+        rc = -1;
     }
-    if (rc == 0 && err != 0) {
-        PyObject *w = new_writer(st, err);
-        rc = w ? PySys_SetObject("stderr", w) : -1;
-        Py_XDECREF(w);
+    if (rc == 0 && wout != NULL) {
+        rc = PySys_SetObject("stdout", wout);
     }
+    if (rc == 0 && werr != NULL) {
+        rc = PySys_SetObject("stderr", werr);
+    }
+    Py_XDECREF(wout);
+    Py_XDECREF(werr);
     Py_DECREF(m);
     if (rc < 0) {
         si_restore_output(*saved);

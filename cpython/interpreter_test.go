@@ -492,3 +492,24 @@ func mustNormalize(v any) any {
 	}
 	return n
 }
+
+// TestStreamKeptPastItsCall: Python code may keep the sys.stdout a call lent
+// it (a logging handler, say). Writing to it after the call raises
+// ValueError like a closed file, and dropping it later is harmless.
+func TestStreamKeptPastItsCall(t *testing.T) {
+	in := newInterp(t)
+	var out bytes.Buffer
+	require.NoError(t, in.Exec(bg, "import sys, logging\nkept = sys.stdout\nlog = logging.getLogger('kept')\nlog.addHandler(logging.StreamHandler(sys.stdout))\nlog.warning('during')",
+		cpython.WithStdout(&out)))
+	assert.Equal(t, "during\n", out.String())
+	_, err := in.Eval(bg, "kept.write('late')")
+	var rf *cpython.RunFailedError
+	require.ErrorAs(t, err, &rf)
+	assert.Equal(t, "ValueError", rf.Type)
+	assert.Contains(t, rf.Message, "closed file")
+	var errOut bytes.Buffer
+	require.NoError(t, in.Exec(bg, "log.warning('after')", cpython.WithStderr(&errOut)))
+	assert.Contains(t, errOut.String(), "closed file", "logging reports the closed stream on stderr")
+	assert.Equal(t, "during\n", out.String(), "nothing reaches the writer after its call")
+	require.NoError(t, in.Exec(bg, "del kept\nlog.handlers.clear()\nimport gc\ngc.collect()"))
+}
