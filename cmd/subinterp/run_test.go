@@ -187,8 +187,8 @@ func TestRunFailure(t *testing.T) {
 func TestRunOneOfManyFails(t *testing.T) {
 	// Only the interpreter with the lowest id fails.
 	code := `
-import _interpreters
-if _interpreters.get_current()[0] == 1:
+import subinterp
+if subinterp.get_current().id == 1:
     raise RuntimeError("only me")
 print("fine")
 `
@@ -250,11 +250,11 @@ func TestRunTimeout(t *testing.T) {
 }
 
 func TestRunSharedGIL(t *testing.T) {
-	r := runBinary(t, "", "run", "-n", "2", "--shared-gil", "-c", "import _interpreters; print(_interpreters.get_config(_interpreters.get_current()[0]).gil)")
+	r := runBinary(t, "", "run", "-n", "2", "--shared-gil", "-c", "import subinterp; print('own' if subinterp.get_current().isolated else 'shared')")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Len(t, idsOf(r.stdout, "shared"), 2, r.stdout)
 
-	r = runBinary(t, "", "run", "-c", "import _interpreters; print(_interpreters.get_config(_interpreters.get_current()[0]).gil)")
+	r = runBinary(t, "", "run", "-c", "import subinterp; print('own' if subinterp.get_current().isolated else 'shared')")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Len(t, idsOf(r.stdout, "own"), 1, r.stdout)
 }
