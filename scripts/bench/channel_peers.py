@@ -133,6 +133,22 @@ def _expect_reply(name, sent, got):
 # CPython 3.13 subinterpreters (test.support.interpreters)
 
 
+
+def _pingpong(name, args, send, recv):
+    """Send i and wait for its echo, args.warmup times untimed, then args.n
+    times timed; return the round trips in ns."""
+    for i in range(args.warmup):
+        send(i)
+        _expect_reply(name, i, recv())
+    samples = []
+    for i in range(args.n):
+        t0 = time.perf_counter_ns()
+        send(i)
+        got = recv()
+        samples.append(time.perf_counter_ns() - t0)
+        _expect_reply(name, i, got)
+    return samples
+
 def _import_interpreters():
     try:
         from test.support import interpreters
@@ -304,21 +320,12 @@ def bench_cpython_channel_pingpong(args, *, nowait=False):
     ids = [s_ping.id, s_pong.id]
     send = s_ping.send_nowait if nowait else s_ping.send
     recv = r_pong.recv
-    samples = []
     with _SubInterpreter(
             interpreters, SUB_CHANNEL_PINGPONG,
             dict(rch=r_ping, sch=s_pong, nowait=nowait),
             abort=lambda: _close_channels(_interpchannels, ids),
             cleanup=lambda: _close_channels(_interpchannels, ids)) as sub:
-        for i in range(args.warmup):
-            send(i)
-            _expect_reply(name, i, recv())
-        for i in range(args.n):
-            t0 = time.perf_counter_ns()
-            send(i)
-            got = recv()
-            samples.append(time.perf_counter_ns() - t0)
-            _expect_reply(name, i, got)
+        samples = _pingpong(name, args, send, recv)
         send(None)  # stop the loop
     sub.raise_if_failed()
     return _latency_result(name, samples)
@@ -342,7 +349,6 @@ def bench_cpython_queue_pingpong(args):
                 pass
 
     put, get = q_in.put, q_out.get
-    samples = []
     # Normal cleanup: the queues go away when the last Queue object (and the
     # other interpreter's binding, released when it is destroyed) goes away.
     # prepare_main() with a Queue fails with "_interpqueues module not
@@ -352,15 +358,7 @@ def bench_cpython_queue_pingpong(args):
                          abort=abort, cleanup=lambda: None,
                          setup="import test.support.interpreters.queues"
                          ) as sub:
-        for i in range(args.warmup):
-            put(i)
-            _expect_reply(name, i, get())
-        for i in range(args.n):
-            t0 = time.perf_counter_ns()
-            put(i)
-            got = get()
-            samples.append(time.perf_counter_ns() - t0)
-            _expect_reply(name, i, got)
+        samples = _pingpong(name, args, put, get)
         put(None)
     sub.raise_if_failed()
     return _latency_result(name, samples)
@@ -502,20 +500,11 @@ def bench_mp_pipe_pingpong(args):
     name = "mp-pipe-pingpong"
     ctx = _mp_context()
     parent, child = ctx.Pipe()
-    samples = []
     try:
         with _Child(ctx, _child_pipe_pingpong, (child, args.timeout)):
             child.close()  # the child holds its own copy
             send, recv = parent.send, parent.recv
-            for i in range(args.warmup):
-                send(i)
-                _expect_reply(name, i, recv())
-            for i in range(args.n):
-                t0 = time.perf_counter_ns()
-                send(i)
-                got = recv()
-                samples.append(time.perf_counter_ns() - t0)
-                _expect_reply(name, i, got)
+            samples = _pingpong(name, args, send, recv)
             send(None)
     except EOFError as exc:
         raise BenchError("the child closed the pipe early (see its "
@@ -529,20 +518,11 @@ def bench_mp_queue_pingpong(args):
     name = "mp-queue-pingpong"
     ctx = _mp_context()
     q_in, q_out = ctx.Queue(), ctx.Queue()
-    samples = []
     try:
         with _Child(ctx, _child_queue_pingpong, (q_in, q_out, args.timeout),
                     on_death=lambda: q_out.put(_CHILD_DIED)):
             put, get = q_in.put, q_out.get
-            for i in range(args.warmup):
-                put(i)
-                _expect_reply(name, i, get())
-            for i in range(args.n):
-                t0 = time.perf_counter_ns()
-                put(i)
-                got = get()
-                samples.append(time.perf_counter_ns() - t0)
-                _expect_reply(name, i, got)
+            samples = _pingpong(name, args, put, get)
             put(None)
     finally:
         for q in (q_in, q_out):
