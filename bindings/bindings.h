@@ -75,7 +75,6 @@ module_state *si_state(void);
 PyObject *PyInit_subinterp(void);
 PyObject *si_new_interpreter_object(PyObject *module, int64_t id, int isolated);
 PyObject *si_module(void);
-PyObject *si_module_attr(const char *name);
 int si_set_not_shareable(PyObject *obj);
 void si_raise(int kind, const char *msg);
 PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb);

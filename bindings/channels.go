@@ -88,11 +88,11 @@ func waitContext(timeout C.double) (base, ctx context.Context, cancel context.Ca
 	if timeout < 0 {
 		return base, base, func() {}
 	}
-	d := time.Duration(float64(timeout) * float64(time.Second))
-	if float64(timeout)*float64(time.Second) > math.MaxInt64 {
-		return base, base, func() {}
+	ns := float64(timeout) * float64(time.Second)
+	if ns > math.MaxInt64 {
+		return base, base, func() {} // longer than any wait can last
 	}
-	ctx, cancel = context.WithTimeout(base, d)
+	ctx, cancel = context.WithTimeout(base, time.Duration(ns))
 	return base, ctx, cancel
 }
 

@@ -97,17 +97,6 @@ PyObject *si_module(void) {
     return PyImport_ImportModule("subinterp");
 }
 
-/* si_module_attr returns a new reference to subinterp.<name>. */
-PyObject *si_module_attr(const char *name) {
-    PyObject *m = si_module();
-    if (m == NULL) {
-        return NULL;
-    }
-    PyObject *v = PyObject_GetAttrString(m, name);
-    Py_DECREF(m);
-    return v;
-}
-
 /* ---- Interpreter ---------------------------------------------------- */
 
 typedef struct {

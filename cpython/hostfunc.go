@@ -43,7 +43,8 @@ type hostFunc struct {
 // returned error raises subinterp.HostError with its message in Python,
 // and so does a panic (which never crashes the process). Arguments that do
 // not fit raise TypeError. fn runs on the calling interpreter's thread with
-// that interpreter's GIL released, so it may block.
+// that interpreter's GIL released, so it may block. Channel ends among the
+// arguments are the caller's: Bind them to keep them past the call.
 //
 // name must be a Python identifier not registered before; fn's parameter
 // and result types must have Python counterparts.

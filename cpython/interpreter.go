@@ -121,7 +121,10 @@ func (in *Interpreter) do(ctx context.Context, fn func() error) error {
 	if err := in.acquire(ctx); err != nil {
 		return err
 	}
-	err, ctxEnded := in.th.run(ctx, fn)
+	err, ctxEnded, seq := in.th.run(ctx, fn)
+	// Interrupt() names the call it was aimed at; a stale request (the call
+	// had ended) must not turn a later KeyboardInterrupt into one.
+	asked := in.interrupting.CompareAndSwap(seq, 0)
 	if errors.Is(err, errAbandoned) {
 		return &InterruptedError{Cause: ctx.Err(), Stopped: false}
 	}
@@ -131,8 +134,7 @@ func (in *Interpreter) do(ctx context.Context, fn func() error) error {
 		switch {
 		case ctxEnded:
 			return &InterruptedError{Cause: ctx.Err(), Traceback: rf.Traceback, Stopped: true}
-		case in.interrupting.Load() != 0:
-			in.interrupting.Store(0)
+		case asked:
 			return &InterruptedError{Cause: ErrInterrupted, Traceback: rf.Traceback, Stopped: true}
 		}
 	}
@@ -349,11 +351,13 @@ func (in *Interpreter) closeForFinalize() error {
 	for attempt := 0; ; attempt++ {
 		in.waitIdle()
 		err := in.Close()
-		if err == nil || errors.Is(err, ErrClosed) {
+		switch {
+		case err == nil || errors.Is(err, ErrClosed):
 			return nil
-		}
-		if attempt == 50 || !errors.Is(err, ErrRunning) || !in.busy.Load() && attempt > 0 {
-			return err
+		case errors.Is(err, ErrRunning) && in.busy.Load() && attempt < 50:
+			continue // a call slipped in between waitIdle and Close
+		default:
+			return err // e.g. refused: daemon threads still running
 		}
 	}
 }

@@ -513,3 +513,16 @@ func TestStreamKeptPastItsCall(t *testing.T) {
 	assert.Equal(t, "during\n", out.String(), "nothing reaches the writer after its call")
 	require.NoError(t, in.Exec(bg, "del kept\nlog.handlers.clear()\nimport gc\ngc.collect()"))
 }
+
+// TestOwnKeyboardInterrupt: KeyboardInterrupt raised by Python code itself
+// is the code's error, not an interruption, even after an Interrupt() that
+// found nothing running.
+func TestOwnKeyboardInterrupt(t *testing.T) {
+	in := newInterp(t)
+	require.NoError(t, in.Interrupt(), "interrupting an idle interpreter does nothing")
+	err := in.Exec(bg, "raise KeyboardInterrupt('mine')")
+	var rf *cpython.RunFailedError
+	require.ErrorAs(t, err, &rf)
+	assert.Equal(t, "KeyboardInterrupt", rf.Type)
+	assert.NotErrorIs(t, err, cpython.ErrInterrupted)
+}

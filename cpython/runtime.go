@@ -86,7 +86,6 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 	rt.version = strings.Fields(C.GoString(C.Py_GetVersion()))[0]
 	rt.debug = C.si_is_debug_build() != 0
 	rt.main = &Interpreter{rt: rt, id: int64(C.PyInterpreterState_GetID(th.interp)), main: true, th: th, cfg: LegacyConfig()}
-	rt.main.cfg.CheckMultiInterpExtensions = false
 	th.onAbandonedDone = rt.main.release
 	rt.interps[rt.main.id] = rt.main
 	singleton.rt = rt

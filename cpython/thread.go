@@ -201,10 +201,11 @@ var errAbandoned = errors.New("abandoned")
 // the Python code is interrupted; if it has not stopped within
 // interruptGrace, run returns without it (errAbandoned wrapped with the
 // context's error) and the thread reports completion via onAbandonedDone.
-func (th *thread) run(ctx context.Context, fn func() error) (err error, interrupted bool) {
+func (th *thread) run(ctx context.Context, fn func() error) (err error, interrupted bool, seq int64) {
 	t := taskPool.Get().(*task)
 	t.fn = fn
-	t.seq = th.nextSeq.Add(1)
+	seq = th.nextSeq.Add(1)
+	t.seq = seq
 	t.cs = &callState{ctx: ctx, seq: t.seq}
 	th.current.Store(t.seq)
 	th.submit(t)
@@ -212,7 +213,7 @@ func (th *thread) run(ctx context.Context, fn func() error) (err error, interrup
 		th.current.Store(0)
 		err = t.err
 		taskPool.Put(resetTask(t))
-		return err, false
+		return err, false, seq
 	}
 	th.interrupt(t.seq)
 	grace, cancel := context.WithTimeout(context.Background(), interruptGrace)
@@ -221,7 +222,7 @@ func (th *thread) run(ctx context.Context, fn func() error) (err error, interrup
 		th.current.Store(0)
 		err = t.err
 		taskPool.Put(resetTask(t))
-		return err, true
+		return err, true, seq
 	}
 	if !t.outcome.CompareAndSwap(taskRunning, taskAbandoned) {
 		// Finished just as we gave up: the notification is on its way.
@@ -229,9 +230,9 @@ func (th *thread) run(ctx context.Context, fn func() error) (err error, interrup
 		th.current.Store(0)
 		err = t.err
 		taskPool.Put(resetTask(t))
-		return err, true
+		return err, true, seq
 	}
-	return errAbandoned, true
+	return errAbandoned, true, seq
 }
 
 // interrupt makes the task seq raise KeyboardInterrupt if it still runs.

@@ -134,6 +134,20 @@ def _expect_reply(name, sent, got):
 
 
 
+
+def _timed_sends(args, send, payload):
+    """Send payload args.warmup times untimed, then args.n times timed;
+    return when the timed sends started (ns) and each send's time."""
+    for _ in range(args.warmup):
+        send(payload)
+    per_msg = []
+    start = time.perf_counter_ns()
+    for _ in range(args.n):
+        t0 = time.perf_counter_ns()
+        send(payload)
+        per_msg.append(time.perf_counter_ns() - t0)
+    return start, per_msg
+
 def _pingpong(name, args, send, recv):
     """Send i and wait for its echo, args.warmup times untimed, then args.n
     times timed; return the round trips in ns."""
@@ -375,19 +389,12 @@ def bench_cpython_channel_bytes(args):
     r_res, s_res = channels.create()
     ids = [s_data.id, s_res.id]
     send = s_data.send
-    per_msg = []
     with _SubInterpreter(
             interpreters, SUB_CHANNEL_BYTES, dict(rch=r_data, sch=s_res),
             abort=lambda: _close_channels(_interpchannels, ids),
             cleanup=lambda: _close_channels(_interpchannels, ids)) as sub:
-        for _ in range(args.warmup):
-            send(payload)
         # send() returns once the receiver has built its copy: no ack needed.
-        start = time.perf_counter_ns()
-        for _ in range(args.n):
-            t0 = time.perf_counter_ns()
-            send(payload)
-            per_msg.append(time.perf_counter_ns() - t0)
+        start, per_msg = _timed_sends(args, send, payload)
         elapsed = time.perf_counter_ns() - start
         send(None)
         total = r_res.recv(timeout=args.timeout)
@@ -537,18 +544,11 @@ def bench_mp_pipe_bytes(args):
     size = args.size
     payload = os.urandom(size)
     parent, child = ctx.Pipe()
-    per_msg = []
     try:
         with _Child(ctx, _child_pipe_bytes, (child, args.timeout)):
             child.close()
             send = parent.send_bytes
-            for _ in range(args.warmup):
-                send(payload)
-            start = time.perf_counter_ns()
-            for _ in range(args.n):
-                t0 = time.perf_counter_ns()
-                send(payload)
-                per_msg.append(time.perf_counter_ns() - t0)
+            start, per_msg = _timed_sends(args, send, payload)
             # send_bytes() returns once the data is in the socket buffer:
             # the clock stops when the child reports its count.
             send(b"")
