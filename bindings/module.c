@@ -431,6 +431,42 @@ static PyObject *mod_create(PyObject *module, PyObject *args, PyObject *kwargs) 
     return si_new_interpreter_object(module, id, isolated);
 }
 
+/* mod_module_def is the private _module_def(module) that `subinterp compat`
+ * uses to read how an imported module initialises from its PyModuleDef, as
+ * the import machinery saw it, instead of guessing from its behaviour.
+ * None for objects without a def: Python modules, and whatever non-module
+ * object a Py_mod_create slot returned. Otherwise a dict: multi_phase (the
+ * def has slots), multiple_interpreters and gil (the declared slot values,
+ * None when the slot is absent), m_size. */
+static PyObject *mod_module_def(PyObject *module, PyObject *obj) {
+    if (!PyModule_Check(obj)) {
+        Py_RETURN_NONE;
+    }
+    PyModuleDef *def = PyModule_GetDef(obj);
+    if (def == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    const char *multi = NULL, *gil = NULL;
+    for (PyModuleDef_Slot *s = def->m_slots; s != NULL && s->slot != 0; s++) {
+        if (s->slot == Py_mod_multiple_interpreters) {
+            multi = s->value == Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED ? "not_supported"
+                    : s->value == Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED   ? "supported"
+                    : s->value == Py_MOD_PER_INTERPRETER_GIL_SUPPORTED     ? "per_interpreter_gil_supported"
+                                                                           : "unknown";
+        }
+#ifdef Py_mod_gil /* 3.13+ */
+        else if (s->slot == Py_mod_gil) {
+            gil = s->value == Py_MOD_GIL_NOT_USED ? "not_used" : s->value == Py_MOD_GIL_USED ? "used" : "unknown";
+        }
+#endif
+    }
+    return Py_BuildValue("{s:O,s:z,s:z,s:n}", "multi_phase", def->m_slots != NULL ? Py_True : Py_False,
+                         "multiple_interpreters", multi, "gil", gil, "m_size", def->m_size);
+}
+
 PyObject *si_mod_create_channel(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *si_mod_list_all_channels(PyObject *module, PyObject *unused);
 PyObject *si_mod_select(PyObject *module, PyObject *args, PyObject *kwargs);
@@ -453,6 +489,9 @@ static PyMethodDef module_methods[] = {
     {"list_all", mod_list_all, METH_NOARGS, "Return every live Interpreter, the main one first."},
     {"is_shareable", mod_is_shareable, METH_O,
      "Return whether obj can be sent to another interpreter as is."},
+    {"_module_def", mod_module_def, METH_O,
+     "_module_def(module)\n--\n\nPrivate (for `subinterp compat`): what the module's PyModuleDef "
+     "declares, or None for a module without one."},
     {NULL},
 };
 
