@@ -1,0 +1,108 @@
+package compat
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// childEnv makes the test binary act as a check child (ChildMain) instead
+// of running tests: Check re-executes it as `subinterp compat` re-executes
+// itself.
+const childEnv = "SUBINTERP_COMPAT_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(ChildMain(os.Args[len(os.Args)-1]))
+	}
+	code := m.Run()
+	if fixtures.root != "" {
+		os.RemoveAll(fixtures.root)
+	}
+	os.Exit(code)
+}
+
+// testOptions starts children from the test binary.
+func testOptions(t testing.TB) Options {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	return Options{Command: []string{exe}, Env: []string{childEnv + "=1"}, Jobs: 2, Timeout: time.Minute}
+}
+
+// fixtures are the C extension modules of testdata, compiled once per test
+// run against the headers of the Python in use: testdata/fixtures/*.c
+// (with the Python modules of testdata/pkg) into main, testdata/hang/*.c
+// into hang, kept apart because checking it takes a timeout.
+var fixtures struct {
+	once       sync.Once
+	root       string
+	main, hang string
+	py         PythonInfo
+	err        error
+}
+
+func fixtureDirs(t testing.TB) (main, hang string, py PythonInfo) {
+	t.Helper()
+	fixtures.once.Do(func() {
+		fixtures.py, fixtures.err = Describe(context.Background(), testOptions(t))
+		if fixtures.err != nil {
+			return
+		}
+		if fixtures.root, fixtures.err = os.MkdirTemp("", "compat-fixtures-"); fixtures.err != nil {
+			return
+		}
+		fixtures.main = filepath.Join(fixtures.root, "main")
+		fixtures.hang = filepath.Join(fixtures.root, "hang")
+		if fixtures.err = compileAll("testdata/fixtures", fixtures.main, fixtures.py); fixtures.err != nil {
+			return
+		}
+		if fixtures.err = compileAll("testdata/hang", fixtures.hang, fixtures.py); fixtures.err != nil {
+			return
+		}
+		fixtures.err = os.CopyFS(fixtures.main, os.DirFS("testdata/pkg"))
+	})
+	require.NoError(t, fixtures.err)
+	return fixtures.main, fixtures.hang, fixtures.py
+}
+
+// compileAll compiles every .c file of src into an extension module in dst,
+// with gcc and the include directory the Python reports (its pyconfig.h
+// says whether it is a debug build, so the headers must be its own).
+func compileAll(src, dst string, py PythonInfo) error {
+	srcs, err := filepath.Glob(filepath.Join(src, "*.c"))
+	if err != nil || len(srcs) == 0 {
+		return fmt.Errorf("no C fixtures in %s (%v)", src, err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(srcs))
+	for i, file := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := filepath.Join(dst, strings.TrimSuffix(filepath.Base(file), ".c")+py.ExtSuffix)
+			cmd := exec.Command("gcc", "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-I"+py.Include, "-o", out, file)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("compiling %s: %v\n%s", file, err, b)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
