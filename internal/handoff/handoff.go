@@ -44,7 +44,28 @@ const (
 type Signal struct {
 	state atomic.Int32
 	wake  chan struct{}
+	// hotMisses counts the waits in a row whose hot phase went by without
+	// a notification; coldWaits how many more waits skip the hot phase.
+	// Only the one waiter uses them.
+	hotMisses, coldWaits atomic.Int32
 }
+
+// Adapting the hot phase. A waiter polling flat out is only useful while
+// the thread that will notify it runs on another core. On these 2-vCPU VMs
+// the OS sometimes keeps both threads on one CPU for a while (they wake
+// each other, so the scheduler's wake-affinity pulls them together): then
+// the hot phase only delays the very thread it waits for, and a Call round
+// trip takes ~20 µs instead of ~4 µs for as long as that lasts (measured in
+// phases of thousands of calls). A waiter whose hot phase missed
+// coldAfterMisses times in a row therefore yields from the start for its
+// next coldWaits waits (a round trip then takes ~5-10 µs either way), and
+// tries the hot phase again after that. A wait for longer work (a Python
+// task of milliseconds) misses too and goes cold, which costs it nothing:
+// polling flat out could not have caught it either.
+const (
+	coldAfterMisses = 3
+	coldWaits       = 256
+)
 
 // NewSignal returns a Signal with no pending notification.
 func NewSignal() *Signal {
@@ -109,7 +130,29 @@ func (s *Signal) spin(budget time.Duration) bool {
 	if budget <= 0 {
 		return consume()
 	}
-	return Spin(budget, consume)
+	if s.coldWaits.Load() > 0 {
+		s.coldWaits.Add(-1)
+		return spin(budget, 0, consume) != missed
+	}
+	switch spin(budget, HotSpin, consume) {
+	case hotHit:
+		s.hotMisses.Store(0)
+		return true
+	case yieldHit:
+		s.missedHot()
+		return true
+	default:
+		s.missedHot()
+		return false
+	}
+}
+
+// missedHot records a hot phase that saw no notification.
+func (s *Signal) missedHot() {
+	if s.hotMisses.Add(1) >= coldAfterMisses {
+		s.hotMisses.Store(0)
+		s.coldWaits.Store(coldWaits)
+	}
 }
 
 // HotSpin is how long Spin polls without yielding: a sched_yield costs
@@ -121,17 +164,31 @@ const HotSpin = 5 * time.Microsecond
 // whether ready returned true. It polls flat out for HotSpin, then yields
 // the OS thread between polls.
 func Spin(budget time.Duration, ready func() bool) bool {
+	return spin(budget, HotSpin, ready) != missed
+}
+
+// spinResult says how a spin ended.
+type spinResult int
+
+const (
+	missed   spinResult = iota // budget passed
+	hotHit                     // ready during the hot phase (or at once)
+	yieldHit                   // ready during the yielding phase
+)
+
+// spin is Spin with a hot phase of hot.
+func spin(budget, hot time.Duration, ready func() bool) spinResult {
 	if ready() {
-		return true
+		return hotHit
 	}
 	if runtime.NumCPU() < 2 {
-		return false // nobody else can make progress while we spin
+		return missed // nobody else can make progress while we spin
 	}
 	start := time.Now()
-	hot := min(HotSpin, budget)
-	for i := 1; ; i++ {
+	hot = min(hot, budget)
+	for i := 1; hot > 0; i++ {
 		if ready() {
-			return true
+			return hotHit
 		}
 		if i%64 == 0 && time.Since(start) > hot {
 			break
@@ -139,11 +196,14 @@ func Spin(budget time.Duration, ready func() bool) bool {
 	}
 	for i := 1; ; i++ {
 		if ready() {
-			return true
+			return yieldHit
 		}
 		if i%4 == 0 {
 			if time.Since(start) > budget {
-				return ready()
+				if ready() {
+					return yieldHit
+				}
+				return missed
 			}
 		}
 		osYield()

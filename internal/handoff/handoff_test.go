@@ -153,3 +153,40 @@ func TestSpin(t *testing.T) {
 		assert.Equal(t, 100, n)
 	}
 }
+
+// TestHotPhaseAdapts: a waiter whose hot phase misses coldAfterMisses
+// times in a row skips it for the next coldWaits waits; a hit in the hot
+// phase resets the count.
+func TestHotPhaseAdapts(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("with one CPU there is no spinning")
+	}
+	s := NewSignal()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range coldAfterMisses - 1 {
+		assert.ErrorIs(t, s.Wait(ctx, time.Microsecond), context.Canceled, "nothing notifies: the spin misses")
+	}
+	assert.Equal(t, int32(coldAfterMisses-1), s.hotMisses.Load())
+	s.Notify()
+	require.NoError(t, s.Wait(nil, time.Millisecond))
+	assert.Zero(t, s.hotMisses.Load(), "a notification seen at once is a hot hit")
+
+	for range coldAfterMisses {
+		assert.ErrorIs(t, s.Wait(ctx, time.Microsecond), context.Canceled)
+	}
+	assert.Equal(t, int32(coldWaits), s.coldWaits.Load(), "three misses in a row: the next waits yield from the start")
+	assert.Zero(t, s.hotMisses.Load())
+	s.Notify()
+	require.NoError(t, s.Wait(nil, time.Millisecond))
+	assert.Equal(t, int32(coldWaits-1), s.coldWaits.Load())
+}
+
+func TestSpinPhases(t *testing.T) {
+	assert.Equal(t, hotHit, spin(time.Millisecond, HotSpin, func() bool { return true }))
+	assert.Equal(t, missed, spin(time.Microsecond, 0, func() bool { return false }))
+	if runtime.NumCPU() > 1 {
+		start := time.Now()
+		assert.Equal(t, yieldHit, spin(time.Second, 0, func() bool { return time.Since(start) > 20*time.Microsecond }))
+	}
+}
