@@ -252,6 +252,22 @@ func putBuf(b []byte) {
 	}
 }
 
+// ScratchBuffer returns an empty buffer to encode into: a recycled large one
+// when there is one (so a large encoding neither grows a fresh slice step
+// by step nor faults in fresh pages), else nil. Give it back with
+// RecycleBuffer once nothing refers to it.
+func ScratchBuffer() []byte {
+	if p, _ := bigBufs.Get().(*[]byte); p != nil {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+// RecycleBuffer hands back an encoding that nothing refers to any more —
+// one whose values have been copied out by a decoder — so that the next
+// large encoding can reuse it. Small buffers are left to the collector.
+func RecycleBuffer(b []byte) { putBuf(b) }
+
 func encodeError(rc C.Py_ssize_t, what string) error {
 	exc := takeException()
 	if rc == C.SI_ERR_NOT_SHAREABLE {

@@ -269,7 +269,15 @@ func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeResult(data, in.rt.channels)
+	return decodeAndRecycle(data, in.rt.channels)
+}
+
+// decodeAndRecycle decodes a result and recycles its encoding: the decoder
+// copied every value out of it.
+func decodeAndRecycle(data []byte, reg *channel.Registry) (any, error) {
+	v, err := decodeResult(data, reg)
+	bindings.RecycleBuffer(data)
+	return v, err
 }
 
 // bindingResolver gives Go its own binding of every channel end a result
@@ -297,7 +305,7 @@ func decodeResult(data []byte, reg *channel.Registry) (any, error) {
 // or a name defined in __main__ or a builtin ("len"). Channel ends in the
 // result are bound to Go: Release them when done.
 func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, error) {
-	argv, err := channel.Encode(channel.Tuple(args))
+	argv, err := channel.AppendEncode(bindings.ScratchBuffer(), channel.Tuple(args))
 	if err != nil {
 		return nil, fmt.Errorf("subinterp: Call %s: arguments: %w", fn, err)
 	}
@@ -311,9 +319,13 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 		})
 	})
 	if err != nil {
+		// argv is not recycled: a call abandoned to a stuck C function may
+		// still be reading it.
 		return nil, err
 	}
-	return decodeResult(data, in.rt.channels)
+	// The call has returned, and Python copied the arguments out of argv.
+	bindings.RecycleBuffer(argv)
+	return decodeAndRecycle(data, in.rt.channels)
 }
 
 // Close ends the interpreter on its own thread. It fails with ErrRunning
