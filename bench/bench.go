@@ -1,0 +1,386 @@
+// Package bench measures this project's interpreter pools side by side
+// with the other ways to run Python on several cores — Python threads,
+// multiprocessing, concurrent.futures and CPython's own interpreters API —
+// on the same CPython build, in one run.
+//
+// The workloads are Python (py/workloads.py, embedded). The two subinterp
+// modes run them in this process through cpython.Pool; every other mode runs
+// them in a plain Python process of the same build through py/peers.py, which
+// speaks a line-per-object JSON protocol (see that file). Run returns a
+// Report; render.go and plot.go turn it into a table, Markdown and plots.
+package bench
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/subinterp/subinterp/cpython"
+)
+
+//go:embed py/workloads.py py/peers.py
+var pyFiles embed.FS
+
+// ErrUsage is wrapped by the errors of Options that cannot be run: an
+// unknown workload or mode, a worker count or repeat below one.
+var ErrUsage = errors.New("bench: invalid options")
+
+// Workload names, in the order reports show them.
+var Workloads = []string{"nbody", "spectral_norm", "fannkuch", "json", "regex", "tiny", "transfer"}
+
+// Options say what one Run measures. The zero value of a field means its
+// default.
+type Options struct {
+	// Workloads to run (default: all of Workloads).
+	Workloads []string
+	// Modes to run (default: all of Modes). The sequential baseline is
+	// always run when a speedup needs it.
+	Modes []string
+	// Workers are the pool sizes (default: 1, 2, 4, ... up to CPUs, and
+	// CPUs itself).
+	Workers []int
+	// Repeat is how many times each case is timed (default 5, 3 with
+	// Quick).
+	Repeat int
+	// Quick uses small work units and fewer samples: a smoke test that
+	// finishes in under a minute on 2 cores.
+	Quick bool
+	// Python is the python3.X binary of the build this process links; the
+	// peer modes run in it. Empty: every peer mode is unavailable.
+	Python string
+	// PythonBuild describes the build for the report.
+	PythonBuild string
+	// Progress receives one line per step (nil: silent).
+	Progress io.Writer
+	// MemoryProbe is the command that runs MemoryProbeMain in a fresh
+	// process (this binary re-executing itself), to which the mode and the
+	// worker count are appended. The subinterp modes' memory per worker is
+	// measured there, as a worker process's memory is measured in a fresh
+	// process: in this process, the pools of earlier cases leave freed
+	// memory behind that later pools reuse. Empty: measured in this
+	// process.
+	MemoryProbe []string
+}
+
+// sizes holds the sample counts that depend on Quick.
+type sizes struct {
+	repeat          int
+	startupSamples  int
+	roundtripSample int
+	tinyTasks       int
+	transferTasks   int
+	tasksPerWorker  int
+}
+
+var (
+	fullSizes  = sizes{repeat: 5, startupSamples: 5, roundtripSample: 2000, tinyTasks: 4000, transferTasks: 64, tasksPerWorker: 4}
+	quickSizes = sizes{repeat: 3, startupSamples: 3, roundtripSample: 500, tinyTasks: 1000, transferTasks: 16, tasksPerWorker: 4}
+)
+
+// roundtripPayloads are the payload sizes of the round-trip measurement: a
+// small message and a bulk transfer.
+var roundtripPayloads = []int{1024, 1 << 20}
+
+// DefaultWorkers is 1, 2, 4, ... below cpus, then cpus.
+func DefaultWorkers(cpus int) []int {
+	var ws []int
+	for w := 1; w < cpus; w *= 2 {
+		ws = append(ws, w)
+	}
+	return append(ws, max(cpus, 1))
+}
+
+// Validate checks the options without running anything and fills in the
+// defaults. Its errors wrap ErrUsage.
+func (o *Options) Validate() error {
+	if len(o.Workloads) == 0 {
+		o.Workloads = slices.Clone(Workloads)
+	}
+	for _, w := range o.Workloads {
+		if !slices.Contains(Workloads, w) {
+			return fmt.Errorf("%w: unknown workload %q (valid: %s)", ErrUsage, w, strings.Join(Workloads, ", "))
+		}
+	}
+	o.Workloads = ordered(o.Workloads, Workloads)
+	if len(o.Modes) == 0 {
+		o.Modes = slices.Clone(Modes)
+	}
+	for _, m := range o.Modes {
+		if !slices.Contains(Modes, m) {
+			return fmt.Errorf("%w: unknown mode %q (valid: %s)", ErrUsage, m, strings.Join(Modes, ", "))
+		}
+	}
+	o.Modes = ordered(o.Modes, Modes)
+	if len(o.Workers) == 0 {
+		o.Workers = DefaultWorkers(runtime.NumCPU())
+	}
+	for _, w := range o.Workers {
+		if w <= 0 {
+			return fmt.Errorf("%w: workers must be at least 1, got %d", ErrUsage, w)
+		}
+	}
+	slices.Sort(o.Workers)
+	o.Workers = slices.Compact(o.Workers)
+	if o.Repeat < 0 {
+		return fmt.Errorf("%w: repeat must be at least 1, got %d", ErrUsage, o.Repeat)
+	}
+	if o.Repeat == 0 {
+		o.Repeat = fullSizes.repeat
+		if o.Quick {
+			o.Repeat = quickSizes.repeat
+		}
+	}
+	return nil
+}
+
+// ordered returns the distinct members of names in the order of all.
+func ordered(names, all []string) []string {
+	var out []string
+	for _, n := range all {
+		if slices.Contains(names, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// plan is what every mode runs: the same workloads with the same sizes and
+// task counts, so that rows compare.
+type plan struct {
+	Workers   []int          `json:"workers"`
+	Repeat    int            `json:"repeat"`
+	Workloads []planWorkload `json:"workloads"`
+	// StartupSamples is how many fresh pools to time (0: none).
+	StartupSamples int `json:"startup_samples"`
+	// Roundtrip is nil when round trips are not measured.
+	Roundtrip *planRoundtrip `json:"roundtrip,omitempty"`
+}
+
+type planWorkload struct {
+	Name  string `json:"name"`
+	Size  int    `json:"size"`
+	Tasks int    `json:"tasks"`
+}
+
+type planRoundtrip struct {
+	Payloads []int `json:"payloads"`
+	Samples  int   `json:"samples"`
+}
+
+// Run measures what opts ask for. rt is the runtime of this process; the
+// subinterp modes create their pools in it. Rows that fail carry their
+// error and the run goes on; Run itself fails only when nothing can be
+// measured (the Python files cannot be written, the workloads do not load,
+// ctx ends).
+func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	sz := fullSizes
+	if opts.Quick {
+		sz = quickSizes
+	}
+	started := time.Now()
+	dir, err := os.MkdirTemp("", "subinterp-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := writePyFiles(dir); err != nil {
+		return nil, err
+	}
+	meta, err := loadWorkloads(ctx, rt, dir, opts.Quick)
+	if err != nil {
+		return nil, err
+	}
+
+	p := plan{Workers: opts.Workers, Repeat: opts.Repeat, StartupSamples: sz.startupSamples,
+		Roundtrip: &planRoundtrip{Payloads: roundtripPayloads, Samples: sz.roundtripSample}}
+	rep := &Report{Python: rt.Version(), PythonBuild: opts.PythonBuild, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
+		Quick: opts.Quick, Repeat: opts.Repeat, Workers: opts.Workers, Started: started.UTC().Truncate(time.Second),
+		Results: []Result{}, Startup: []Startup{}, Roundtrip: []Roundtrip{}, Unavailable: []Unavailable{}}
+	for _, name := range opts.Workloads {
+		m := meta[name]
+		w := planWorkload{Name: name, Size: m.size, Tasks: sz.tasksPerWorker * slices.Max(opts.Workers)}
+		switch name {
+		case "tiny":
+			w.Tasks = sz.tinyTasks
+		case "transfer":
+			w.Tasks = sz.transferTasks
+		}
+		w.Tasks = max(w.Tasks, 8)
+		p.Workloads = append(p.Workloads, w)
+		rep.Workloads = append(rep.Workloads, WorkloadInfo{Name: name, About: m.about, CPUBound: m.cpuBound, Size: w.Size, Tasks: w.Tasks})
+	}
+
+	modes := opts.Modes
+	if !slices.Contains(modes, ModeSequential) {
+		// Speedups need the baseline; it is run but not asked for, so it
+		// only feeds the speedup column.
+		modes = append(modes, ModeSequential)
+	}
+	pr := progress{w: opts.Progress}
+	for _, mode := range modes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		mp := p
+		if mode == ModeSequential {
+			mp.Workers = []int{1}
+			mp.StartupSamples = 0
+			mp.Roundtrip = nil
+		}
+		pr.printf("%s: %d workload(s), workers %v, repeat %d", mode, len(mp.Workloads), mp.Workers, mp.Repeat)
+		var part modeReport
+		switch mode {
+		case ModeOwnGIL, ModeSharedGIL:
+			part = runSubinterp(ctx, rt, mode, dir, mp, pr, opts.MemoryProbe)
+		default:
+			part = runPeer(ctx, opts.Python, mode, dir, mp, pr)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if part.unavailable != "" {
+			rep.Unavailable = append(rep.Unavailable, Unavailable{Mode: mode, Reason: part.unavailable})
+			pr.printf("%s: unavailable: %s", mode, part.unavailable)
+			continue
+		}
+		rep.Results = append(rep.Results, part.results...)
+		rep.Startup = append(rep.Startup, part.startup...)
+		rep.Roundtrip = append(rep.Roundtrip, part.roundtrip...)
+	}
+	// The reference point of the round-trip goal: a raw Pipe to a process.
+	pr.printf("%s: round trip reference", ModeMultiprocessingPipe)
+	pipe := runPeer(ctx, opts.Python, ModeMultiprocessingPipe, dir, plan{Workers: []int{1}, Repeat: 1, Roundtrip: p.Roundtrip}, pr)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if pipe.unavailable != "" {
+		rep.Unavailable = append(rep.Unavailable, Unavailable{Mode: ModeMultiprocessingPipe, Reason: pipe.unavailable})
+	}
+	rep.Roundtrip = append(rep.Roundtrip, pipe.roundtrip...)
+
+	finish(rep, slices.Contains(opts.Modes, ModeSequential))
+	rep.Seconds = round(time.Since(started).Seconds(), 1)
+	return rep, nil
+}
+
+// modeReport is what one mode contributed to a Report.
+type modeReport struct {
+	unavailable string
+	results     []Result
+	startup     []Startup
+	roundtrip   []Roundtrip
+}
+
+// finish derives the speedups, checks every digest against the sequential
+// one and evaluates the goals. keepSequential is false when the sequential
+// rows were only run as the baseline.
+func finish(rep *Report, keepSequential bool) {
+	base := map[string]Result{}
+	for _, r := range rep.Results {
+		if r.Mode == ModeSequential && r.Error == "" {
+			base[r.Workload] = r
+		}
+	}
+	var kept []Result
+	for _, r := range rep.Results {
+		if b, ok := base[r.Workload]; ok && r.Error == "" {
+			if r.WallSeconds.Median > 0 {
+				r.Speedup = roundSig(b.WallSeconds.Median/r.WallSeconds.Median, 4)
+				r.Efficiency = roundSig(r.Speedup/float64(min(r.Workers, rep.CPUs)), 4)
+			}
+			if r.Checksum != b.Checksum {
+				r.Error = fmt.Sprintf("wrong results: digest %.12s differs from sequential %.12s", r.Checksum, b.Checksum)
+			}
+		}
+		if r.Mode == ModeSequential && !keepSequential {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	rep.Results = kept
+	sort.SliceStable(rep.Results, func(i, j int) bool {
+		a, b := rep.Results[i], rep.Results[j]
+		if wa, wb := slices.Index(Workloads, a.Workload), slices.Index(Workloads, b.Workload); wa != wb {
+			return wa < wb
+		}
+		if ma, mb := slices.Index(Modes, a.Mode), slices.Index(Modes, b.Mode); ma != mb {
+			return ma < mb
+		}
+		return a.Workers < b.Workers
+	})
+	rep.Goals = evaluateGoals(rep)
+}
+
+// summarize returns the median, min and max of xs (seconds).
+func summarize(xs []float64) Stats {
+	if len(xs) == 0 {
+		return Stats{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return Stats{Median: round(medianSorted(s), 6), Min: round(s[0], 6), Max: round(s[len(s)-1], 6)}
+}
+
+func medianSorted(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// round rounds x to the given number of decimals, so reports do not carry
+// digits the measurement cannot support.
+func round(x float64, decimals int) float64 {
+	p := math.Pow(10, float64(decimals))
+	return math.Round(x*p) / p
+}
+
+// roundSig rounds x to the given number of significant digits: speedups of
+// the overhead workloads are far below 1 and must not round to 0.
+func roundSig(x float64, digits int) float64 {
+	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return x
+	}
+	return round(x, digits-1-int(math.Floor(math.Log10(math.Abs(x)))))
+}
+
+// writePyFiles copies the embedded Python files into dir.
+func writePyFiles(dir string) error {
+	entries, err := pyFiles.ReadDir("py")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	for _, e := range entries {
+		b, err := pyFiles.ReadFile("py/" + e.Name())
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			return fmt.Errorf("bench: writing the Python files: %w", err)
+		}
+	}
+	return nil
+}
+
+// progress writes one line per step, or nothing.
+type progress struct{ w io.Writer }
+
+func (p progress) printf(format string, args ...any) {
+	if p.w != nil {
+		fmt.Fprintf(p.w, "bench: "+format+"\n", args...)
+	}
+}

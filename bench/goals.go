@@ -1,0 +1,231 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// evaluateGoals checks the project's stated goals against rep. A goal whose
+// figures the run lacks (a mode not run, a row that failed) is reported
+// with Known false rather than dropped, so a partial run says what it could
+// not decide.
+func evaluateGoals(rep *Report) []Goal {
+	return []Goal{
+		speedupGoal(rep),
+		startupGoal(rep),
+		tinyGoal(rep, ModeProcessPoolExecutor, 10),
+		tinyGoal(rep, ModeCPythonInterpreters, 1),
+		roundtripGoal(rep),
+		rssGoal(rep),
+	}
+}
+
+// row finds the error-free result of workload, mode and workers.
+func row(rep *Report, workload, mode string, workers int) (Result, bool) {
+	for _, r := range rep.Results {
+		if r.Workload == workload && r.Mode == mode && r.Workers == workers && r.Error == "" {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// cpuKernels are the CPU-bound workloads of the report.
+func cpuKernels(rep *Report) []string {
+	var names []string
+	for _, w := range rep.Workloads {
+		if w.CPUBound {
+			names = append(names, w.Name)
+		}
+	}
+	return names
+}
+
+// speedupGoal: the own-GIL pool's speedup on every CPU kernel, with as many
+// workers as cores (or the most workers run, if fewer), is at least 0.9 per
+// core.
+func speedupGoal(rep *Report) Goal {
+	workers := 0
+	for _, w := range rep.Workers {
+		if w <= rep.CPUs {
+			workers = max(workers, w)
+		}
+	}
+	target := 0.9 * float64(workers)
+	g := Goal{Name: fmt.Sprintf("%s speedup on the CPU kernels, %d workers", ModeOwnGIL, workers),
+		Want: fmt.Sprintf("≥ 0.9 × %d cores = %.2f× on each", workers, target)}
+	kernels := cpuKernels(rep)
+	if workers == 0 || len(kernels) == 0 {
+		g.Measured = "no CPU kernel was run"
+		return g
+	}
+	var parts []string
+	worst := 0.0
+	for i, k := range kernels {
+		r, ok := row(rep, k, ModeOwnGIL, workers)
+		if !ok || r.Speedup == 0 {
+			g.Measured = fmt.Sprintf("no %s row with a speedup for %s", ModeOwnGIL, k)
+			return g
+		}
+		if i == 0 || r.Speedup < worst {
+			worst = r.Speedup
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f×", k, r.Speedup))
+	}
+	g.Known = true
+	g.Met = worst >= target
+	g.Measured = fmt.Sprintf("%s; worst %.2f per core", strings.Join(parts, ", "), worst/float64(workers))
+	return g
+}
+
+// startupGoal: a fresh own-GIL worker finishes its first task no later than
+// a forkserver process does.
+func startupGoal(rep *Report) Goal {
+	g := Goal{Name: "worker start-up", Want: fmt.Sprintf("%s ≤ %s", ModeOwnGIL, ModeForkserver)}
+	ours, ok1 := startupOf(rep, ModeOwnGIL)
+	peer, ok2 := startupOf(rep, ModeForkserver)
+	if !ok1 || !ok2 {
+		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: ok1, ModeForkserver: ok2})
+		return g
+	}
+	g.Known = true
+	g.Met = ours <= peer
+	g.Measured = fmt.Sprintf("%.1f ms vs %.1f ms (%.1f× faster)", ours, peer, peer/ours)
+	return g
+}
+
+func startupOf(rep *Report, mode string) (float64, bool) {
+	for _, s := range rep.Startup {
+		if s.Mode == mode && s.Error == "" && s.MsPerWorker > 0 {
+			return s.MsPerWorker, true
+		}
+	}
+	return 0, false
+}
+
+// tinyGoal: the own-GIL pool's per-task overhead (the tiny workload's wall
+// time per task, with the most workers) is at most 1/factor of peer's
+// (factor 1: below it).
+func tinyGoal(rep *Report, peer string, factor float64) Goal {
+	workers := slices.Max(append([]int{0}, rep.Workers...))
+	g := Goal{Name: fmt.Sprintf("per-task overhead (tiny, %d workers) vs %s", workers, peer)}
+	if factor == 1 {
+		g.Want = "below " + peer
+	} else {
+		g.Want = fmt.Sprintf("≤ 1/%g of %s", factor, peer)
+	}
+	ours, ok1 := row(rep, "tiny", ModeOwnGIL, workers)
+	theirs, ok2 := row(rep, "tiny", peer, workers)
+	if !ok1 || !ok2 {
+		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: ok1, peer: ok2})
+		return g
+	}
+	a, b := perTaskMicros(ours), perTaskMicros(theirs)
+	g.Known = true
+	if factor == 1 {
+		g.Met = a < b
+	} else {
+		g.Met = a*factor <= b
+	}
+	g.Measured = fmt.Sprintf("%.1f µs vs %.1f µs per task (1/%.0f)", a, b, b/a)
+	return g
+}
+
+// perTaskMicros is a row's median wall time per task in µs.
+func perTaskMicros(r Result) float64 {
+	return r.WallSeconds.Median / float64(r.Tasks) * 1e6
+}
+
+// roundtripGoal: a small message's round trip to an own-GIL worker takes at
+// most 1/9 of a multiprocessing Pipe's to a process.
+func roundtripGoal(rep *Report) Goal {
+	small := 0
+	for _, r := range rep.Roundtrip {
+		if small == 0 || r.PayloadBytes < small {
+			small = r.PayloadBytes
+		}
+	}
+	g := Goal{Name: fmt.Sprintf("small-message round trip (%d B)", small), Want: fmt.Sprintf("≤ 1/9 of %s", ModeMultiprocessingPipe)}
+	ours, ok1 := roundtripOf(rep, ModeOwnGIL, small)
+	pipe, ok2 := roundtripOf(rep, ModeMultiprocessingPipe, small)
+	if !ok1 || !ok2 {
+		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: ok1, ModeMultiprocessingPipe: ok2})
+		return g
+	}
+	g.Known = true
+	g.Met = ours*9 <= pipe
+	g.Measured = fmt.Sprintf("%.1f µs vs %.1f µs (1/%.1f)", ours, pipe, pipe/ours)
+	return g
+}
+
+func roundtripOf(rep *Report, mode string, size int) (float64, bool) {
+	for _, r := range rep.Roundtrip {
+		if r.Mode == mode && r.PayloadBytes == size && r.Error == "" && r.Microseconds > 0 {
+			return r.Microseconds, true
+		}
+	}
+	return 0, false
+}
+
+// rssGoal: an own-GIL worker adds at most a third of the memory a spawned
+// worker process holds.
+func rssGoal(rep *Report) Goal {
+	g := Goal{Name: "RSS per worker", Want: fmt.Sprintf("%s ≤ 1/3 of %s", ModeOwnGIL, ModeSpawn)}
+	ours, ok1 := RSSPerWorker(rep, ModeOwnGIL)
+	spawn, ok2 := RSSPerWorker(rep, ModeSpawn)
+	if !ok1 || !ok2 {
+		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: ok1, ModeSpawn: ok2})
+		return g
+	}
+	g.Known = true
+	g.Met = ours*3 <= spawn
+	g.Measured = fmt.Sprintf("%.1f MB vs %.1f MB (1/%.1f)", ours, spawn, spawn/ours)
+	return g
+}
+
+// RSSPerWorker is a mode's memory per worker: the mean of its rows with the
+// most workers, over the CPU-bound workloads if it has any such rows, else
+// over all workloads.
+func RSSPerWorker(rep *Report, mode string) (float64, bool) {
+	kernels := cpuKernels(rep)
+	var all, cpu []float64
+	most := 0
+	for _, r := range rep.Results {
+		if r.Mode == mode && r.Error == "" && r.RSSMBPerWorker > 0 {
+			most = max(most, r.Workers)
+		}
+	}
+	for _, r := range rep.Results {
+		if r.Mode != mode || r.Error != "" || r.RSSMBPerWorker <= 0 || r.Workers != most {
+			continue
+		}
+		all = append(all, r.RSSMBPerWorker)
+		if slices.Contains(kernels, r.Workload) {
+			cpu = append(cpu, r.RSSMBPerWorker)
+		}
+	}
+	if len(cpu) > 0 {
+		all = cpu
+	}
+	if len(all) == 0 {
+		return 0, false
+	}
+	var sum float64
+	for _, x := range all {
+		sum += x
+	}
+	return sum / float64(len(all)), true
+}
+
+// missing names the modes whose figure is absent.
+func missing(have map[string]bool) string {
+	var names []string
+	for m, ok := range have {
+		if !ok {
+			names = append(names, m)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,1109 @@
+#!/usr/bin/env python3
+"""The peers of `subinterp bench`: how CPython's own ways of running Python
+in parallel do on the workloads of workloads.py (which sits beside this
+file), timed in a python3.X of the same build the Go side embeds.
+
+Usage: python3.X peers.py PLAN_JSON
+       python3.X peers.py -            (the plan comes on standard input)
+
+The plan (every key but "mode" may be missing or null):
+
+  {"mode": "threads",             one of the modes below
+   "workers": [1, 2],             pool sizes, each a case (default [1];
+                                  [] means no throughput rows)
+   "repeat": 5,                   timed runs per case (default 1)
+   "workloads": [{"name": "nbody", "size": 123, "tasks": 8}, ...],
+                                  (default []; an entry's size defaults to
+                                  FULL_SIZES[name], its tasks to 8)
+   "startup_samples": 3,          fresh 1-worker pools timed (default 0)
+   "roundtrip": {"payloads": [1024, 1048576], "samples": 2000}}
+                                  (default: none; payloads default to
+                                  [1024, 1048576], samples to 2000)
+
+Output: one JSON object per line on stdout, flushed at once; progress goes
+to stderr.
+
+  {"kind": "hello", "mode": M, "available": true, "python": "3.13.15"}
+      or {"kind": "hello", "mode": M, "available": false, "reason": ...}
+      and exit 0 when this Python lacks the mode.
+  {"kind": "result", "workload": W, "workers": N, "tasks": T,
+   "wall_seconds": [...], "digest": ..., "rss_mb_per_worker": x,
+   "pss_mb_per_worker": x}
+      one per worker count and workload (sequential: workers 1 only). The
+      pool is made and warmed once per worker count; each timed run maps
+      task indexes 0..T-1 over it and collects every result. "digest" is
+      workloads.digest of the last run's results; for "transfer" a task's
+      result is str(len(echoed)) once the echo proved equal to the
+      payload. A case that fails instead carries "error": "Type: message"
+      and no timings, and the run goes on (with a new pool if the old one
+      broke).
+  {"kind": "startup", "ms": [...]}
+      when startup_samples > 0 (not for sequential or multiprocessing-pipe):
+      per sample, from just before a new 1-worker pool is made until its
+      first task("tiny", 0, 0) result is in (after one such pool that is
+      not counted: see startup()). Or "error" instead of "ms".
+  {"kind": "roundtrip", "payload_bytes": B, "microseconds": median,
+   "samples": n}
+      per payload size when "roundtrip" is given (not for sequential):
+      echo(payload) to a warm 1-worker pool and back, one at a time;
+      payloads of 64 KiB or more take max(20, samples // 20) samples. Or
+      "error" instead of the figures.
+  {"kind": "done"}
+
+Modes:
+  sequential                  the tasks in a loop in this process (the
+                              workers list is ignored: one row, workers 1)
+  threads                     ThreadPoolExecutor(N).map
+  multiprocessing-fork        multiprocessing.get_context(M).Pool(N)
+  multiprocessing-forkserver    .map_async(..., chunksize=1) and wait, M
+  multiprocessing-spawn         the start method (map() with a watch for
+                                workers that die: see _wait)
+  process-pool-executor       ProcessPoolExecutor(N).map(..., chunksize=1)
+                              with this Python's default start method
+  cpython-interpreters        3.14+: InterpreterPoolExecutor(N); 3.13: N
+                              test.support.interpreters interpreters, each
+                              run by one thread of a ThreadPoolExecutor(N)
+  multiprocessing-pipe        round trip only: a fork child echoing over a
+                              multiprocessing.Pipe() (send_bytes/recv_bytes)
+Every pool gets warmed before it is timed: each worker has run a task.
+
+Memory: rss_mb_per_worker / pss_mb_per_worker are, for process modes, the
+mean VmRSS (/proc/PID/status) and Pss (/proc/PID/smaps_rollup) of the
+worker processes after the timed runs; for in-process modes (threads,
+cpython-interpreters), how much this process grew from before the pool was
+made to after it was warmed, divided by the worker count; 0 for
+sequential. null where /proc cannot tell.
+
+An unknown mode or a malformed plan: a message on stderr and exit 2.
+SIGTERM or SIGINT: the pools are torn down, worker processes killed, and
+the script exits with 128 + the signal number. Worker processes also exit
+on their own within a quarter second of their parent's death, so even a
+SIGKILL leaves none behind (but stderr may then carry their complaints).
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+# Everything at the top level of this file (imports and definitions only)
+# also runs in the worker processes of the spawn and forkserver modes,
+# which import this file as __mp_main__; keep it light.
+
+_ORPHAN_POLL_SECONDS = 0.25
+
+
+def _worker_init():
+    """Initializer of every worker process.
+
+    SIGINT is ignored, so a Ctrl-C in a terminal (which reaches the whole
+    process group) is handled by the coordinating process alone, which
+    then tears the pool down. SIGTERM is reset to its default, because fork
+    children inherit the coordinator's handler. And a daemon thread ends
+    the worker once its parent is gone: a multiprocessing worker waits on a
+    pipe whose write end it shares with its siblings, so it never sees EOF
+    and would otherwise live on after a SIGKILL of the coordinator (for
+    forkserver workers the parent is the fork server, which exits when the
+    coordinator does).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    if parent == 1:
+        os._exit(1)  # orphaned already: the coordinator died meanwhile
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(_ORPHAN_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def _warm(i):
+    """Warm-up task for worker processes: imports workloads, runs the tiny
+    task, and returns this worker's pid. The short sleep keeps a worker
+    that is up already from taking every warm-up task, so the
+    coordinator can wait until each worker has run one."""
+    import workloads
+
+    workloads.task("tiny", 0, i)
+    time.sleep(0.002)
+    return os.getpid()
+
+
+def _pipe_child(conn, parent_end):
+    """The multiprocessing-pipe child: echo every message until EOF."""
+    _worker_init()
+    parent_end.close()  # or EOF would never come when the parent exits
+    import workloads
+
+    try:
+        while True:
+            conn.send_bytes(workloads.echo(conn.recv_bytes()))
+    except (EOFError, OSError):
+        pass
+
+
+if __name__ == "__main__":
+    # workloads.py sits beside this file; spawn and forkserver children get
+    # this sys.path from multiprocessing, so they find it too.
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    if sys.path[0] != _HERE:
+        sys.path.insert(0, _HERE)
+
+    import json
+    import platform
+    import queue
+    import statistics
+    from functools import partial
+
+    import workloads
+
+    _MAIN_PID = os.getpid()
+    _BIG_PAYLOAD = 64 * 1024
+    _PROBE_TIMEOUT = 30.0  # seconds a health check of a pool may take
+
+    class PlanError(Exception):
+        """The plan is malformed."""
+
+    class Stopped(BaseException):
+        """SIGTERM or SIGINT arrived. A BaseException, so the per-case
+        `except Exception` handlers let it through to the teardown."""
+
+        def __init__(self, signum):
+            super().__init__(signum)
+            self.signum = signum
+
+    def _on_signal(signum, frame):
+        """First SIGTERM/SIGINT: unwind (pools are torn down on the way
+        out). A second one while that runs: leave at once; the workers'
+        orphan watch ends them."""
+        if os.getpid() != _MAIN_PID:
+            os._exit(128 + signum)  # a fork child that inherited this handler
+        signal.signal(signal.SIGTERM, _exit_now)
+        signal.signal(signal.SIGINT, _exit_now)
+        raise Stopped(signum)
+
+    def _exit_now(signum, frame):
+        """Second-signal handler: exit without cleanup."""
+        os._exit(128 + signum)
+
+    def emit(obj):
+        """Print one protocol line and flush it."""
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    def note(msg):
+        """Human progress, on stderr."""
+        sys.stderr.write("peers.py: %s\n" % msg)
+        sys.stderr.flush()
+
+    def error_text(exc):
+        """'Type: message' of an exception, on one line. For a failure
+        inside a CPython interpreter, the original exception is named
+        rather than the ExecutionFailed wrapper (whose text is a whole
+        traceback)."""
+        info = getattr(exc, "excinfo", None)
+        if info is not None and getattr(info, "type", None) is not None:
+            name = getattr(info.type, "__name__", None) or str(info.type)
+            text = "%s: %s" % (name, info.msg)
+        else:
+            text = "%s: %s" % (type(exc).__name__, exc)
+        return " ".join(text.split())
+
+    # -- memory ---------------------------------------------------------
+
+    def _proc_kb(path, key):
+        """The value in kB of a "Key:   123 kB" line of a /proc file, or
+        None when it cannot be read."""
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
+    def rss_kb(pid="self"):
+        """VmRSS of a process in kB (None if unreadable)."""
+        return _proc_kb("/proc/%s/status" % pid, "VmRSS:")
+
+    def pss_kb(pid="self"):
+        """Pss of a process in kB (None if unreadable)."""
+        return _proc_kb("/proc/%s/smaps_rollup" % pid, "Pss:")
+
+    def mean_mb(values):
+        """Mean of kB values in MiB, rounded; None when any is unknown."""
+        if not values or any(v is None for v in values):
+            return None
+        return round(sum(values) / len(values) / 1024, 2)
+
+    def wait_single_threaded(limit=2.0):
+        """Wait until this process has one OS thread again.
+
+        A pool's helper threads are joined when it shuts down, but the OS
+        thread can take a moment longer to go; forking before then would
+        make 3.12+ warn that fork() in a multi-threaded process may
+        deadlock (and the warning would be right).
+        """
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            threads = _proc_kb("/proc/self/status", "Threads:")
+            if threads is None or threads <= 1:
+                return
+            time.sleep(0.001)
+
+    # -- backends ---------------------------------------------------------
+    #
+    # A backend is one pool of workers. Each offers:
+    #   run_tasks(name, size, count) -> [str]     task() of indexes 0..count-1
+    #   run_echo(payloads) -> [bytes]             echo() of each payload
+    #   call_tiny() -> str                        one task("tiny", 0, 0)
+    #   echo_one(payload) -> bytes                one echo, waited for
+    #   warm()                                    every worker runs a task
+    #   healthy() -> bool                         still usable after an error?
+    #   worker_pids() -> [int] or None            None: workers are in-process
+    #   close() / terminate()                     orderly / immediate teardown
+
+    class SequentialBackend:
+        """No pool: tasks run one after another in this process."""
+
+        in_process = True
+
+        def __init__(self, workers):
+            pass
+
+        @staticmethod
+        def unavailable():
+            return None
+
+        def run_tasks(self, name, size, count):
+            return [workloads.task(name, size, i) for i in range(count)]
+
+        def run_echo(self, payloads):
+            return [workloads.echo(p) for p in payloads]
+
+        def call_tiny(self):
+            return workloads.task("tiny", 0, 0)
+
+        def echo_one(self, payload):
+            return workloads.echo(payload)
+
+        def warm(self):
+            pass
+
+        def healthy(self):
+            return True
+
+        def worker_pids(self):
+            return None
+
+        def close(self):
+            pass
+
+        terminate = close
+
+    class ThreadsBackend:
+        """concurrent.futures.ThreadPoolExecutor(N) in this process."""
+
+        in_process = True
+
+        def __init__(self, workers):
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.workers = workers
+            self.pool = ThreadPoolExecutor(workers)
+
+        @staticmethod
+        def unavailable():
+            return None
+
+        def run_tasks(self, name, size, count):
+            return list(self.pool.map(partial(workloads.task, name, size), range(count)))
+
+        def run_echo(self, payloads):
+            return list(self.pool.map(workloads.echo, payloads))
+
+        def call_tiny(self):
+            return self.pool.submit(workloads.task, "tiny", 0, 0).result()
+
+        def echo_one(self, payload):
+            return self.pool.submit(workloads.echo, payload).result()
+
+        def warm(self):
+            self.run_tasks("tiny", 0, 4 * self.workers)
+
+        def healthy(self):
+            from concurrent.futures import wait
+
+            try:
+                done, _ = wait([self.pool.submit(workloads.task, "tiny", 0, 0)],
+                               timeout=_PROBE_TIMEOUT)
+                return bool(done) and list(done)[0].exception() is None
+            except Exception:
+                return False
+
+        def worker_pids(self):
+            return None
+
+        def close(self):
+            self.pool.shutdown(wait=True)
+
+        def terminate(self):
+            # Threads cannot be killed: drop the queued tasks; the running
+            # ones end within one task's time.
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _process_warm(run_warm, workers, pids):
+        """Run rounds of _warm tasks until every worker process has run one
+        (or 60 s passed: then go on, warm or not). The pids are asked for
+        after each round: a ProcessPoolExecutor starts its processes as
+        tasks arrive."""
+        seen = set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen.update(run_warm(4 * workers))
+            want = set(pids())
+            if len(want) >= workers and want <= seen:
+                return
+        note("warning: not every worker ran a warm-up task")
+
+    class MultiprocessingBackend:
+        """multiprocessing.get_context(METHOD).Pool(N); map(chunksize=1)."""
+
+        in_process = False
+        method = None  # set by the subclasses below
+
+        def __init__(self, workers):
+            import multiprocessing
+
+            self.workers = workers
+            if self.method == "fork":
+                wait_single_threaded()
+            ctx = multiprocessing.get_context(self.method)
+            self.pool = ctx.Pool(workers, initializer=_worker_init)
+            self.broken = False
+            # The workers as started; see _wait.
+            self.pids = set(self.worker_pids())
+
+        @classmethod
+        def unavailable(cls):
+            import multiprocessing
+
+            if cls.method not in multiprocessing.get_all_start_methods():
+                return "start method %r is not available on this platform" % cls.method
+            return None
+
+        def _wait(self, pending):
+            """The result of a map_async/apply_async. A worker that dies
+            (killed, out of memory) is replaced by multiprocessing.Pool, but
+            its task is lost and the wait would never end; so a wait that
+            takes a while checks the workers now and then, and gives up
+            with an error, marking the pool broken, once one is gone."""
+            while True:
+                pending.wait(0.25)
+                if pending.ready():
+                    return pending.get()
+                if set(self.worker_pids()) != self.pids:
+                    self.broken = True
+                    raise RuntimeError("a worker process died; its task is lost")
+
+        def run_tasks(self, name, size, count):
+            return self._wait(self.pool.map_async(partial(workloads.task, name, size),
+                                                  range(count), chunksize=1))
+
+        def run_echo(self, payloads):
+            return self._wait(self.pool.map_async(workloads.echo, payloads, chunksize=1))
+
+        def call_tiny(self):
+            return self._wait(self.pool.apply_async(workloads.task, ("tiny", 0, 0)))
+
+        def echo_one(self, payload):
+            return self._wait(self.pool.apply_async(workloads.echo, (payload,)))
+
+        def warm(self):
+            _process_warm(
+                lambda n: self._wait(self.pool.map_async(_warm, range(n), chunksize=1)),
+                self.workers, self.worker_pids)
+
+        def healthy(self):
+            if self.broken:
+                return False
+            try:
+                self.pool.map_async(_warm, range(self.workers), chunksize=1).get(_PROBE_TIMEOUT)
+                return True
+            except Exception:
+                return False
+
+        def worker_pids(self):
+            # multiprocessing.active_children() is the public list of the
+            # processes this process started: here, just this pool's
+            # workers (not the fork server or resource tracker, which are
+            # not Process objects).
+            import multiprocessing
+
+            return [p.pid for p in multiprocessing.active_children()]
+
+        def close(self):
+            self.pool.close()
+            self.pool.join()
+
+        def terminate(self):
+            self.pool.terminate()
+            self.pool.join()
+
+    class ForkBackend(MultiprocessingBackend):
+        method = "fork"
+
+    class ForkserverBackend(MultiprocessingBackend):
+        method = "forkserver"
+
+    class SpawnBackend(MultiprocessingBackend):
+        method = "spawn"
+
+    class ProcessPoolExecutorBackend:
+        """concurrent.futures.ProcessPoolExecutor(N) with this Python's
+        default start method; map(chunksize=1)."""
+
+        in_process = False
+
+        def __init__(self, workers):
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.workers = workers
+            if multiprocessing.get_start_method() == "fork":
+                wait_single_threaded()
+            self.pool = ProcessPoolExecutor(workers, initializer=_worker_init)
+
+        @staticmethod
+        def unavailable():
+            return None
+
+        def run_tasks(self, name, size, count):
+            return list(self.pool.map(partial(workloads.task, name, size), range(count),
+                                      chunksize=1))
+
+        def run_echo(self, payloads):
+            return list(self.pool.map(workloads.echo, payloads, chunksize=1))
+
+        def call_tiny(self):
+            return self.pool.submit(workloads.task, "tiny", 0, 0).result()
+
+        def echo_one(self, payload):
+            return self.pool.submit(workloads.echo, payload).result()
+
+        def warm(self):
+            _process_warm(lambda n: list(self.pool.map(_warm, range(n), chunksize=1)),
+                          self.workers, self.worker_pids)
+
+        def healthy(self):
+            try:
+                self.pool.submit(_warm, 0).result(_PROBE_TIMEOUT)
+                return True
+            except Exception:
+                return False
+
+        def worker_pids(self):
+            import multiprocessing
+
+            return [p.pid for p in multiprocessing.active_children()]
+
+        def close(self):
+            self.pool.shutdown(wait=True)
+
+        def terminate(self):
+            kill = getattr(self.pool, "terminate_workers", None)  # 3.14+
+            if kill is not None:
+                kill()
+            else:
+                import multiprocessing
+
+                for p in multiprocessing.active_children():
+                    p.terminate()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    # The code every 3.13 worker interpreter runs once: make workloads
+    # importable and bind the functions that run a task and an echo. The
+    # inputs arrive in __main__ through prepare_main(); the result goes
+    # back through the interpreter's own cross-interpreter queue, _results
+    # (also bound by prepare_main), as a shareable str or bytes, which is
+    # copied rather than pickled (syncobj=True).
+    _INTERP_SETUP = """\
+import sys
+if {here!r} not in sys.path:
+    sys.path.insert(0, {here!r})
+import workloads
+
+def _run_task():
+    _results.put_nowait(workloads.task(name, size, index), syncobj=True)
+
+def _run_echo():
+    global payload
+    data, payload = payload, None  # do not keep the input alive
+    _results.put_nowait(workloads.echo(data), syncobj=True)
+"""
+
+    # The high-level queues module has to be imported in a worker
+    # interpreter before a queue can be handed to it (prepare_main fails
+    # with "_interpqueues module not imported yet" otherwise). On 3.13 it
+    # lives in the test package, whose test/support/__init__.py imports
+    # unittest, logging, inspect, dataclasses and more: about 100 ms per
+    # interpreter, which would swamp the start-up figure with the cost of
+    # the test suite rather than of the interpreters API. So the worker
+    # interpreters get empty stand-ins for the `test` and `test.support`
+    # packages (pointing at the real directories), and then import
+    # test.support.interpreters.queues itself, unchanged (3.14 moved this
+    # code out of the test package, as concurrent.interpreters). The
+    # coordinating interpreter imports the real thing.
+    _INTERP_QUEUES_IMPORT = """\
+import sys
+if "test.support" not in sys.modules:
+    import os, types
+    for _name in ("test", "test.support"):
+        _pkg = types.ModuleType(_name)
+        _pkg.__path__ = [os.path.join({stdlib!r}, *_name.split("."))]
+        sys.modules[_name] = _pkg
+    del os, types, _name, _pkg
+from test.support.interpreters import queues as _queues
+"""
+
+    class Interpreters313Backend:
+        """CPython 3.13's test.support.interpreters: N isolated (own-GIL)
+        interpreters, each driven by one thread of a
+        ThreadPoolExecutor(N). A task is prepare_main(name, size, index) +
+        exec("_run_task()"), then get_nowait() on the interpreter's queue.
+
+        get_nowait(), not get(): exec() has returned, so the result is
+        already in the queue, and 3.13's blocking get() polls the queue
+        with a 10 ms sleep, which would time the poll and not the API.
+        """
+
+        in_process = True
+
+        def __init__(self, workers):
+            import sysconfig
+            from concurrent.futures import ThreadPoolExecutor
+            from test.support import interpreters
+            from test.support.interpreters import queues
+
+            self.workers = workers
+            self.slots = []  # (interpreter, its result queue)
+            self.free = queue.SimpleQueue()
+            self.local = threading.local()
+            self.pool = None
+            try:
+                setup = (_INTERP_QUEUES_IMPORT.format(stdlib=sysconfig.get_path("stdlib"))
+                         + _INTERP_SETUP.format(here=_HERE))
+                for _ in range(workers):
+                    interp = interpreters.create()  # isolated: its own GIL
+                    results = queues.create()
+                    self.slots.append((interp, results))
+                    interp.exec(setup)
+                    interp.prepare_main(_results=results)
+                    self.free.put((interp, results))
+                # Threads start lazily, one per task until N; each takes
+                # an interpreter of its own for good.
+                self.pool = ThreadPoolExecutor(workers, initializer=self._bind)
+            except BaseException:
+                self.terminate()
+                raise
+
+        @staticmethod
+        def unavailable():
+            try:
+                import test.support.interpreters  # noqa: F401
+                import test.support.interpreters.queues  # noqa: F401
+            except ImportError as exc:
+                if sys.version_info < (3, 13):
+                    return ("CPython %d.%d has no interpreters API with queues: "
+                            "test.support.interpreters.queues is new in 3.13"
+                            % sys.version_info[:2])
+                return "test.support.interpreters is not installed: %s" % exc
+            return None
+
+        def _bind(self):
+            """ThreadPoolExecutor initializer: give this thread its
+            interpreter."""
+            self.local.slot = self.free.get_nowait()
+
+        def _task(self, name, size, index):
+            interp, results = self.local.slot
+            interp.prepare_main(name=name, size=size, index=index)
+            interp.exec("_run_task()")
+            return results.get_nowait()
+
+        def _echo(self, data):
+            interp, results = self.local.slot
+            interp.prepare_main(payload=data)
+            interp.exec("_run_echo()")
+            return results.get_nowait()
+
+        def run_tasks(self, name, size, count):
+            return list(self.pool.map(partial(self._task, name, size), range(count)))
+
+        def run_echo(self, payloads):
+            return list(self.pool.map(self._echo, payloads))
+
+        def call_tiny(self):
+            return self.pool.submit(self._task, "tiny", 0, 0).result()
+
+        def echo_one(self, payload):
+            return self.pool.submit(self._echo, payload).result()
+
+        def warm(self):
+            # Every interpreter imported workloads and ran code in setup;
+            # this also starts the threads.
+            self.run_tasks("tiny", 0, 4 * self.workers)
+
+        def healthy(self):
+            from concurrent.futures import wait
+
+            try:
+                done, _ = wait([self.pool.submit(self._task, "tiny", 0, 0)],
+                               timeout=_PROBE_TIMEOUT)
+                return bool(done) and list(done)[0].exception() is None
+            except Exception:
+                return False
+
+        def worker_pids(self):
+            return None
+
+        def close(self):
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+            for interp, _ in self.slots:
+                interp.close()
+            self.slots = []
+
+        def terminate(self):
+            # Running exec() calls cannot be interrupted; they end within
+            # one task's time, and an interpreter can be closed only then.
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+            for interp, _ in self.slots:
+                try:
+                    interp.close()
+                except Exception:
+                    pass
+            self.slots = []
+
+    class InterpreterPoolBackend(ThreadsBackend):
+        """CPython 3.14+'s concurrent.futures.InterpreterPoolExecutor(N):
+        a thread per worker, each with its own interpreter; functions and
+        arguments travel pickled. (Written for 3.14 and not run on this
+        machine, which has no 3.14.)"""
+
+        def __init__(self, workers):
+            import site
+            from concurrent.futures import InterpreterPoolExecutor
+
+            self.workers = workers
+            # The initializer runs in each new interpreter and must travel
+            # pickled: site.addsitedir pickles by reference, its argument
+            # is a str, and it puts this directory on sys.path.
+            self.pool = InterpreterPoolExecutor(workers, initializer=site.addsitedir,
+                                                initargs=(_HERE,))
+
+        @staticmethod
+        def unavailable():
+            return None
+
+        def warm(self):
+            # Threads, and with them interpreters, start lazily: submitting
+            # many tasks at once starts all N before any is idle.
+            self.run_tasks("tiny", 0, 4 * self.workers)
+
+
+    def _interpreters_backend():
+        """The cpython-interpreters backend for this Python."""
+        try:
+            from concurrent.futures import InterpreterPoolExecutor  # noqa: F401
+        except ImportError:
+            return Interpreters313Backend
+        return InterpreterPoolBackend
+
+    class PipeBackend:
+        """A fork child that echoes over a multiprocessing.Pipe(), with
+        send_bytes/recv_bytes: the raw cost of moving bytes to another
+        process and back, without pickling or a pool. Round trip only."""
+
+        in_process = False
+
+        def __init__(self, workers):
+            import multiprocessing
+
+            wait_single_threaded()
+            ctx = multiprocessing.get_context("fork")
+            self.conn, child_end = ctx.Pipe()
+            self.proc = ctx.Process(target=_pipe_child,
+                                    args=(child_end, self.conn), daemon=True)
+            self.proc.start()
+            child_end.close()
+
+        @staticmethod
+        def unavailable():
+            import multiprocessing
+
+            if "fork" not in multiprocessing.get_all_start_methods():
+                return "the fork start method is not available on this platform"
+            return None
+
+        def echo_one(self, payload):
+            self.conn.send_bytes(payload)
+            return self.conn.recv_bytes()
+
+        def warm(self):
+            self.echo_one(b"x")
+
+        def healthy(self):
+            return self.proc.is_alive()
+
+        def worker_pids(self):
+            return [self.proc.pid]
+
+        def close(self):
+            self.conn.close()  # the child sees EOF and exits
+            self.proc.join(5)
+            if self.proc.is_alive():
+                self.terminate()
+
+        def terminate(self):
+            self.conn.close()
+            self.proc.terminate()
+            self.proc.join()
+
+    MODES = {
+        "sequential": lambda: SequentialBackend,
+        "threads": lambda: ThreadsBackend,
+        "multiprocessing-fork": lambda: ForkBackend,
+        "multiprocessing-forkserver": lambda: ForkserverBackend,
+        "multiprocessing-spawn": lambda: SpawnBackend,
+        "process-pool-executor": lambda: ProcessPoolExecutorBackend,
+        "cpython-interpreters": _interpreters_backend,
+        "multiprocessing-pipe": lambda: PipeBackend,
+    }
+
+    # -- the plan ---------------------------------------------------------
+
+    def _int(value, what, minimum):
+        """value as an int >= minimum, or PlanError."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise PlanError("%s must be an integer >= %d, got %r" % (what, minimum, value))
+        return value
+
+    def _get(obj, key, default):
+        """obj[key], or default when it is missing or null (Go marshals a
+        nil slice as null)."""
+        value = obj.get(key)
+        return default if value is None else value
+
+    def read_plan(argv):
+        """Parse and check the plan named by argv; raise PlanError."""
+        if len(argv) != 1:
+            raise PlanError("usage: peers.py PLAN_JSON  (or - to read it from stdin)")
+        text = sys.stdin.read() if argv[0] == "-" else argv[0]
+        try:
+            plan = json.loads(text)
+        except ValueError as exc:
+            raise PlanError("the plan is not JSON: %s" % exc)
+        if not isinstance(plan, dict):
+            raise PlanError("the plan must be a JSON object")
+        known = {"mode", "workers", "repeat", "workloads", "startup_samples", "roundtrip"}
+        extra = sorted(set(plan) - known)
+        if extra:
+            raise PlanError("unknown plan keys: %s" % ", ".join(extra))
+        mode = plan.get("mode")
+        if mode not in MODES:
+            raise PlanError("unknown mode %r; modes: %s" % (mode, ", ".join(MODES)))
+        workers = _get(plan, "workers", [1])
+        if not isinstance(workers, list):
+            raise PlanError("workers must be a list, got %r" % (workers,))
+        workers = [_int(n, "each worker count", 1) for n in workers]
+        repeat = _int(_get(plan, "repeat", 1), "repeat", 1)
+        cases = _get(plan, "workloads", [])
+        if not isinstance(cases, list):
+            raise PlanError("workloads must be a list")
+        checked = []
+        for case in cases:
+            if not isinstance(case, dict) or not isinstance(case.get("name"), str):
+                raise PlanError("each workload must be an object with a string name: %r" % (case,))
+            extra = sorted(set(case) - {"name", "size", "tasks"})
+            if extra:
+                raise PlanError("unknown workload keys: %s" % ", ".join(extra))
+            name = case["name"]
+            checked.append({
+                "name": name,
+                "size": _int(_get(case, "size", workloads.FULL_SIZES.get(name, 0)),
+                             "size of " + name, 0),
+                "tasks": _int(_get(case, "tasks", 8), "tasks of " + name, 1),
+            })
+        startup = _int(_get(plan, "startup_samples", 0), "startup_samples", 0)
+        roundtrip = plan.get("roundtrip")
+        if roundtrip is not None:
+            if not isinstance(roundtrip, dict):
+                raise PlanError("roundtrip must be an object")
+            extra = sorted(set(roundtrip) - {"payloads", "samples"})
+            if extra:
+                raise PlanError("unknown roundtrip keys: %s" % ", ".join(extra))
+            payloads = _get(roundtrip, "payloads", [1024, 1048576])
+            if not isinstance(payloads, list):
+                raise PlanError("roundtrip.payloads must be a list")
+            roundtrip = {
+                "payloads": [_int(b, "each roundtrip payload", 0) for b in payloads],
+                "samples": _int(_get(roundtrip, "samples", 2000), "roundtrip.samples", 1),
+            }
+        return {"mode": mode, "workers": workers, "repeat": repeat, "workloads": checked,
+                "startup_samples": startup, "roundtrip": roundtrip}
+
+    # -- the measurements ---------------------------------------------------
+
+    def prepare(backend):
+        """Import what the mode needs before anything is measured, so the
+        memory an in-process pool adds does not include the import of
+        concurrent.futures (the start-up samples have a warm-up of their
+        own)."""
+        import concurrent.futures.thread  # noqa: F401
+
+        if backend in (SequentialBackend, ThreadsBackend, InterpreterPoolBackend,
+                       Interpreters313Backend):
+            return
+        import concurrent.futures.process  # noqa: F401
+        import multiprocessing.pool  # noqa: F401
+
+    def make_pool(backend, workers):
+        """A new, warmed pool: each worker has run at least one task."""
+        pool = backend(workers)
+        try:
+            pool.warm()
+        except BaseException:
+            pool.terminate()
+            raise
+        return pool
+
+    def timed_case(pool, case, repeat):
+        """Time one workload on a warm pool; return (wall seconds, digest)."""
+        name, size, count = case["name"], case["size"], case["tasks"]
+        walls = []
+        results = []
+        clock = time.perf_counter
+        for _ in range(repeat):
+            if name == "transfer":
+                payloads = [workloads.payload(size, i) for i in range(count)]
+                t0 = clock()
+                echoed = pool.run_echo(payloads)
+                walls.append(clock() - t0)
+                for i, (sent, back) in enumerate(zip(payloads, echoed)):
+                    if back != sent:
+                        raise ValueError("task %d echoed %d bytes that differ from the "
+                                         "%d-byte payload" % (i, len(back), len(sent)))
+                if len(echoed) != count:
+                    raise ValueError("%d echoes for %d tasks" % (len(echoed), count))
+                results = [str(len(b)) for b in echoed]
+            else:
+                t0 = clock()
+                results = pool.run_tasks(name, size, count)
+                walls.append(clock() - t0)
+                if len(results) != count:
+                    raise ValueError("%d results for %d tasks" % (len(results), count))
+        return walls, workloads.digest(results)
+
+    def memory_of_workers(pool):
+        """(rss, pss) MiB per worker, mean over the worker processes."""
+        pids = pool.worker_pids() or []
+        return (mean_mb([rss_kb(p) for p in pids]),
+                mean_mb([pss_kb(p) for p in pids]))
+
+    def throughput(backend, mode, plan):
+        """The result rows: per worker count, one pool, every workload."""
+        sequential = backend is SequentialBackend
+        if not plan["workloads"]:
+            return
+        counts = [1] if sequential else plan["workers"]
+        for workers in counts:
+            pool = None
+            grown = (0.0, 0.0)  # in-process growth per worker, MiB
+
+            def fresh_pool():
+                before = (rss_kb(), pss_kb())
+                new = make_pool(backend, workers)
+                after = (rss_kb(), pss_kb())
+                if sequential:
+                    return new, (0.0, 0.0)
+                # Growth below zero (the collector freed something
+                # meanwhile) says no more than zero does.
+                return new, tuple(
+                    None if b is None or a is None else round(max(a - b, 0) / 1024 / workers, 2)
+                    for b, a in zip(before, after))
+
+            try:
+                note("%s: %d worker(s)" % (mode, workers))
+                try:
+                    pool, grown = fresh_pool()
+                except Exception as exc:
+                    note("%s: making the pool failed: %s" % (mode, error_text(exc)))
+                    for case in plan["workloads"]:
+                        emit({"kind": "result", "workload": case["name"], "workers": workers,
+                              "tasks": case["tasks"], "error": error_text(exc)})
+                    continue
+                for case in plan["workloads"]:
+                    row = {"kind": "result", "workload": case["name"], "workers": workers,
+                           "tasks": case["tasks"]}
+                    try:
+                        if pool is None:
+                            pool, grown = fresh_pool()
+                        walls, digest = timed_case(pool, case, plan["repeat"])
+                        if pool.in_process:
+                            rss, pss = grown
+                        else:
+                            rss, pss = memory_of_workers(pool)
+                        row.update(wall_seconds=walls, digest=digest,
+                                   rss_mb_per_worker=rss, pss_mb_per_worker=pss)
+                        note("%s: %s x%d on %d: %.3f s" % (mode, case["name"], case["tasks"],
+                                                          workers, min(walls)))
+                    except Exception as exc:
+                        row["error"] = error_text(exc)
+                        note("%s: %s on %d failed: %s" % (mode, case["name"], workers,
+                                                           row["error"]))
+                        if pool is not None and not pool.healthy():
+                            note("%s: the pool broke; making a new one" % mode)
+                            old, pool = pool, None
+                            old.terminate()
+                    emit(row)
+            except BaseException:
+                if pool is not None:
+                    pool.terminate()
+                raise
+            else:
+                if pool is not None:
+                    pool.close()
+
+    def startup(backend, mode, samples):
+        """The startup line: fresh 1-worker pools, first tiny task.
+
+        One more pool than asked for is made first and not counted: the
+        first pool of a process also pays for one-time costs (lazy imports
+        inside multiprocessing, the fork server and resource tracker
+        coming up) that a later pool does not, and a plan without
+        throughput cases would otherwise count them in the first sample.
+        """
+        clock = time.perf_counter
+        ms = []
+        try:
+            for sample in range(samples + 1):
+                # Untimed: the last pool's threads may still be on their
+                # way out (see wait_single_threaded); the backends that
+                # fork wait for them again, at no cost by then.
+                wait_single_threaded()
+                t0 = clock()
+                pool = backend(1)
+                try:
+                    pool.call_tiny()
+                    took = (clock() - t0) * 1000
+                except BaseException:
+                    pool.terminate()
+                    raise
+                pool.close()
+                if sample:
+                    ms.append(took)
+            note("%s: start-up %s ms" % (mode, ", ".join("%.1f" % m for m in ms)))
+            emit({"kind": "startup", "ms": ms})
+        except Exception as exc:
+            emit({"kind": "startup", "error": error_text(exc)})
+
+    def roundtrip(backend, mode, spec):
+        """The roundtrip lines: echo() to a warm 1-worker pool, one at a
+        time, per payload size."""
+        clock = time.perf_counter
+        pool = None
+        try:
+            for size in spec["payloads"]:
+                n = spec["samples"] if size < _BIG_PAYLOAD else max(20, spec["samples"] // 20)
+                line = {"kind": "roundtrip", "payload_bytes": size}
+                try:
+                    if pool is None:
+                        pool = make_pool(backend, 1)
+                    data = workloads.payload(size, 0)
+                    # A few untimed echoes first: the first of a size can
+                    # pay for growing buffers.
+                    for _ in range(min(5, n)):
+                        pool.echo_one(data)
+                    times = []
+                    for _ in range(n):
+                        t0 = clock()
+                        back = pool.echo_one(data)
+                        times.append(clock() - t0)
+                        if back != data:
+                            raise ValueError("the echo of %d bytes differs" % size)
+                    line.update(microseconds=round(statistics.median(times) * 1e6, 2),
+                                samples=n)
+                    note("%s: round trip of %d bytes: %.1f us" % (mode, size,
+                                                                  line["microseconds"]))
+                except Exception as exc:
+                    line["error"] = error_text(exc)
+                    if pool is not None and not pool.healthy():
+                        old, pool = pool, None
+                        old.terminate()
+                emit(line)
+        except BaseException:
+            if pool is not None:
+                pool.terminate()
+            raise
+        else:
+            if pool is not None:
+                pool.close()
+
+    def kill_leftover_children():
+        """Last resort on the way out after a signal: kill any worker
+        process still running."""
+        mp = sys.modules.get("multiprocessing")
+        if mp is None:
+            return
+        children = mp.active_children()
+        for p in children:
+            p.terminate()
+        for p in children:
+            p.join(2)
+            if p.is_alive():
+                p.kill()
+
+    def main(argv):
+        """Run the plan; return the exit status."""
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        try:
+            try:
+                plan = read_plan(argv)
+            except PlanError as exc:
+                sys.stderr.write("peers.py: %s\n" % exc)
+                return 2
+            mode = plan["mode"]
+            backend = MODES[mode]()
+            why = backend.unavailable()
+            if why:
+                emit({"kind": "hello", "mode": mode, "available": False, "reason": why})
+                return 0
+            emit({"kind": "hello", "mode": mode, "available": True,
+                  "python": platform.python_version()})
+            if backend is ProcessPoolExecutorBackend:
+                import multiprocessing
+
+                note("%s: start method %s" % (mode, multiprocessing.get_start_method()))
+            prepare(backend)
+            if backend is not PipeBackend:
+                throughput(backend, mode, plan)
+                if plan["startup_samples"] > 0 and backend is not SequentialBackend:
+                    startup(backend, mode, plan["startup_samples"])
+            if plan["roundtrip"] is not None and backend is not SequentialBackend:
+                roundtrip(backend, mode, plan["roundtrip"])
+            emit({"kind": "done"})
+            return 0
+        except Stopped as stop:
+            kill_leftover_children()
+            note("stopped by signal %d" % stop.signum)
+            return 128 + stop.signum
+
+    sys.exit(main(sys.argv[1:]))
