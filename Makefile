@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 demo doctor bench bench-quick loadtest fuzz lint python clean
+.PHONY: all build test test-debug test-312 demo doctor bench bench-quick bench-docs microbench compat-report loadtest fuzz lint python clean
 
 all: build
 
@@ -35,17 +35,28 @@ test-312: ## the suite against an installed CPython 3.12, if one exists
 	if [ -z "$$p" ]; then echo "test-312: skipped: no installed CPython 3.12 with a shared libpython (set SUBINTERP_PY312_PREFIX)"; exit 0; fi; \
 	eval "$$(SUBINTERP_PYTHON_PREFIX=$$p scripts/python.sh)" && $(GO) test $(TEST_FLAGS) ./...
 
-demo: build ## parallel CPU speedup: own-GIL interpreters vs threads in one interpreter
-	@$(BIN)/subinterp demo
+demo: build ## the quick side-by-side: own-GIL pools vs threads, multiprocessing and CPython's interpreters (< 1 min)
+	@$(BIN)/subinterp bench --quick
 
 doctor: build ## the CPython build in use, and a check that own-GIL interpreters really run in parallel
 	@$(BIN)/subinterp doctor
 
-bench-quick: build ## a rough benchmark run (~10 s)
+bench-quick: build ## the quick side-by-side comparison (< 1 min), as make demo
 	@$(BIN)/subinterp bench --quick
 
-bench: build ## the benchmark suite, written to docs/benchmarks.md by hand from its output
-	@$(release_env) && $(GO) test -run '^$$' -bench . -benchtime 2s ./cpython/ ./channel/ && $(BIN)/subinterp bench
+bench: build ## the full side-by-side comparison (< 10 min), a table on stdout
+	@$(BIN)/subinterp bench
+
+bench-docs: build ## regenerate docs/benchmarks.md and its plots and JSON from a full run on this machine
+	@$(BIN)/subinterp bench --markdown docs/benchmarks.md --plot docs/bench/plots.png --json docs/bench/results.json
+
+microbench: build ## the latency microbenchmarks of docs/microbenchmarks.md (Go benchmarks, then subinterp microbench)
+	@$(release_env) && $(GO) test -run '^$$' -bench . -benchtime 2s ./cpython/ ./channel/ && $(BIN)/subinterp microbench
+
+compat-report: build ## regenerate docs/compat/stdlib-3.X.{md,html,json}: which stdlib extension modules import in own-GIL subinterpreters
+	@$(release_env) && v=$$SUBINTERP_PYTHON_VERSION && \
+	$(BIN)/subinterp compat --stdlib --markdown docs/compat/stdlib-$$v.md --html docs/compat/stdlib-$$v.html \
+		--json docs/compat/stdlib-$$v.json >/dev/null && echo "wrote docs/compat/stdlib-$$v.{md,html,json}"
 
 loadtest: ## the HTTP example under load: req/s, p50/p99 for own-GIL pools 1..ncpu and shared-GIL interpreters
 	@$(release_env) && $(GO) run ./examples/httpservice/loadtest

@@ -5,16 +5,22 @@
 // Usage:
 //
 //	subinterp run -n N [--shared-gil] [--timeout D] (-c CODE | FILE) [args...]
+//	subinterp compat [MODULE ...] [--stdlib] [--site-packages] [--path DIR] [--jobs N] [--timeout D]
+//	                 [--json FILE|-] [--markdown FILE] [--html FILE] [--quiet]
 //	subinterp doctor [--json]
 //	subinterp demo [--work N] [--max-interps K] [--repeat R]
-//	subinterp bench [--json] [--quick] [--scripts DIR]
+//	subinterp bench [--quick] [--workers N,...] [--workload NAME ...] [--mode NAME ...] [--repeat K]
+//	                [--json FILE|-] [--plot FILE.png|FILE.svg] [--markdown FILE] [--quiet]
+//	subinterp microbench [--json] [--quick] [--scripts DIR]
 //
 // run runs the code in N fresh interpreters in parallel and prefixes every
 // line they print with the interpreter's id. doctor describes the CPython
 // build in use and checks that own-GIL interpreters really run in parallel.
 // demo shows the parallel speedup of own-GIL interpreters against Python
-// threads and shared-GIL interpreters. bench runs the project's standard
-// measurements next to CPython's own peers (scripts/bench/peers.py).
+// threads and shared-GIL interpreters. bench runs the same workloads with
+// this project's pools, Python threads, multiprocessing and CPython's own
+// interpreters API side by side. microbench measures create+close and Call
+// latency next to CPython's own peers (scripts/bench/peers.py).
 //
 // Every command takes --help. Exit status: 0 success, 1 failure, 2 bad
 // usage, 130 interrupted (Ctrl-C).
@@ -48,9 +54,11 @@ type command struct {
 // commands lists the subcommands in the order the usage shows them.
 var commands = []command{
 	{"run", "run Python code in N subinterpreters in parallel", cmdRun},
+	{"compat", "which extension modules import in own-GIL subinterpreters", cmdCompat},
 	{"doctor", "describe the CPython build and check per-interpreter GILs", cmdDoctor},
 	{"demo", "show the parallel speedup of own-GIL interpreters", cmdDemo},
-	{"bench", "the standard measurements, next to CPython's own peers", cmdBench},
+	{"bench", "subinterpreters against threads, multiprocessing and CPython's interpreters", cmdBench},
+	{"microbench", "latency microbenchmarks (create+close, Call) next to CPython's peers", cmdMicroBench},
 }
 
 // main runs the command named on the command line and exits with its status.
@@ -94,7 +102,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "subinterp COMMAND --help" for a command's flags.`)

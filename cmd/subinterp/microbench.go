@@ -22,8 +22,8 @@ import (
 	"github.com/subinterp/subinterp/cpython"
 )
 
-// benchAbout is the help text of `subinterp bench`.
-const benchAbout = `
+// microbenchAbout is the help text of `subinterp microbench`.
+const microbenchAbout = `
 Runs the project's standard measurements on the CPython build this binary
 links, each next to what CPython itself offers for the same job:
 
@@ -70,7 +70,7 @@ type benchResult struct {
 	N        int     `json:"n"`
 }
 
-// benchReport is what `subinterp bench --json` prints.
+// benchReport is what `subinterp microbench --json` prints.
 type benchReport struct {
 	Python   pythonInfo       `json:"python"`
 	NumCPU   int              `json:"num_cpu"`
@@ -82,19 +82,19 @@ type benchReport struct {
 	Skipped []string `json:"skipped"`
 }
 
-// cmdBench is `subinterp bench`.
-func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", "bench [--json] [--quick] [--scripts DIR]", benchAbout, stderr)
+// cmdMicroBench is `subinterp microbench`.
+func cmdMicroBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("microbench", "microbench [--json] [--quick] [--scripts DIR]", microbenchAbout, stderr)
 	asJSON := fs.Bool("json", false, "print the results as one JSON object")
 	quick := fs.Bool("quick", false, "fewer samples and smaller work units: a rough picture in about 10 s")
 	scripts := fs.String("scripts", "scripts/bench", "`DIR` holding peers.py")
-	internalNoSite := fs.Bool("internal-nosite", false, "measure create+close with NoSite and print it as JSON (bench runs itself this way)")
+	internalNoSite := fs.Bool("internal-nosite", false, "measure create+close with NoSite and print it as JSON (microbench runs itself this way)")
 	internalN := fs.Int("internal-n", fullSizes.create, "create+close rounds for --internal-nosite")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		return usageError(stderr, "bench", "unexpected argument %q", fs.Arg(0))
+		return usageError(stderr, "microbench", "unexpected argument %q", fs.Arg(0))
 	}
 	scriptsSet := false
 	fs.Visit(func(f *flag.Flag) {
@@ -115,23 +115,23 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	rt, err := cpython.Initialize(cpython.RuntimeOptions{})
 	if err != nil {
-		fmt.Fprintf(stderr, "subinterp bench: starting CPython: %v\n", err)
+		fmt.Fprintf(stderr, "subinterp microbench: starting CPython: %v\n", err)
 		return exitFailed
 	}
 	info, err := describePython(ctx, rt)
 	if err != nil {
-		fmt.Fprintf(stderr, "subinterp bench: %v\n", err)
+		fmt.Fprintf(stderr, "subinterp microbench: %v\n", err)
 		return exitFailed
 	}
 	rep := benchReport{Python: info, NumCPU: runtime.NumCPU(), Quick: *quick, Work: sizes.work, Skipped: []string{}}
-	progress := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
+	progress := func(format string, args ...any) { fmt.Fprintf(stderr, "microbench: "+format+"\n", args...) }
 	skip := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		rep.Skipped = append(rep.Skipped, msg)
 		fmt.Fprintf(stderr, "peer skipped: %s\n", msg)
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "subinterp bench: %v\n", err)
+		fmt.Fprintf(stderr, "subinterp microbench: %v\n", err)
 		if ctx.Err() != nil {
 			return exitInterrupted
 		}
@@ -151,7 +151,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		rep.Skipped = append(rep.Skipped, "create+close without site: "+err.Error())
-		fmt.Fprintf(stderr, "bench: create+close without site skipped: %v\n", err)
+		fmt.Fprintf(stderr, "microbench: create+close without site skipped: %v\n", err)
 	} else {
 		rep.Results = append(rep.Results, r)
 	}
@@ -224,7 +224,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		printBench(stdout, rep)
 	}
 	if err := rt.Finalize(); err != nil {
-		fmt.Fprintf(stderr, "subinterp bench: warning: %v\n", err)
+		fmt.Fprintf(stderr, "subinterp microbench: warning: %v\n", err)
 	}
 	return exitOK
 }
@@ -283,23 +283,23 @@ func measureCall(ctx context.Context, rt *cpython.Runtime, n, warm int) (summary
 	return summarize(ds), nil
 }
 
-// benchNoSiteChild is `bench --internal-nosite`: the runtime starts once
+// benchNoSiteChild is `microbench --internal-nosite`: the runtime starts once
 // per process, so the parent re-runs this binary to measure create+close
 // with RuntimeOptions.NoSite. It prints one benchResult as JSON.
 func benchNoSiteChild(ctx context.Context, n int, stdout, stderr io.Writer) int {
 	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
 	if err != nil {
-		fmt.Fprintf(stderr, "subinterp bench: starting CPython: %v\n", err)
+		fmt.Fprintf(stderr, "subinterp microbench: starting CPython: %v\n", err)
 		return exitFailed
 	}
 	s, err := measureCreate(ctx, rt, n, fullSizes.createWarm)
 	if err != nil {
-		fmt.Fprintf(stderr, "subinterp bench: %v\n", err)
+		fmt.Fprintf(stderr, "subinterp microbench: %v\n", err)
 		return exitFailed
 	}
 	r := latencyResult("create", "subinterp-create-close-nosite", "NewInterpreter(IsolatedConfig())+Close(), RuntimeOptions.NoSite", false, s)
 	if err := json.NewEncoder(stdout).Encode(r); err != nil {
-		fmt.Fprintf(stderr, "subinterp bench: %v\n", err)
+		fmt.Fprintf(stderr, "subinterp microbench: %v\n", err)
 		return exitFailed
 	}
 	_ = rt.Finalize()
@@ -314,14 +314,14 @@ func benchNoSiteParent(ctx context.Context, n int) (benchResult, error) {
 		return benchResult{}, fmt.Errorf("finding this executable: %w", err)
 	}
 	var out, errOut bytes.Buffer
-	cmd := exec.CommandContext(ctx, exe, "bench", "--internal-nosite", "--internal-n", strconv.Itoa(n))
+	cmd := exec.CommandContext(ctx, exe, "microbench", "--internal-nosite", "--internal-n", strconv.Itoa(n))
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return benchResult{}, fmt.Errorf("%s bench --internal-nosite: %v: %s", exe, err, strings.TrimSpace(errOut.String()))
+		return benchResult{}, fmt.Errorf("%s microbench --internal-nosite: %v: %s", exe, err, strings.TrimSpace(errOut.String()))
 	}
 	var r benchResult
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return benchResult{}, fmt.Errorf("reading the output of %s bench --internal-nosite: %v", exe, err)
+		return benchResult{}, fmt.Errorf("reading the output of %s microbench --internal-nosite: %v", exe, err)
 	}
 	return r, nil
 }

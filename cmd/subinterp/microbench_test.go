@@ -51,14 +51,14 @@ func TestFindPeersScript(t *testing.T) {
 	assert.Equal(t, filepath.Join(dir, "peers.py"), path)
 }
 
-// TestBenchQuickJSON runs the whole quick benchmark once, with the peers
+// TestMicrobenchQuickJSON runs the whole quick benchmark once, with the peers
 // script missing so the peers are reported as skipped. It checks the shape
 // of the report, never the figures.
-func TestBenchQuickJSON(t *testing.T) {
+func TestMicrobenchQuickJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the quick benchmark (several seconds)")
 	}
-	r := runBinary(t, "", "bench", "--quick", "--json", "--scripts", t.TempDir())
+	r := runBinary(t, "", "microbench", "--quick", "--json", "--scripts", t.TempDir())
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "peer skipped: ")
 	var rep benchReport
@@ -84,9 +84,9 @@ func TestBenchQuickJSON(t *testing.T) {
 	assert.Len(t, modes, 3)
 }
 
-// TestBenchPeers runs the peers script itself through bench's runner, if
+// TestMicrobenchPeers runs the peers script itself through bench's runner, if
 // this build has its python3.X binary.
-func TestBenchPeers(t *testing.T) {
+func TestMicrobenchPeers(t *testing.T) {
 	python := filepath.Join(os.Getenv("SUBINTERP_PYTHON_PREFIX"), "bin", "python"+os.Getenv("SUBINTERP_PYTHON_VERSION"))
 	if _, err := os.Stat(python); err != nil || os.Getenv("SUBINTERP_PYTHON_PREFIX") == "" {
 		t.Skip("no python binary from scripts/python.sh's environment")

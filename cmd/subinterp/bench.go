@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/subinterp/subinterp/bench"
+	"github.com/subinterp/subinterp/cpython"
+)
+
+// benchAbout is the help text of `subinterp bench`.
+const benchAbout = `
+Runs the same Python workloads every way there is to use several cores,
+side by side on the CPython build this binary links, and prints wall time
+(median, min, max of --repeat runs), throughput, speedup over sequential,
+per-core efficiency, worker start-up, RSS per worker, small-message round
+trip and bulk transfer, then checks the project's goals.
+
+Workloads: nbody, spectral_norm, fannkuch (CPU-bound kernels), json
+(encode+decode a document), regex (log parsing), tiny (an identity task:
+per-task overhead), transfer (1 MiB sent to a worker and back).
+
+Modes: subinterp-own-gil and subinterp-shared-gil (this project's pool,
+in this process), threads, multiprocessing-fork, multiprocessing-forkserver,
+multiprocessing-spawn, process-pool-executor, cpython-interpreters (the
+interpreters API of the Python in use) and sequential (the baseline). The
+peers run as plain Python scripts under python3.X of the same build; a mode
+that Python lacks is listed as unavailable with the reason.
+
+--workload and --mode may be repeated or take comma-separated names.
+--quick (small work units, 3 repeats) takes under a minute on 2 cores; the
+full run under 10 minutes. Progress goes to stderr.
+
+Exit status: 0 when the run completed (failed rows are reported in the
+output), 1 when nothing could be measured, 2 on bad usage.`
+
+// listFlag is a flag that may be repeated and takes comma-separated
+// values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	return nil
+}
+
+// benchSpec is a parsed and checked `subinterp bench` command line.
+type benchSpec struct {
+	opts     bench.Options
+	jsonPath string
+	plotPath string
+	mdPath   string
+	quiet    bool
+	// memoryProbe is set in the child process that measures one pool's
+	// memory (bench.MemoryProbeMain).
+	memoryProbe  bool
+	probeMode    string
+	probeWorkers int
+}
+
+// cmdBench is `subinterp bench`.
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	spec, code, done := parseBench(args, stderr)
+	if done {
+		return code
+	}
+	return execBench(spec, stdout, stderr)
+}
+
+// parseBench parses and checks the command line; nothing runs before every
+// argument has been checked.
+func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done bool) {
+	fs := newFlagSet("bench", "bench [--quick] [--workers N[,N...]] [--workload NAME ...] [--mode NAME ...] [--repeat K]\n"+
+		"                 [--json FILE|-] [--plot FILE.png|FILE.svg] [--markdown FILE] [--quiet]", benchAbout, stderr)
+	quick := fs.Bool("quick", false, "small work units and 3 repeats: a smoke test (under a minute on 2 cores)")
+	workers := fs.String("workers", "", "pool sizes to run, comma-separated (default 1, 2, 4, ... and the CPU count)")
+	var workloads, modes listFlag
+	fs.Var(&workloads, "workload", "run only this workload `NAME` (repeatable; default all)")
+	fs.Var(&modes, "mode", "run only this mode `NAME` (repeatable; default all)")
+	repeat := fs.Int("repeat", 0, "time each case `K` times (default 5, 3 with --quick)")
+	fs.StringVar(&spec.jsonPath, "json", "", "write the report as JSON to `FILE` (- for stdout, instead of the table)")
+	fs.StringVar(&spec.plotPath, "plot", "", "draw scaling curves and bar charts to `FILE`.png or FILE.svg")
+	fs.StringVar(&spec.mdPath, "markdown", "", "write the report as a Markdown document to `FILE`")
+	fs.BoolVar(&spec.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&spec.memoryProbe, "internal-memory-probe", false, "measure one pool's memory per worker: args MODE WORKERS (bench runs itself this way)")
+	if code, done := parseFlags(fs, args); done {
+		return spec, code, true
+	}
+	if spec.memoryProbe {
+		if fs.NArg() != 2 {
+			return spec, usageError(stderr, "bench", "--internal-memory-probe takes MODE WORKERS"), true
+		}
+		n, err := strconv.Atoi(fs.Arg(1))
+		if err != nil {
+			return spec, usageError(stderr, "bench", "--internal-memory-probe: %q is not a number", fs.Arg(1)), true
+		}
+		spec.probeMode, spec.probeWorkers = fs.Arg(0), n
+		return spec, exitOK, false
+	}
+	if fs.NArg() > 0 {
+		return spec, usageError(stderr, "bench", "unexpected argument %q", fs.Arg(0)), true
+	}
+	spec.opts = bench.Options{Quick: *quick, Workloads: workloads, Modes: modes, Repeat: *repeat}
+	if *workers != "" {
+		for _, f := range strings.Split(*workers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return spec, usageError(stderr, "bench", "--workers: %q is not a number", f), true
+			}
+			if n <= 0 {
+				return spec, usageError(stderr, "bench", "--workers: %d: a pool needs at least 1 worker", n), true
+			}
+			spec.opts.Workers = append(spec.opts.Workers, n)
+		}
+	}
+	if set(fs, "repeat") && *repeat <= 0 {
+		return spec, usageError(stderr, "bench", "--repeat: %d: each case must run at least once", *repeat), true
+	}
+	if err := spec.opts.Validate(); err != nil {
+		return spec, usageError(stderr, "bench", "%s", strings.TrimPrefix(err.Error(), bench.ErrUsage.Error()+": ")), true
+	}
+	if spec.plotPath != "" {
+		if _, err := bench.PlotFormat(spec.plotPath); err != nil {
+			return spec, usageError(stderr, "bench", "--plot: %v", err), true
+		}
+	}
+	for _, out := range []struct{ flag, path string }{{"json", spec.jsonPath}, {"plot", spec.plotPath}, {"markdown", spec.mdPath}} {
+		if out.path == "" || out.path == "-" {
+			continue
+		}
+		if err := checkWritable(out.path); err != nil {
+			return spec, usageError(stderr, "bench", "--%s: %v", out.flag, err), true
+		}
+	}
+	return spec, exitOK, false
+}
+
+// set reports whether the flag name was given on the command line.
+func set(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// checkWritable checks, before any work, that path can be written: its
+// directory exists and a file can be created there. An existing file is
+// left as it is until the report replaces it.
+func checkWritable(path string) error {
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".subinterp-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// execBench runs a checked bench command line.
+func execBench(spec benchSpec, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "subinterp bench: %v\n", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitFailed
+	}
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{})
+	if err != nil {
+		return fail(fmt.Errorf("starting CPython: %w", err))
+	}
+	defer func() {
+		if err := rt.Finalize(); err != nil {
+			fmt.Fprintf(stderr, "subinterp bench: warning: %v\n", err)
+		}
+	}()
+	if spec.memoryProbe {
+		if err := bench.MemoryProbeMain(ctx, rt, spec.probeMode, spec.probeWorkers, stdout); err != nil {
+			return fail(err)
+		}
+		return exitOK
+	}
+	info, err := describePython(ctx, rt)
+	if err != nil {
+		return fail(err)
+	}
+	opts := spec.opts
+	if exe, err := os.Executable(); err == nil {
+		opts.MemoryProbe = []string{exe, "bench", "--internal-memory-probe"}
+	}
+	opts.Python = info.PythonBinary
+	build := "release"
+	if info.Debug {
+		build = "debug (--with-pydebug)"
+	}
+	opts.PythonBuild = fmt.Sprintf("CPython %s, %s build, %s", info.Version, build, info.Prefix)
+	if !spec.quiet {
+		opts.Progress = stderr
+	}
+	rep, err := bench.Run(ctx, rt, opts)
+	if err != nil {
+		return fail(err)
+	}
+	return writeBenchReport(rep, spec, stdout, stderr)
+}
+
+// writeBenchReport writes the report everywhere the command line asked.
+func writeBenchReport(rep *bench.Report, spec benchSpec, stdout, stderr io.Writer) int {
+	failed := false
+	report := func(what string, err error) {
+		if err != nil {
+			fmt.Fprintf(stderr, "subinterp bench: %s: %v\n", what, err)
+			failed = true
+		}
+	}
+	if spec.plotPath != "" {
+		report("--plot", bench.WritePlot(spec.plotPath, rep))
+	}
+	if spec.mdPath != "" {
+		report("--markdown", writeFile(spec.mdPath, func(w io.Writer) error {
+			return writeBenchDocument(w, rep, spec)
+		}))
+	}
+	writeJSON := func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	switch spec.jsonPath {
+	case "":
+	case "-":
+		report("--json", writeJSON(stdout))
+	default:
+		report("--json", writeFile(spec.jsonPath, writeJSON))
+	}
+	if spec.jsonPath != "-" {
+		report("writing the table", bench.WriteTable(stdout, rep))
+	}
+	if failed {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// writeBenchDocument is the --markdown output: a whole document, so that
+// docs/benchmarks.md is regenerated by one command.
+func writeBenchDocument(w io.Writer, rep *bench.Report, spec benchSpec) error {
+	plotRef := ""
+	if spec.plotPath != "" {
+		if rel, err := filepath.Rel(filepath.Dir(spec.mdPath), spec.plotPath); err == nil {
+			plotRef = filepath.ToSlash(rel)
+		} else {
+			plotRef = spec.plotPath
+		}
+	}
+	kind := "full"
+	if rep.Quick {
+		kind = "quick"
+	}
+	cpu := rep.CPUModel
+	if cpu == "" {
+		cpu = "unknown CPU"
+	}
+	fmt.Fprintf(w, "# subinterp bench: subinterpreters against threads, multiprocessing and CPython's own interpreters\n\n")
+	fmt.Fprintf(w, "Generated by `subinterp bench` (%s run, %.0f s) on %s: %d CPUs (%s), %s. ",
+		kind, rep.Seconds, rep.Started.Format(time.DateOnly), rep.CPUs, cpu, rep.PythonBuild)
+	fmt.Fprintf(w, "Regenerate with `make bench-docs`. What each figure means, how it is measured and why a goal is missed: ")
+	fmt.Fprintf(w, "docs/bench/methodology.md; the latency microbenchmarks of the core: docs/microbenchmarks.md.\n\n")
+	return bench.WriteMarkdown(w, rep, plotRef)
+}
+
+// writeFile writes path through a temporary file in the same directory, so
+// a failed write never leaves half a report behind.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".subinterp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
