@@ -85,7 +85,7 @@ func TestGoals(t *testing.T) {
 		Workloads: []WorkloadInfo{{Name: "nbody", CPUBound: true}, {Name: "fannkuch", CPUBound: true}, {Name: "tiny"}},
 		Results: []Result{
 			{Workload: "nbody", Mode: ModeOwnGIL, Workers: 2, Tasks: 8, Speedup: 1.95, RSSMBPerWorker: 4},
-			{Workload: "fannkuch", Mode: ModeOwnGIL, Workers: 2, Tasks: 8, Speedup: 1.7, RSSMBPerWorker: 6},
+			{Workload: "fannkuch", Mode: ModeOwnGIL, Workers: 2, Tasks: 8, Speedup: 1.5, RSSMBPerWorker: 6},
 			{Workload: "nbody", Mode: ModeSpawn, Workers: 2, Tasks: 8, Speedup: 1.9, RSSMBPerWorker: 14},
 			{Workload: "fannkuch", Mode: ModeSpawn, Workers: 2, Tasks: 8, Speedup: 1.9, RSSMBPerWorker: 16},
 			{Workload: "tiny", Mode: ModeOwnGIL, Workers: 2, Tasks: 1000, WallSeconds: Stats{Median: 0.005}},
@@ -102,8 +102,8 @@ func TestGoals(t *testing.T) {
 		byName[g.Name] = g
 	}
 	speed := byName["subinterp-own-gil speedup on the CPU kernels, 2 workers"]
-	assert.False(t, speed.Met, "fannkuch at 1.7× is below 1.8×")
-	assert.Contains(t, speed.Measured, "worst 0.85 per core")
+	assert.False(t, speed.Met, "the geometric mean of 1.95× and 1.5× is below 1.8×")
+	assert.Contains(t, speed.Measured, "1.71× = 0.86 per core (nbody 1.95×, fannkuch 1.50×)")
 	assert.True(t, byName["worker start-up"].Met)
 	assert.True(t, byName["per-task overhead (tiny, 2 workers) vs process-pool-executor"].Met)
 	assert.False(t, byName["per-task overhead (tiny, 2 workers) vs cpython-interpreters"].Met)

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# What CI runs (.ci/run calls this): the README's test command, then the same
-# suite under a --with-pydebug CPython, then under CPython 3.12 if installed.
+# What CI runs (.ci/run calls this): the README's test command, the quick
+# side-by-side benchmark as a smoke test, then the suite under a
+# --with-pydebug CPython and under CPython 3.12 if installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 step() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
 step "make test"
 make test
+step "make bench-quick (smoke test: every mode runs)"
+make bench-quick
 step "make test-debug"
 make test-debug
 step "make test-312"
