@@ -84,7 +84,7 @@ type sizes struct {
 
 var (
 	fullSizes  = sizes{repeat: 5, startupSamples: 5, roundtripSample: 2000, tinyTasks: 4000, transferTasks: 64, tasksPerWorker: 4}
-	quickSizes = sizes{repeat: 3, startupSamples: 3, roundtripSample: 500, tinyTasks: 1000, transferTasks: 16, tasksPerWorker: 4}
+	quickSizes = sizes{repeat: 3, startupSamples: 2, roundtripSample: 300, tinyTasks: 500, transferTasks: 8, tasksPerWorker: 4}
 )
 
 // roundtripPayloads are the payload sizes of the round-trip measurement: a
