@@ -86,7 +86,7 @@ func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done
 	fs := newFlagSet("bench", "bench [--quick] [--workers N[,N...]] [--workload NAME ...] [--mode NAME ...] [--repeat K]\n"+
 		"                 [--json FILE|-] [--plot FILE.png|FILE.svg] [--markdown FILE] [--quiet]", benchAbout, stderr)
 	quick := fs.Bool("quick", false, "small work units and 3 repeats: a smoke test (under a minute on 2 cores)")
-	workers := fs.String("workers", "", "pool sizes to run, comma-separated (default 1, 2, 4, ... and the CPU count)")
+	workers := fs.String("workers", "", "pool sizes `N,...` to run (default 1, 2, 4, ... and the CPU count)")
 	var workloads, modes listFlag
 	fs.Var(&workloads, "workload", "run only this workload `NAME` (repeatable; default all)")
 	fs.Var(&modes, "mode", "run only this mode `NAME` (repeatable; default all)")
