@@ -352,6 +352,9 @@ func rssBars(r *Report) (int, []modeBar) {
 			if res.Workload != wl || res.Error != "" || math.IsNaN(res.RSSMBPerWorker) || math.IsInf(res.RSSMBPerWorker, 0) || res.RSSMBPerWorker < 0 {
 				continue
 			}
+			if res.Mode == ModeSequential {
+				continue // no workers: its memory is not measured
+			}
 			if cur, ok := largest[res.Mode]; !ok || res.Workers > cur.Workers {
 				largest[res.Mode] = res
 			}
