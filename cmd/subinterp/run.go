@@ -122,17 +122,44 @@ func parseRun(args []string, stderr io.Writer) (spec runSpec, code int, done boo
 
 // fileBootstrap runs a FILE given to `subinterp run`: compiled from bytes
 // (so a coding cookie is honoured) under its own name (so tracebacks show
-// its lines). Its single line is the one traceback frame stripFileBootstrap
-// removes again.
-const fileBootstrap = `exec(compile(globals().pop("__subinterp_source__"), __file__, "exec"))`
+// its lines). Its exec line is the one traceback frame stripFileBootstrap
+// removes again (bootstrapFrame).
+//
+// It also waits for the threads the FILE started, in the same Exec, so that
+// what they print after the FILE's code ended still goes to the prefixing
+// writers: between two Execs the interpreter's own sys.stdout is back in
+// place, and a thread printing right then would go unprefixed. An
+// interrupted FILE (KeyboardInterrupt) is not waited for.
+var fileBootstrap = joinThreadsDef + `
+try:
+    exec(compile(globals().pop("__subinterp_source__"), __file__, "exec"))
+except KeyboardInterrupt:
+    raise
+except BaseException:
+    __subinterp_join_threads()
+    raise
+else:
+    __subinterp_join_threads()
+finally:
+    globals().pop("__subinterp_join_threads", None)
+`
 
-// bootstrapFrame is the traceback line fileBootstrap adds.
-const bootstrapFrame = `  File "<string>", line 1, in <module>`
+// bootstrapFrame is the traceback line fileBootstrap adds: the exec line.
+var bootstrapFrame = fmt.Sprintf(`  File "<string>", line %d, in <module>`, strings.Count(joinThreadsDef, "\n")+3)
 
 // joinThreads waits for the non-daemon threads the code started, as
 // python3 does at exit, while the interpreter's output still goes to the
 // prefixing writers.
-const joinThreads = `
+const joinThreads = joinThreadsDef + `
+try:
+    __subinterp_join_threads()
+finally:
+    del __subinterp_join_threads
+`
+
+// joinThreadsDef defines __subinterp_join_threads, which joins the
+// non-daemon threads the code started.
+const joinThreadsDef = `
 def __subinterp_join_threads():
     import sys
     threading = sys.modules.get("threading")
@@ -148,12 +175,7 @@ def __subinterp_join_threads():
         if not alive:
             return
         for t in alive:
-            t.join()
-try:
-    __subinterp_join_threads()
-finally:
-    del __subinterp_join_threads
-`
+            t.join()`
 
 // runResult is what happened in one interpreter.
 type runResult struct {
@@ -257,8 +279,9 @@ func runOne(ctx, sigCtx context.Context, rt *cpython.Runtime, cfg cpython.Config
 		err = in.Exec(ctx, fileBootstrap, append(opts, cpython.WithGlobals(globals))...)
 	}
 	var joinErr error
-	if !interrupted(err) {
-		// Like python3 at exit, also after an uncaught exception.
+	if spec.file == "" && !interrupted(err) {
+		// Like python3 at exit, also after an uncaught exception (a FILE's
+		// bootstrap has joined them already).
 		joinErr = in.Exec(ctx, joinThreads, opts...)
 	}
 	_ = ow.Flush()
