@@ -311,6 +311,12 @@ if __name__ == "__main__":
 
         in_process = True
 
+        # What a pool thread calls for one task and one echo. The 3.13
+        # interpreters backend, whose threads each drive an interpreter,
+        # replaces them and keeps the rest.
+        _task = staticmethod(workloads.task)
+        _echo = staticmethod(workloads.echo)
+
         def __init__(self, workers):
             from concurrent.futures import ThreadPoolExecutor
 
@@ -322,25 +328,27 @@ if __name__ == "__main__":
             return None
 
         def run_tasks(self, name, size, count):
-            return list(self.pool.map(partial(workloads.task, name, size), range(count)))
+            return list(self.pool.map(partial(self._task, name, size), range(count)))
 
         def run_echo(self, payloads):
-            return list(self.pool.map(workloads.echo, payloads))
+            return list(self.pool.map(self._echo, payloads))
 
         def call_tiny(self):
-            return self.pool.submit(workloads.task, "tiny", 0, 0).result()
+            return self.pool.submit(self._task, "tiny", 0, 0).result()
 
         def echo_one(self, payload):
-            return self.pool.submit(workloads.echo, payload).result()
+            return self.pool.submit(self._echo, payload).result()
 
         def warm(self):
+            # Threads (and in the interpreter backends, interpreters) start
+            # lazily: many tasks at once start all N before any is idle.
             self.run_tasks("tiny", 0, 4 * self.workers)
 
         def healthy(self):
             from concurrent.futures import wait
 
             try:
-                done, _ = wait([self.pool.submit(workloads.task, "tiny", 0, 0)],
+                done, _ = wait([self.pool.submit(self._task, "tiny", 0, 0)],
                                timeout=_PROBE_TIMEOUT)
                 return bool(done) and list(done)[0].exception() is None
             except Exception:
@@ -571,7 +579,7 @@ if "test.support" not in sys.modules:
 from test.support.interpreters import queues as _queues
 """
 
-    class Interpreters313Backend:
+    class Interpreters313Backend(ThreadsBackend):
         """CPython 3.13's test.support.interpreters: N isolated (own-GIL)
         interpreters, each driven by one thread of a
         ThreadPoolExecutor(N). A task is prepare_main(name, size, index) +
@@ -642,36 +650,6 @@ from test.support.interpreters import queues as _queues
             interp.exec("_run_echo()")
             return results.get_nowait()
 
-        def run_tasks(self, name, size, count):
-            return list(self.pool.map(partial(self._task, name, size), range(count)))
-
-        def run_echo(self, payloads):
-            return list(self.pool.map(self._echo, payloads))
-
-        def call_tiny(self):
-            return self.pool.submit(self._task, "tiny", 0, 0).result()
-
-        def echo_one(self, payload):
-            return self.pool.submit(self._echo, payload).result()
-
-        def warm(self):
-            # Every interpreter imported workloads and ran code in setup;
-            # this also starts the threads.
-            self.run_tasks("tiny", 0, 4 * self.workers)
-
-        def healthy(self):
-            from concurrent.futures import wait
-
-            try:
-                done, _ = wait([self.pool.submit(self._task, "tiny", 0, 0)],
-                               timeout=_PROBE_TIMEOUT)
-                return bool(done) and list(done)[0].exception() is None
-            except Exception:
-                return False
-
-        def worker_pids(self):
-            return None
-
         def close(self):
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
@@ -711,11 +689,6 @@ from test.support.interpreters import queues as _queues
         @staticmethod
         def unavailable():
             return None
-
-        def warm(self):
-            # Threads, and with them interpreters, start lazily: submitting
-            # many tasks at once starts all N before any is idle.
-            self.run_tasks("tiny", 0, 4 * self.workers)
 
 
     def _interpreters_backend():
