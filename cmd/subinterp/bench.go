@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -126,7 +125,7 @@ func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done
 			spec.opts.Workers = append(spec.opts.Workers, n)
 		}
 	}
-	if set(fs, "repeat") && *repeat <= 0 {
+	if isSet(fs, "repeat") && *repeat <= 0 {
 		return spec, usageError(stderr, "bench", "--repeat: %d: each case must run at least once", *repeat), true
 	}
 	if err := spec.opts.Validate(); err != nil {
@@ -146,36 +145,6 @@ func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done
 		}
 	}
 	return spec, exitOK, false
-}
-
-// set reports whether the flag name was given on the command line.
-func set(fs *flag.FlagSet, name string) bool {
-	found := false
-	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-	return found
-}
-
-// checkWritable checks, before any work, that path can be written: its
-// directory exists and a file can be created there. An existing file is
-// left as it is until the report replaces it.
-func checkWritable(path string) error {
-	if st, err := os.Stat(path); err == nil {
-		if st.IsDir() {
-			return fmt.Errorf("%s is a directory", path)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		return f.Close()
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".subinterp-check-*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
 }
 
 // execBench runs a checked bench command line.
@@ -282,25 +251,4 @@ func writeBenchDocument(w io.Writer, rep *bench.Report, spec benchSpec) error {
 	fmt.Fprintf(w, "What each figure means, how it is measured, and why a goal is missed: docs/bench/methodology.md. ")
 	fmt.Fprintf(w, "The latency microbenchmarks of the core, channels and pools: docs/microbenchmarks.md.\n\n")
 	return bench.WriteMarkdown(w, rep, plotRef)
-}
-
-// writeFile writes path through a temporary file in the same directory, so
-// a failed write never leaves half a report behind.
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".subinterp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

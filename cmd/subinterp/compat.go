@@ -148,52 +148,30 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 	return f, exitOK, false
 }
 
-// output is one report file, opened before the check runs so that an
-// unwritable path fails at once rather than after minutes of work.
+// output is one report file: its flag, its path ("" when not asked for,
+// "-" for stdout) and the function that writes it.
 type output struct {
 	flag, path string
 	write      func(io.Writer, *compat.Report) error
-	file       *os.File
-	created    bool // by us: removed again if the check fails
 }
 
-// openOutputs opens every report file for writing without truncating it:
-// an existing report survives a failed check.
-func openOutputs(f compatFlags) ([]*output, error) {
-	var outs []*output
-	for _, o := range []*output{
+// checkOutputs lists the report files and checks, before the check runs,
+// that each path can be written (checkWritable).
+func checkOutputs(f compatFlags) ([]*output, error) {
+	outs := []*output{
 		{flag: "--json", path: f.jsonOut, write: compat.WriteJSON},
 		{flag: "--markdown", path: f.mdOut, write: compat.WriteMarkdown},
 		{flag: "--html", path: f.htmlOut, write: compat.WriteHTML},
-	} {
+	}
+	for _, o := range outs {
 		if o.path == "" || o.path == "-" {
-			outs = append(outs, o)
 			continue
 		}
-		_, statErr := os.Stat(o.path)
-		file, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE, 0o644)
-		if err != nil {
-			closeOutputs(outs, false)
-			return nil, fmt.Errorf("%s %s: %w", o.flag, o.path, errors.Unwrap(err))
+		if err := checkWritable(o.path); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.flag, err)
 		}
-		o.file, o.created = file, errors.Is(statErr, os.ErrNotExist)
-		outs = append(outs, o)
 	}
 	return outs, nil
-}
-
-// closeOutputs closes the files; unless the check succeeded, the ones it
-// created are removed.
-func closeOutputs(outs []*output, ok bool) {
-	for _, o := range outs {
-		if o.file == nil {
-			continue
-		}
-		o.file.Close()
-		if !ok && o.created {
-			os.Remove(o.path)
-		}
-	}
 }
 
 // errStdoutClosed stops a check whose stdout reader went away.
@@ -201,12 +179,10 @@ var errStdoutClosed = errors.New("stdout was closed (broken pipe)")
 
 // execCompat runs the check and writes the reports.
 func execCompat(f compatFlags, stdout, stderr io.Writer) int {
-	outs, err := openOutputs(f)
+	outs, err := checkOutputs(f)
 	if err != nil {
 		return usageError(stderr, "compat", "%v", err)
 	}
-	ok := false
-	defer func() { closeOutputs(outs, ok) }()
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -272,9 +248,7 @@ func execCompat(f compatFlags, stdout, stderr io.Writer) int {
 			toStdout = true
 			err = o.write(stdout, rep)
 		default:
-			if err = o.file.Truncate(0); err == nil {
-				err = o.write(o.file, rep)
-			}
+			err = writeFile(o.path, func(w io.Writer) error { return o.write(w, rep) })
 		}
 		if err != nil {
 			return reportWriteError(stderr, o.flag, o.path, err)
@@ -288,7 +262,6 @@ func execCompat(f compatFlags, stdout, stderr io.Writer) int {
 	if !f.quiet {
 		fmt.Fprintf(stderr, "subinterp compat: CPython %s: %s; %.1f s with %d jobs\n", rep.Python, rep.Summary(), rep.Seconds, rep.Jobs)
 	}
-	ok = true
 	return exitOK
 }
 

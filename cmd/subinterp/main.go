@@ -162,6 +162,14 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	return exitOK, false
 }
 
+// isSet reports whether the flag name was given on the command line (not
+// left at its default).
+func isSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
 // usageError prints a usage error for the command and returns exitUsage.
 func usageError(stderr io.Writer, name, format string, args ...any) int {
 	fmt.Fprintf(stderr, "subinterp %s: %s\n", name, fmt.Sprintf(format, args...))

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -96,12 +95,7 @@ func cmdMicroBench(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, "microbench", "unexpected argument %q", fs.Arg(0))
 	}
-	scriptsSet := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "scripts" {
-			scriptsSet = true
-		}
-	})
+	scriptsSet := isSet(fs, "scripts")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

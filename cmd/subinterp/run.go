@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -69,12 +68,7 @@ func parseRun(args []string, stderr io.Writer) (spec runSpec, code int, done boo
 	if code, done := parseFlags(fs, args); done {
 		return spec, code, true
 	}
-	haveC := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "c" {
-			haveC = true
-		}
-	})
+	haveC := isSet(fs, "c")
 	rest := fs.Args()
 	// "--" right before the positional arguments makes them arguments
 	// even if they look like a FILE.
