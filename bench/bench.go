@@ -103,24 +103,13 @@ func DefaultWorkers(cpus int) []int {
 // Validate checks the options without running anything and fills in the
 // defaults. Its errors wrap ErrUsage.
 func (o *Options) Validate() error {
-	if len(o.Workloads) == 0 {
-		o.Workloads = slices.Clone(Workloads)
+	var err error
+	if o.Workloads, err = selected("workload", o.Workloads, Workloads); err != nil {
+		return err
 	}
-	for _, w := range o.Workloads {
-		if !slices.Contains(Workloads, w) {
-			return fmt.Errorf("%w: unknown workload %q (valid: %s)", ErrUsage, w, strings.Join(Workloads, ", "))
-		}
+	if o.Modes, err = selected("mode", o.Modes, Modes); err != nil {
+		return err
 	}
-	o.Workloads = ordered(o.Workloads, Workloads)
-	if len(o.Modes) == 0 {
-		o.Modes = slices.Clone(Modes)
-	}
-	for _, m := range o.Modes {
-		if !slices.Contains(Modes, m) {
-			return fmt.Errorf("%w: unknown mode %q (valid: %s)", ErrUsage, m, strings.Join(Modes, ", "))
-		}
-	}
-	o.Modes = ordered(o.Modes, Modes)
 	if len(o.Workers) == 0 {
 		o.Workers = DefaultWorkers(runtime.NumCPU())
 	}
@@ -143,15 +132,25 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// ordered returns the distinct members of names in the order of all.
-func ordered(names, all []string) []string {
+// selected checks names (a workload or mode selection; what names which)
+// against all and returns them distinct, in the order of all; no names
+// selects all.
+func selected(what string, names, all []string) ([]string, error) {
+	if len(names) == 0 {
+		return slices.Clone(all), nil
+	}
+	for _, n := range names {
+		if !slices.Contains(all, n) {
+			return nil, fmt.Errorf("%w: unknown %s %q (valid: %s)", ErrUsage, what, n, strings.Join(all, ", "))
+		}
+	}
 	var out []string
 	for _, n := range all {
 		if slices.Contains(names, n) {
 			out = append(out, n)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // plan is what every mode runs: the same workloads with the same sizes and

@@ -175,10 +175,10 @@ func roundtripOf(rep *Report, mode string, size int) (float64, bool) {
 // worker process holds.
 func rssGoal(rep *Report) Goal {
 	g := Goal{Name: "RSS per worker", Want: fmt.Sprintf("%s ≤ 1/3 of %s", ModeOwnGIL, ModeSpawn)}
-	ours, ok1 := RSSPerWorker(rep, ModeOwnGIL)
-	spawn, ok2 := RSSPerWorker(rep, ModeSpawn)
-	if !ok1 || !ok2 {
-		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: ok1, ModeSpawn: ok2})
+	ours, n1 := rssPerWorker(rep, ModeOwnGIL)
+	spawn, n2 := rssPerWorker(rep, ModeSpawn)
+	if n1 == 0 || n2 == 0 {
+		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: n1 > 0, ModeSpawn: n2 > 0})
 		return g
 	}
 	g.Known = true
@@ -187,10 +187,12 @@ func rssGoal(rep *Report) Goal {
 	return g
 }
 
-// RSSPerWorker is a mode's memory per worker: the mean of its rows with the
-// most workers, over the CPU-bound workloads if it has any such rows, else
-// over all workloads.
-func RSSPerWorker(rep *Report, mode string) (float64, bool) {
+// rssPerWorker is a mode's memory per worker: the mean of its measured
+// rows with the most workers (where a process's fixed cost is spread
+// thinnest), over the CPU-bound workloads if it has any such rows, else
+// over all workloads; and how many workloads that mean is over (0: the
+// mode has no memory figure).
+func rssPerWorker(rep *Report, mode string) (mb float64, workloads int) {
 	kernels := cpuKernels(rep)
 	var all, cpu []float64
 	most := 0
@@ -212,13 +214,13 @@ func RSSPerWorker(rep *Report, mode string) (float64, bool) {
 		all = cpu
 	}
 	if len(all) == 0 {
-		return 0, false
+		return 0, 0
 	}
 	var sum float64
 	for _, x := range all {
 		sum += x
 	}
-	return sum / float64(len(all)), true
+	return sum / float64(len(all)), len(all)
 }
 
 // missing names the modes whose figure is absent.

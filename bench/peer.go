@@ -205,8 +205,7 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 func (t *tailWriter) lastLine() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	return lastLine(string(t.buf))
 }
 
 var _ io.Writer = (*tailWriter)(nil)

@@ -339,45 +339,21 @@ func roundtripBars(r *Report) (int, []modeBar) {
 	return payload, bars
 }
 
-// rssBars returns each mode's memory per worker in its largest pool (where
-// the fixed cost of the process is spread thinnest), averaged over the
-// scaling workloads, and how many workloads went into it.
+// rssBars returns each mode's memory per worker, as the memory goal
+// counts it (rssPerWorker), and over how many workloads the mean is taken.
 func rssBars(r *Report) (int, []modeBar) {
-	sums := map[string]float64{}
-	counts := map[string]int{}
-	used := map[string]bool{}
-	for _, wl := range scalingWorkloads(r) {
-		largest := map[string]Result{}
-		for _, res := range r.Results {
-			if res.Workload != wl || res.Error != "" || math.IsNaN(res.RSSMBPerWorker) || math.IsInf(res.RSSMBPerWorker, 0) || res.RSSMBPerWorker < 0 {
-				continue
-			}
-			if res.Mode == ModeSequential {
-				continue // no workers: its memory is not measured
-			}
-			if cur, ok := largest[res.Mode]; !ok || res.Workers > cur.Workers {
-				largest[res.Mode] = res
-			}
-		}
-		for m, res := range largest {
-			sums[m] += res.RSSMBPerWorker
-			counts[m]++
-			used[wl] = true
-		}
-	}
 	var bars []modeBar
-	positive := false
-	for m, n := range counts {
-		v := sums[m] / float64(n)
-		bars = append(bars, modeBar{m, v})
-		positive = positive || v > 0
+	workloads := 0
+	for _, m := range Modes {
+		if m == ModeSequential {
+			continue // no workers: its memory is not measured
+		}
+		if v, n := rssPerWorker(r, m); n > 0 {
+			bars = append(bars, modeBar{m, v})
+			workloads = max(workloads, n)
+		}
 	}
-	if !positive {
-		// All zero means the run did not measure memory, not that it
-		// costs nothing.
-		return 0, nil
-	}
-	return len(used), bars
+	return workloads, bars
 }
 
 // barPanel draws one horizontal bar per mode, in mode order from the top,
