@@ -269,15 +269,7 @@ func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeAndRecycle(data, in.rt.channels)
-}
-
-// decodeAndRecycle decodes a result and recycles its encoding: the decoder
-// copied every value out of it.
-func decodeAndRecycle(data []byte, reg *channel.Registry) (any, error) {
-	v, err := decodeResult(data, reg)
-	bindings.RecycleBuffer(data)
-	return v, err
+	return decodeResult(data, in.rt.channels)
 }
 
 // bindingResolver gives Go its own binding of every channel end a result
@@ -296,8 +288,12 @@ func (b bindingResolver) ResolveEnd(kind byte, id channel.ID) (any, error) {
 	return end, nil
 }
 
+// decodeResult decodes an Eval or Call result and recycles its encoding:
+// the decoder copies every value out of it.
 func decodeResult(data []byte, reg *channel.Registry) (any, error) {
-	return channel.Decode(data, bindingResolver{reg})
+	v, err := channel.Decode(data, bindingResolver{reg})
+	bindings.RecycleBuffer(data)
+	return v, err
 }
 
 // Call calls a Python function with Go arguments and returns its result
@@ -325,7 +321,7 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 	}
 	// The call has returned, and Python copied the arguments out of argv.
 	bindings.RecycleBuffer(argv)
-	return decodeAndRecycle(data, in.rt.channels)
+	return decodeResult(data, in.rt.channels)
 }
 
 // Close ends the interpreter on its own thread. It fails with ErrRunning
