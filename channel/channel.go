@@ -447,9 +447,11 @@ func (c *channel) shutdownLocked(a *aftermath) {
 func (c *channel) dropWaitingSendersLocked(a *aftermath) {
 	for c.sendq.len() > 0 {
 		sw := c.sendq.pop()
-		sw.state.Store(sDropped)
 		a.drop = append(a.drop, sw.msg)
 		sw.msg = Message{}
+		// Last: a sender that sees sDropped (it may be spinning on the
+		// state, not waiting for the wake) owns sw again and recycles it.
+		sw.state.Store(sDropped)
 		a.wake = append(a.wake, sw.sig)
 	}
 }
