@@ -215,7 +215,7 @@ func (c *channel) tryRecv() (Message, bool, error) {
 		return m, true, nil
 	}
 	if closed {
-		return Message{}, false, errClosed(c.id)
+		return Message{}, false, c.errClosed()
 	}
 	return Message{}, false, nil
 }
@@ -232,7 +232,7 @@ func (c *channel) recvMsg(ctx context.Context) (Message, error) {
 	}
 	if c.closed {
 		c.mu.Unlock()
-		return Message{}, errClosed(c.id)
+		return Message{}, c.errClosed()
 	}
 	if err := ctx.Err(); err != nil {
 		c.mu.Unlock()
@@ -257,7 +257,7 @@ func (c *channel) recvMsg(ctx context.Context) (Message, error) {
 	m, closed := w.msg, w.closed
 	c.reg.putRecvWaiter(w)
 	if closed {
-		return Message{}, errClosed(c.id)
+		return Message{}, c.errClosed()
 	}
 	return m, nil
 }
@@ -332,7 +332,7 @@ func (c *channel) sendMsgNowait(m Message) (bool, error) {
 	if c.closed {
 		c.mu.Unlock()
 		m.Release()
-		return false, errClosed(c.id)
+		return false, c.errClosed()
 	}
 	if sig, ok := c.deliverLocked(m); ok {
 		c.mu.Unlock()
@@ -359,7 +359,7 @@ func (c *channel) sendMsg(ctx context.Context, m Message) error {
 	if c.closed {
 		c.mu.Unlock()
 		m.Release()
-		return errClosed(c.id)
+		return c.errClosed()
 	}
 	if sig, ok := c.deliverLocked(m); ok {
 		c.mu.Unlock()
@@ -398,7 +398,7 @@ func (c *channel) sendMsg(ctx context.Context, m Message) error {
 	if state == sReceived {
 		return nil
 	}
-	return &notReceivedError{c.id, errClosed(c.id)}
+	return &notReceivedError{c.id, c.errClosed()}
 }
 
 // withdrawLocked takes a not-yet-received value back out of the channel.
@@ -493,11 +493,25 @@ func side(send bool) string {
 	return "recv"
 }
 
+// errClosed is ErrClosed for c, wrapping the Registry's close cause once
+// the Registry is closed.
+func (c *channel) errClosed() error {
+	return &chanError{id: c.id, kind: ErrClosed, msg: "closed", cause: c.reg.closeCause()}
+}
+
+// errGone is the error of Bind and Release on a destroyed channel.
+func (c *channel) errGone() error {
+	if cause := c.reg.closeCause(); cause != nil {
+		return &chanError{id: c.id, kind: ErrClosed, msg: "closed with its registry", cause: cause}
+	}
+	return errf(c.id, ErrClosed, "closed: every end was released")
+}
+
 func (c *channel) bind(send bool) error {
 	c.lock()
 	defer c.mu.Unlock()
 	if c.destroyed {
-		return errf(c.id, ErrClosed, "closed: every end was released")
+		return c.errGone()
 	}
 	if send {
 		c.nsend++
@@ -511,7 +525,7 @@ func (c *channel) release(send bool) error {
 	c.lock()
 	if c.destroyed {
 		c.mu.Unlock()
-		return errf(c.id, ErrClosed, "closed: every end was released")
+		return c.errGone()
 	}
 	n := &c.nrecv
 	if send {

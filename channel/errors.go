@@ -47,23 +47,33 @@ var (
 	ErrCorrupt = errors.New("corrupt encoded value")
 )
 
-// chanError is an error about one channel: "channel 7: closed".
+// chanError is an error about one channel: "channel 7: closed". cause,
+// when set, is why the Registry was closed (Registry.Close).
 type chanError struct {
-	id   ID
-	kind error
-	msg  string
+	id    ID
+	kind  error
+	msg   string
+	cause error
 }
 
 // Error says which channel and what happened.
-func (e *chanError) Error() string { return fmt.Sprintf("channel %d: %s", e.id, e.msg) }
+func (e *chanError) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("channel %d: %s: %v", e.id, e.msg, e.cause)
+	}
+	return fmt.Sprintf("channel %d: %s", e.id, e.msg)
+}
 
-// Unwrap returns the sentinel.
-func (e *chanError) Unwrap() error { return e.kind }
-
-func errClosed(id ID) error { return &chanError{id, ErrClosed, "closed"} }
+// Unwrap returns the sentinel, and the Registry's close cause if any.
+func (e *chanError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.kind, e.cause}
+	}
+	return []error{e.kind}
+}
 
 func errf(id ID, kind error, format string, args ...any) error {
-	return &chanError{id, kind, fmt.Sprintf(format, args...)}
+	return &chanError{id: id, kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
 // notReceivedError is ErrNotReceived plus its cause, both visible to errors.Is.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/subinterp/subinterp/internal/handoff"
 )
@@ -19,6 +20,10 @@ type Registry struct {
 	mu     sync.Mutex
 	lastID ID
 	chans  map[ID]*channel
+	// cause is why Close closed the Registry; nil while open. Written
+	// under mu before Close shuts any channel down, so whoever sees a
+	// channel shut down by Close also sees it.
+	cause atomic.Pointer[error]
 
 	recvPool sync.Pool // *recvWaiter
 	sendPool sync.Pool // *sendWaiter
@@ -76,6 +81,10 @@ func (r *Registry) Create(opts Options) (*RecvChannel, *SendChannel, error) {
 		nsend:    1,
 	}
 	r.mu.Lock()
+	if cause := r.closeCause(); cause != nil {
+		r.mu.Unlock()
+		return nil, nil, fmt.Errorf("channel: registry closed: %w", cause)
+	}
 	r.lastID++
 	c.id = r.lastID
 	c.recvEnd = RecvChannel{c, c.id}
@@ -105,7 +114,7 @@ func (r *Registry) remove(c *channel) {
 func (r *Registry) Lookup(id ID) (*RecvChannel, *SendChannel, error) {
 	c := r.get(id)
 	if c == nil {
-		return nil, nil, errf(id, ErrNotFound, "not found")
+		return nil, nil, &chanError{id: id, kind: ErrNotFound, msg: "not found", cause: r.closeCause()}
 	}
 	return &c.recvEnd, &c.sendEnd, nil
 }
@@ -146,9 +155,10 @@ func (r *Registry) List() []ID {
 	return ids
 }
 
-// CloseAll force-closes every channel and empties the Registry, for
-// runtime shutdown: blocked receivers get ErrClosed, blocked senders
-// ErrNotReceived, queued values are dropped and their buffers released.
+// CloseAll force-closes every channel and empties the Registry: blocked
+// receivers get ErrClosed, blocked senders ErrNotReceived, queued values
+// are dropped and their buffers released. The Registry stays usable
+// (Create works); see Close for shutting it for good.
 func (r *Registry) CloseAll() {
 	r.mu.Lock()
 	all := make([]*channel, 0, len(r.chans))
@@ -156,6 +166,47 @@ func (r *Registry) CloseAll() {
 		all = append(all, c)
 	}
 	r.mu.Unlock()
+	r.destroy(all)
+}
+
+// Close shuts the Registry for good, for runtime shutdown, and says why:
+// every operation blocked on any of its channels returns at once, and
+// every later one fails, with an error that wraps cause (test with
+// errors.Is) as well as the usual sentinel (blocked receivers: ErrClosed;
+// blocked senders: ErrNotReceived and ErrClosed; Bind, Release, Send and
+// Recv on an end: ErrClosed; Lookup: ErrNotFound). Queued values are
+// dropped and their buffers and pinned ends released, and Create fails.
+// A nil cause means ErrClosed. Closing again does nothing and keeps the
+// first cause.
+func (r *Registry) Close(cause error) {
+	if cause == nil {
+		cause = ErrClosed
+	}
+	r.mu.Lock()
+	if r.cause.Load() != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.cause.Store(&cause)
+	all := make([]*channel, 0, len(r.chans))
+	for _, c := range r.chans {
+		all = append(all, c)
+	}
+	r.mu.Unlock()
+	r.destroy(all)
+}
+
+// closeCause is the cause Close was given, or nil while the Registry is
+// open.
+func (r *Registry) closeCause() error {
+	if p := r.cause.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// destroy force-closes the channels and takes them out of the Registry.
+func (r *Registry) destroy(all []*channel) {
 	for _, c := range all {
 		c.lock()
 		if c.destroyed {
@@ -246,7 +297,7 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 			r.unregister(w, chans, start, registered)
 			r.putRecvWaiter(w)
 			if !ok {
-				return i, Message{}, errClosed(c.id)
+				return i, Message{}, c.errClosed()
 			}
 			return i, m, nil
 		}
@@ -267,7 +318,7 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 	i, m, closed := int(w.idx), w.msg, w.closed
 	r.putRecvWaiter(w)
 	if closed {
-		return i, Message{}, errClosed(chans[i].c.id)
+		return i, Message{}, chans[i].c.errClosed()
 	}
 	return i, m, nil
 }
