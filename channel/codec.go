@@ -46,7 +46,10 @@ package channel
 // Containers nest at most MaxDepth deep (a scalar at the top is depth 0, a
 // list is 1, a list in a list 2, ...). A valid encoding is exactly one
 // value with no bytes after it. The format is canonical: decoding valid
-// bytes and encoding the result gives the same bytes back.
+// bytes and encoding the result gives the same bytes back, except for a
+// dict two of whose keys are one key in Python (1 and 1.0, say): Decode
+// accepts it (Python never encodes one), Encode refuses to make one
+// (ErrDuplicateKey).
 
 import (
 	"encoding/binary"
@@ -71,8 +74,9 @@ type EndResolver interface {
 // Encode returns the wire encoding (see the format above) of v. It accepts
 // everything Normalize accepts and encodes v exactly as it would encode
 // Normalize(v). Anything else gives an error wrapping ErrNotShareable that
-// names the Go type, as does nesting deeper than MaxDepth. Buffers travel
-// only inside a Message (EncodeMessage).
+// names the Go type, as do nesting deeper than MaxDepth and a dict whose
+// keys Python would merge (ErrDuplicateKey). Buffers travel only inside a
+// Message (EncodeMessage).
 func Encode(v any) ([]byte, error) { return AppendEncode(make([]byte, 0, initialBuf), v) }
 
 // initialBuf is the first allocation for an encoding: a scalar fits.
@@ -170,6 +174,9 @@ func (e *encoder) enc(v any, depth int) error {
 	case Dict:
 		if depth >= MaxDepth {
 			return tooDeep()
+		}
+		if err := checkEncodedKeys(x, depth); err != nil {
+			return err
 		}
 		e.buf = append(e.buf, 'd')
 		e.buf = binary.AppendUvarint(e.buf, uint64(len(x)))
@@ -343,13 +350,18 @@ func (e *encoder) reflect(rv reflect.Value, depth int) error {
 		items := make(Dict, 0, rv.Len())
 		iter := rv.MapRange()
 		for iter.Next() {
-			k, err := Normalize(iter.Key().Interface())
+			k, err := normalize(iter.Key().Interface(), depth+1)
 			if err != nil {
 				return err
 			}
 			items = append(items, Item{k, iter.Value().Interface()})
 		}
 		sort.SliceStable(items, func(i, j int) bool { return lessKey(items[i].Key, items[j].Key) })
+		if keysMayCollide(rv.Type().Key()) {
+			if err := checkKeys(items); err != nil {
+				return err
+			}
+		}
 		e.buf = append(e.buf, 'd')
 		e.buf = binary.AppendUvarint(e.buf, uint64(len(items)))
 		for _, it := range items {

@@ -22,7 +22,12 @@ var (
 
 // CanConvertTo reports whether ConvertTo supports Go type t at all (as a
 // parameter type of a function called from Python, say), and if not, why.
-func CanConvertTo(t reflect.Type) error {
+// Recursive types (type Tree map[string]Tree) are supported.
+func CanConvertTo(t reflect.Type) error { return canConvertTo(t, nil) }
+
+// canConvertTo is CanConvertTo; seen holds the slice and map types being
+// checked further up, where a recursive type meets itself again.
+func canConvertTo(t reflect.Type, seen map[reflect.Type]bool) error {
 	switch t {
 	case bigIntType, recvType, sendType, tupleType, dictType, bytesType:
 		return nil
@@ -36,13 +41,20 @@ func CanConvertTo(t reflect.Type) error {
 		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return nil
-	case reflect.Slice:
-		return CanConvertTo(t.Elem())
-	case reflect.Map:
-		if err := CanConvertTo(t.Key()); err != nil {
-			return err
+	case reflect.Slice, reflect.Map:
+		if seen[t] {
+			return nil // checked where it first appeared
 		}
-		return CanConvertTo(t.Elem())
+		if seen == nil {
+			seen = make(map[reflect.Type]bool)
+		}
+		seen[t] = true
+		if t.Kind() == reflect.Map {
+			if err := canConvertTo(t.Key(), seen); err != nil {
+				return err
+			}
+		}
+		return canConvertTo(t.Elem(), seen)
 	}
 	return fmt.Errorf("%w: Go type %s has no Python counterpart", ErrConvert, t)
 }
@@ -51,8 +63,12 @@ func CanConvertTo(t reflect.Type) error {
 // t: Python ints fit any integer type they do not overflow (and float
 // types), lists and tuples fit slices, dicts fit maps, None fits
 // interfaces, pointers, slices and maps (as nil). Errors wrap ErrConvert
-// and say what did not fit.
-func ConvertTo(v any, t reflect.Type) (reflect.Value, error) {
+// and say what did not fit, as does a value nested deeper than MaxDepth
+// (no canonical value is; a Go value that contains itself would be).
+func ConvertTo(v any, t reflect.Type) (reflect.Value, error) { return convertTo(v, t, 0) }
+
+// convertTo is ConvertTo for a value nested depth containers deep.
+func convertTo(v any, t reflect.Type, depth int) (reflect.Value, error) {
 	fail := func() (reflect.Value, error) {
 		return reflect.Value{}, fmt.Errorf("%w: %s to %s", ErrConvert, describe(v), t)
 	}
@@ -162,9 +178,12 @@ func ConvertTo(v any, t reflect.Type) (reflect.Value, error) {
 		default:
 			return fail()
 		}
+		if depth >= MaxDepth {
+			return reflect.Value{}, convertTooDeep()
+		}
 		out := reflect.MakeSlice(t, len(items), len(items))
 		for i, item := range items {
-			e, err := ConvertTo(item, t.Elem())
+			e, err := convertTo(item, t.Elem(), depth+1)
 			if err != nil {
 				return reflect.Value{}, fmt.Errorf("item %d: %w", i, err)
 			}
@@ -176,13 +195,16 @@ func ConvertTo(v any, t reflect.Type) (reflect.Value, error) {
 		if !ok {
 			return fail()
 		}
+		if depth >= MaxDepth {
+			return reflect.Value{}, convertTooDeep()
+		}
 		out := reflect.MakeMapWithSize(t, len(d))
 		for _, it := range d {
-			k, err := ConvertTo(it.Key, t.Key())
+			k, err := convertTo(it.Key, t.Key(), depth+1)
 			if err != nil {
 				return reflect.Value{}, fmt.Errorf("key %s: %w", describe(it.Key), err)
 			}
-			val, err := ConvertTo(it.Value, t.Elem())
+			val, err := convertTo(it.Value, t.Elem(), depth+1)
 			if err != nil {
 				return reflect.Value{}, fmt.Errorf("value of key %s: %w", describe(it.Key), err)
 			}
@@ -191,6 +213,10 @@ func ConvertTo(v any, t reflect.Type) (reflect.Value, error) {
 		return out, nil
 	}
 	return fail()
+}
+
+func convertTooDeep() error {
+	return fmt.Errorf("%w: containers nested deeper than %d (a value that contains itself?)", ErrConvert, MaxDepth)
 }
 
 // describe names a canonical value's Python type.

@@ -76,5 +76,6 @@
 //
 // Errors wrap the sentinels ErrClosed, ErrNotFound, ErrEmpty, ErrNotEmpty,
 // ErrNotReceived, ErrTooLarge, ErrFull, ErrCorrupt and ErrNotShareable
-// (test with errors.Is) and name the channel id.
+// (test with errors.Is) and name the channel id. ErrDuplicateKey, a dict
+// whose keys Python would merge, comes with ErrNotShareable.
 package channel

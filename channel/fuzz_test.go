@@ -26,7 +26,7 @@ func FuzzDecode(f *testing.F) {
 		require.NoError(f, err)
 		f.Add(data)
 	}
-	for _, s := range []string{"", "x", "NN", "l\x05N", "s\x81\x00a", "I\x030x1", "B\x00", "t\x02B\x01B\x00", "d\x01NB\x00"} {
+	for _, s := range []string{"", "x", "NN", "l\x05N", "s\x81\x00a", "I\x030x1", "B\x00", "t\x02B\x01B\x00", "d\x01NB\x00", "d\x02TNi\x01\x00\x00\x00\x00\x00\x00\x00N"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -39,8 +39,13 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			require.NoError(t, verr, "validate must agree with Decode")
 			again, err := Encode(v)
-			require.NoError(t, err, "decoded %#v", v)
-			require.Equal(t, data, again, "re-encoding must reproduce the input")
+			if errors.Is(err, ErrDuplicateKey) {
+				// Valid bytes Python never makes, and Go refuses to.
+				require.ErrorIs(t, err, ErrNotShareable)
+			} else {
+				require.NoError(t, err, "decoded %#v", v)
+				require.Equal(t, data, again, "re-encoding must reproduce the input")
+			}
 		}
 
 		// The same bytes as a Message with two out-of-band buffers: no

@@ -60,8 +60,14 @@ func (d Dict) Get(key any) (any, bool) {
 // Integers that fit int64 are always int64; only larger ones are *big.Int.
 // Normalize copies slices, byte slices and big integers, so the caller may
 // reuse what it passed. Anything else (channels, funcs, structs, pointers)
-// gives an error wrapping ErrNotShareable that names the Go type.
-func Normalize(v any) (any, error) {
+// gives an error wrapping ErrNotShareable that names the Go type, and so
+// does nesting deeper than MaxDepth (as Encode: this is also what stops a
+// value that contains itself), and so do dict keys that Python would see
+// as one key (see ErrDuplicateKey).
+func Normalize(v any) (any, error) { return normalize(v, 0) }
+
+// normalize is Normalize for a value nested depth containers deep.
+func normalize(v any, depth int) (any, error) {
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
@@ -81,22 +87,31 @@ func Normalize(v any) (any, error) {
 	case big.Int:
 		return normBig(&x), nil
 	case Tuple:
-		out, err := normSlice([]any(x))
-		return Tuple(out), err
+		out, err := normSlice([]any(x), depth)
+		if err != nil {
+			return nil, err
+		}
+		return Tuple(out), nil
 	case []any:
-		return normSlice(x)
+		return normSlice(x, depth)
 	case Dict:
+		if depth >= MaxDepth {
+			return nil, tooDeep()
+		}
 		out := make(Dict, len(x))
 		for i, it := range x {
-			k, err := Normalize(it.Key)
+			k, err := normalize(it.Key, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			val, err := Normalize(it.Value)
+			val, err := normalize(it.Value, depth+1)
 			if err != nil {
 				return nil, err
 			}
 			out[i] = Item{k, val}
+		}
+		if err := checkKeys(out); err != nil {
+			return nil, err
 		}
 		return out, nil
 	case Pickled:
@@ -105,7 +120,7 @@ func Normalize(v any) (any, error) {
 	if s, ok := v.(shareableEnd); ok {
 		return s, nil
 	}
-	return normReflect(reflect.ValueOf(v))
+	return normReflect(reflect.ValueOf(v), depth)
 }
 
 func normBig(x *big.Int) any {
@@ -115,10 +130,13 @@ func normBig(x *big.Int) any {
 	return new(big.Int).Set(x)
 }
 
-func normSlice(x []any) ([]any, error) {
+func normSlice(x []any, depth int) ([]any, error) {
+	if depth >= MaxDepth {
+		return nil, tooDeep()
+	}
 	out := make([]any, len(x))
 	for i, e := range x {
-		n, err := Normalize(e)
+		n, err := normalize(e, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +145,7 @@ func normSlice(x []any) ([]any, error) {
 	return out, nil
 }
 
-func normReflect(rv reflect.Value) (any, error) {
+func normReflect(rv reflect.Value, depth int) (any, error) {
 	switch rv.Kind() {
 	case reflect.Bool:
 		return rv.Bool(), nil
@@ -147,9 +165,12 @@ func normReflect(rv reflect.Value) (any, error) {
 		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
 			return append([]byte(nil), rv.Bytes()...), nil
 		}
+		if depth >= MaxDepth {
+			return nil, tooDeep()
+		}
 		out := make([]any, rv.Len())
 		for i := range out {
-			n, err := Normalize(rv.Index(i).Interface())
+			n, err := normalize(rv.Index(i).Interface(), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -157,20 +178,28 @@ func normReflect(rv reflect.Value) (any, error) {
 		}
 		return out, nil
 	case reflect.Map:
+		if depth >= MaxDepth {
+			return nil, tooDeep()
+		}
 		out := make(Dict, 0, rv.Len())
 		iter := rv.MapRange()
 		for iter.Next() {
-			k, err := Normalize(iter.Key().Interface())
+			k, err := normalize(iter.Key().Interface(), depth+1)
 			if err != nil {
 				return nil, err
 			}
-			val, err := Normalize(iter.Value().Interface())
+			val, err := normalize(iter.Value().Interface(), depth+1)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, Item{k, val})
 		}
 		sort.SliceStable(out, func(i, j int) bool { return lessKey(out[i].Key, out[j].Key) })
+		if keysMayCollide(rv.Type().Key()) {
+			if err := checkKeys(out); err != nil {
+				return nil, err
+			}
+		}
 		return out, nil
 	case reflect.Invalid:
 		return nil, nil
@@ -200,7 +229,12 @@ func lessKey(a, b any) bool {
 // Equal reports whether two canonical values are equal the way Python's ==
 // sees them after a round trip: same types, same contents, NaN equal to
 // NaN (a NaN that crossed is still "the same value"), 0.0 and -0.0 apart.
-func Equal(a, b any) bool {
+// Containers nested deeper than MaxDepth are never equal (no canonical
+// value nests so deep), which also ends the comparison of a value that
+// contains itself.
+func Equal(a, b any) bool { return equal(a, b, 0) }
+
+func equal(a, b any, depth int) bool {
 	switch x := a.(type) {
 	case nil:
 		return b == nil
@@ -224,17 +258,17 @@ func Equal(a, b any) bool {
 		return ok && string(x) == string(y)
 	case []any:
 		y, ok := b.([]any)
-		return ok && equalSlices(x, y)
+		return ok && equalSlices(x, y, depth)
 	case Tuple:
 		y, ok := b.(Tuple)
-		return ok && equalSlices(x, y)
+		return ok && equalSlices(x, y, depth)
 	case Dict:
 		y, ok := b.(Dict)
-		if !ok || len(x) != len(y) {
+		if !ok || len(x) != len(y) || depth >= MaxDepth {
 			return false
 		}
 		for i := range x {
-			if !Equal(x[i].Key, y[i].Key) || !Equal(x[i].Value, y[i].Value) {
+			if !equal(x[i].Key, y[i].Key, depth+1) || !equal(x[i].Value, y[i].Value, depth+1) {
 				return false
 			}
 		}
@@ -245,12 +279,12 @@ func Equal(a, b any) bool {
 	return a == b
 }
 
-func equalSlices(x, y []any) bool {
-	if len(x) != len(y) {
+func equalSlices(x, y []any, depth int) bool {
+	if len(x) != len(y) || depth >= MaxDepth {
 		return false
 	}
 	for i := range x {
-		if !Equal(x[i], y[i]) {
+		if !equal(x[i], y[i], depth+1) {
 			return false
 		}
 	}
