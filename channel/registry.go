@@ -239,7 +239,9 @@ var errNoChannels = errors.New("channel: Select needs at least one channel")
 // picks one at random, so no channel starves. A closed, drained channel
 // counts as ready: Select returns its index and ErrClosed, so the caller
 // can drop it. If ctx ends first it returns -1 and ctx.Err(); an already
-// ended ctx makes it a non-blocking poll.
+// ended ctx makes it a non-blocking poll. An error about one of chans
+// (closed, not from a Registry) names its index and its channel id:
+// "select: channels[1]: channel 7: closed".
 func (r *Registry) Select(ctx context.Context, chans ...*RecvChannel) (index int, v any, err error) {
 	i, m, err := r.SelectMsg(ctx, chans...)
 	if err != nil {
@@ -257,9 +259,9 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 	if n == 0 {
 		return -1, Message{}, errNoChannels
 	}
-	for _, rc := range chans {
+	for i, rc := range chans {
 		if _, err := rc.ch(); err != nil {
-			return -1, Message{}, err
+			return -1, Message{}, selectErr(i, err)
 		}
 	}
 	start := 0
@@ -269,8 +271,11 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 	for k := 0; k < n; k++ {
 		i := (start + k) % n
 		m, ok, err := chans[i].c.tryRecv()
-		if ok || err != nil {
-			return i, m, err
+		if err != nil {
+			return i, Message{}, selectErr(i, err)
+		}
+		if ok {
+			return i, m, nil
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -297,7 +302,7 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 			r.unregister(w, chans, start, registered)
 			r.putRecvWaiter(w)
 			if !ok {
-				return i, Message{}, c.errClosed()
+				return i, Message{}, selectErr(i, c.errClosed())
 			}
 			return i, m, nil
 		}
@@ -318,10 +323,15 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 	i, m, closed := int(w.idx), w.msg, w.closed
 	r.putRecvWaiter(w)
 	if closed {
-		return i, Message{}, chans[i].c.errClosed()
+		return i, Message{}, selectErr(i, chans[i].c.errClosed())
 	}
 	return i, m, nil
 }
+
+// selectErr says which of Select's channels err is about: its message
+// names the channel id, this adds the index, which is what a caller
+// holding a list of channels needs to drop the right one.
+func selectErr(i int, err error) error { return fmt.Errorf("select: channels[%d]: %w", i, err) }
 
 func (r *Registry) unregister(w *recvWaiter, chans []*RecvChannel, start, registered int) {
 	for k := 0; k < registered; k++ {
