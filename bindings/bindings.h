@@ -60,6 +60,7 @@ Py_ssize_t si_encoded_size(PyObject *obj, int flags, PyObject **side);
 Py_ssize_t si_encode_into(PyObject *obj, int flags, PyObject *side, char *out, Py_ssize_t size);
 PyObject *si_decode(const char *data, Py_ssize_t len);
 PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs);
+PyObject *si_decode_args(const char *data, Py_ssize_t len);
 
 /* exec.c: running code in the current interpreter's __main__. */
 int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen);

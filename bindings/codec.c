@@ -99,14 +99,23 @@ int si_set_not_shareable(PyObject *obj) {
     return SI_ERR_NOT_SHAREABLE;
 }
 
+/* too_deep refuses a container at depth SI_MAX_DEPTH: containers nest at
+ * most SI_MAX_DEPTH deep (the top value is depth 0), as channel.Encode and
+ * both decoders count them, so whatever one side makes the other reads. */
+static int too_deep(void) {
+    module_state *st = si_state();
+    PyObject *exc = st ? st->exc[SI_EXC_NOT_SHAREABLE] : NULL;
+    if (exc == NULL) {
+        PyErr_Clear();
+        exc = PyExc_ValueError;
+    }
+    PyErr_Format(exc, "containers nested deeper than %d (a value that contains itself?)", SI_MAX_DEPTH);
+    return SI_ERR_NOT_SHAREABLE;
+}
+
 static int enc(encoder *e, PyObject *obj, int depth) {
     unsigned char end_kind;
     int64_t end_id;
-    if (depth > SI_MAX_DEPTH) {
-        PyErr_Format(PyExc_ValueError,
-                     "value nests deeper than %d levels (or contains itself)", SI_MAX_DEPTH);
-        return SI_ERR_NOT_SHAREABLE;
-    }
     if (obj == Py_None) {
         put_byte(e, 'N');
     } else if (obj == Py_True) {
@@ -161,6 +170,9 @@ static int enc(encoder *e, PyObject *obj, int depth) {
     } else if (PyBytes_CheckExact(obj)) {
         put_blob(e, 'b', PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj));
     } else if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
+        if (depth >= SI_MAX_DEPTH) {
+            return too_deep();
+        }
         int is_list = PyList_CheckExact(obj);
         Py_ssize_t n = is_list ? PyList_GET_SIZE(obj) : PyTuple_GET_SIZE(obj);
         put_byte(e, is_list ? 'l' : 't');
@@ -179,6 +191,9 @@ static int enc(encoder *e, PyObject *obj, int depth) {
             }
         }
     } else if (PyDict_CheckExact(obj)) {
+        if (depth >= SI_MAX_DEPTH) {
+            return too_deep();
+        }
         Py_ssize_t n = PyDict_GET_SIZE(obj), pos = 0, seen = 0;
         PyObject *k, *v;
         put_byte(e, 'd');
@@ -317,7 +332,7 @@ static int get_u64le(decoder *d, uint64_t *v) {
 }
 
 static PyObject *dec(decoder *d, int depth) {
-    if (depth > SI_MAX_DEPTH || d->p >= d->end) {
+    if (d->p >= d->end) {
         return corrupt();
     }
     unsigned char tag = *d->p++;
@@ -396,7 +411,7 @@ static PyObject *dec(decoder *d, int depth) {
     }
     case 'l':
     case 't': {
-        if (get_len(d, &n) < 0) {
+        if (depth >= SI_MAX_DEPTH || get_len(d, &n) < 0) {
             return corrupt();
         }
         PyObject *seq = tag == 'l' ? PyList_New(n) : PyTuple_New(n);
@@ -418,7 +433,7 @@ static PyObject *dec(decoder *d, int depth) {
         return seq;
     }
     case 'd': {
-        if (get_len(d, &n) < 0) {
+        if (depth >= SI_MAX_DEPTH || get_len(d, &n) < 0) {
             return corrupt();
         }
         PyObject *dict = PyDict_New();
@@ -451,6 +466,24 @@ PyObject *si_decode(const char *data, Py_ssize_t len) { return si_decode_bufs(da
 PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs) {
     decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, bufs, nbufs, NULL};
     PyObject *v = dec(&d, 0);
+    if (v != NULL && d.p != d.end) {
+        Py_DECREF(v);
+        return corrupt();
+    }
+    return v;
+}
+
+/* si_decode_args decodes a call's argument tuple, encoded by
+ * channel.AppendEncodeArgs: the tuple itself does not count toward
+ * SI_MAX_DEPTH (it starts at depth -1), so an argument may nest exactly as
+ * deeply as any value channel.Encode accepts. */
+PyObject *si_decode_args(const char *data, Py_ssize_t len) {
+    if (len < 1 || data[0] != 't') {
+        PyErr_SetString(PyExc_TypeError, "call arguments must be a tuple");
+        return NULL;
+    }
+    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, NULL, 0, NULL};
+    PyObject *v = dec(&d, -1);
     if (v != NULL && d.p != d.end) {
         Py_DECREF(v);
         return corrupt();

@@ -205,7 +205,7 @@ PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t
     if (callable == NULL) {
         return NULL;
     }
-    PyObject *argv = si_decode(args, argslen);
+    PyObject *argv = si_decode_args(args, argslen);
     if (argv == NULL) {
         Py_DECREF(callable);
         return NULL;

@@ -92,6 +92,26 @@ func AppendEncode(dst []byte, v any) ([]byte, error) {
 	return e.buf, nil
 }
 
+// AppendEncodeArgs appends to dst the encoding of Tuple(args), the
+// argument tuple of a call into Python, with one difference: the tuple
+// does not count toward MaxDepth, so an argument may nest exactly as
+// deeply as a value passed to Encode (it would otherwise lose one level
+// to a tuple the caller never wrote). The receiver must decode it with
+// the same rule (bindings' si_decode_args does); Decode counts the tuple
+// and refuses an argument at the limit. Errors are Encode's, saying which
+// argument (from 1); on error it returns dst unchanged in length.
+func AppendEncodeArgs(dst []byte, args []any) ([]byte, error) {
+	e := encoder{buf: dst}
+	e.buf = append(e.buf, 't')
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(args)))
+	for i, a := range args {
+		if err := e.enc(a, 0); err != nil {
+			return dst, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+	}
+	return e.buf, nil
+}
+
 // EncodeMessage encodes v into a Message. Unlike Encode it accepts *Buffer
 // and *BufferView values (encoded as 'B', the Message taking its own
 // reference to the Buffer; the caller keeps its own), and it binds every

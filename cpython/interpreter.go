@@ -301,7 +301,7 @@ func decodeResult(data []byte, reg *channel.Registry) (any, error) {
 // or a name defined in __main__ or a builtin ("len"). Channel ends in the
 // result are bound to Go: Release them when done.
 func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, error) {
-	argv, err := channel.AppendEncode(bindings.ScratchBuffer(), channel.Tuple(args))
+	argv, err := channel.AppendEncodeArgs(bindings.ScratchBuffer(), args)
 	if err != nil {
 		return nil, fmt.Errorf("subinterp: Call %s: arguments: %w", fn, err)
 	}

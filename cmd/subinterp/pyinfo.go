@@ -30,32 +30,58 @@ type pythonInfo struct {
 	// (DT_RUNPATH or DT_RPATH), if any.
 	Linked string   `json:"linked"`
 	RPath  []string `json:"rpath"`
-	// PythonBinary is python3.X in the same prefix, used to run the
-	// benchmark peers ("" if it does not exist).
+	// PythonBinary is the python3.X of the same build (pythonBinary), used
+	// to run the benchmark peers ("" if it does not exist).
 	PythonBinary string `json:"python_binary"`
 }
 
 // describePython collects pythonInfo from the running runtime.
 func describePython(ctx context.Context, rt *cpython.Runtime) (pythonInfo, error) {
 	info := pythonInfo{Version: rt.Version(), Debug: rt.Debug(), LibPython: findLibpython()}
-	v, err := rt.Main().Eval(ctx, "__import__('sys').prefix")
+	prefix, err := sysPrefix(ctx, rt)
 	if err != nil {
-		return info, fmt.Errorf("reading sys.prefix: %w", err)
-	}
-	prefix, ok := v.(string)
-	if !ok {
-		return info, fmt.Errorf("sys.prefix is %T, not a string", v)
+		return info, err
 	}
 	info.Prefix = prefix
 	if exe, err := os.Executable(); err == nil {
 		info.Executable = exe
 		info.Linked, info.RPath = linkedLibpython(exe)
 	}
-	bin := filepath.Join(prefix, "bin", "python"+majorMinor(info.Version))
-	if st, err := os.Stat(bin); err == nil && !st.IsDir() {
-		info.PythonBinary = bin
-	}
+	info.PythonBinary = pythonBinary(prefix, info.Version, info.Debug)
 	return info, nil
+}
+
+// sysPrefix returns the runtime's sys.prefix.
+func sysPrefix(ctx context.Context, rt *cpython.Runtime) (string, error) {
+	v, err := rt.Main().Eval(ctx, "__import__('sys').prefix")
+	if err != nil {
+		return "", fmt.Errorf("reading sys.prefix: %w", err)
+	}
+	prefix, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("sys.prefix is %T, not a string", v)
+	}
+	return prefix, nil
+}
+
+// pythonBinary returns the python3.X program of the CPython build with
+// this prefix, version and flavour, or "" if the prefix has none. A debug
+// build's own binary comes first: a source build installs it as
+// python3.X, but Debian's python3.X-dbg installs python3.Xd next to the
+// release python3.X.
+func pythonBinary(prefix, version string, debug bool) string {
+	name := "python" + majorMinor(version)
+	candidates := []string{name}
+	if debug {
+		candidates = []string{name + "d", name}
+	}
+	for _, c := range candidates {
+		bin := filepath.Join(prefix, "bin", c)
+		if st, err := os.Stat(bin); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return bin
+		}
+	}
+	return ""
 }
 
 // findLibpython returns the path of the first mapping in /proc/self/maps

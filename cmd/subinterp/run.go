@@ -45,6 +45,9 @@ type runSpec struct {
 	// argv is sys.argv; paths are extra sys.path entries.
 	argv  []string
 	paths []string
+	// executable is sys.executable for the code: execRun finds it once
+	// CPython has started.
+	executable string
 }
 
 // cmdRun is `subinterp run`.
@@ -138,6 +141,13 @@ finally:
     globals().pop("__subinterp_join_threads", None)
 `
 
+// setExecutable makes sys.executable (and sys._base_executable, which venv
+// and multiprocessing read) the Python program of the CPython build in use.
+// CPython derives it from argv[0], which here is the FILE or "-c", so
+// subprocess.run([sys.executable, ...]) would not start Python. It binds
+// no name in __main__.
+const setExecutable = `__import__("sys").executable = __import__("sys")._base_executable = globals().pop("__subinterp_executable__")`
+
 // bootstrapFrame is the traceback line fileBootstrap adds: the exec line.
 var bootstrapFrame = fmt.Sprintf(`  File "<string>", line %d, in <module>`, strings.Count(joinThreadsDef, "\n")+3)
 
@@ -187,6 +197,14 @@ func execRun(spec runSpec, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "subinterp run: starting CPython: %v\n", err)
 		return exitFailed
 	}
+	prefix, err := sysPrefix(context.Background(), rt)
+	if err != nil {
+		fmt.Fprintf(stderr, "subinterp run: %v\n", err)
+		return exitFailed
+	}
+	// "" if the build has no python3.X program, as CPython says when it
+	// cannot tell.
+	spec.executable = pythonBinary(prefix, rt.Version(), rt.Debug())
 
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stopSignals()
@@ -266,9 +284,12 @@ func runOne(ctx, sigCtx context.Context, rt *cpython.Runtime, cfg cpython.Config
 	ow, ew := NewLineWriter(out, prefix), NewLineWriter(errOut, prefix)
 	opts := []cpython.ExecOption{cpython.WithStdout(ow), cpython.WithStderr(ew)}
 
-	if spec.file == "" {
+	err = in.Exec(ctx, setExecutable, append(opts, cpython.WithGlobals(map[string]any{"__subinterp_executable__": spec.executable}))...)
+	switch {
+	case err != nil:
+	case spec.file == "":
 		err = in.Exec(ctx, string(spec.code), opts...)
-	} else {
+	default:
 		globals := map[string]any{"__file__": spec.file, "__subinterp_source__": spec.code}
 		err = in.Exec(ctx, fileBootstrap, append(opts, cpython.WithGlobals(globals))...)
 	}

@@ -259,6 +259,91 @@ func TestRunSharedGIL(t *testing.T) {
 	assert.Len(t, idsOf(r.stdout, "own"), 1, r.stdout)
 }
 
+// TestRunExecutable: sys.executable is the Python program of the CPython
+// build in use, not the FILE (CPython derives it from argv[0]), so code can
+// start Python in a subprocess; and that Python is the same build.
+func TestRunExecutable(t *testing.T) {
+	dir := t.TempDir()
+	const code = `import subprocess, sys
+BUILD = "f'{sys.version} {sys.prefix} {hasattr(sys, \"gettotalrefcount\")}'"
+def run(src):
+    return subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, check=True).stdout.strip()
+print("executable=" + sys.executable)
+print("base_executable=" + sys._base_executable)
+print("one=" + run("print(1)"))
+print("build=" + eval(BUILD))
+print("child=" + run("import sys; print(" + BUILD + ")"))
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.py"), []byte(code), 0o644))
+	// CPython made sys.executable the FILE given as a path, and "" for a
+	// bare name or -c.
+	for name, args := range map[string][]string{
+		"FILE":         {"run", "main.py", "arg"},
+		"FILE as path": {"run", filepath.Join(dir, "main.py")},
+		"-c":           {"run", "-c", code},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := runBinary(t, dir, args...)
+			require.Equal(t, 0, r.code, r.stderr)
+			got := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				key, value, _ := strings.Cut(idPrefix.ReplaceAllString(line, ""), "=")
+				got[key] = value
+			}
+			exe := got["executable"]
+			assert.True(t, filepath.IsAbs(exe), "sys.executable %q", exe)
+			assert.Equal(t, "python"+pythonUnderTest(), strings.TrimSuffix(filepath.Base(exe), "d"), "sys.executable %q", exe)
+			if prefix := os.Getenv("SUBINTERP_PYTHON_PREFIX"); prefix != "" {
+				assert.Equal(t, filepath.Join(prefix, "bin"), filepath.Dir(exe), "sys.executable %q", exe)
+			}
+			assert.Equal(t, exe, got["base_executable"])
+			assert.Equal(t, "1", got["one"], "subprocess.run([sys.executable, \"-c\", \"print(1)\"])")
+			assert.NotEmpty(t, got["build"], r.stdout)
+			assert.Equal(t, got["build"], got["child"], "the subprocess runs the same CPython build")
+		})
+	}
+}
+
+// TestPythonBinary: the python3.X of a prefix, a debug build's own first.
+func TestPythonBinary(t *testing.T) {
+	tests := []struct {
+		name  string
+		files []string // under bin/; a name ending in / is a directory
+		debug bool
+		want  string
+	}{
+		{"release", []string{"python3.13", "python3.13d"}, false, "python3.13"},
+		{"debug source build", []string{"python3.13"}, true, "python3.13"},
+		{"debug next to release", []string{"python3.13", "python3.13d"}, true, "python3.13d"},
+		{"release without its binary", []string{"python3.13d"}, false, ""},
+		{"none", nil, false, ""},
+		{"a directory is no binary", []string{"python3.13/"}, false, ""},
+		{"not executable", []string{"python3.13-"}, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := t.TempDir()
+			bin := filepath.Join(prefix, "bin")
+			require.NoError(t, os.Mkdir(bin, 0o755))
+			for _, f := range tc.files {
+				switch {
+				case strings.HasSuffix(f, "/"):
+					require.NoError(t, os.Mkdir(filepath.Join(bin, f), 0o755))
+				case strings.HasSuffix(f, "-"):
+					require.NoError(t, os.WriteFile(filepath.Join(bin, strings.TrimSuffix(f, "-")), nil, 0o644))
+				default:
+					require.NoError(t, os.WriteFile(filepath.Join(bin, f), nil, 0o755))
+				}
+			}
+			want := tc.want
+			if want != "" {
+				want = filepath.Join(bin, want)
+			}
+			assert.Equal(t, want, pythonBinary(prefix, "3.13.15", tc.debug))
+		})
+	}
+}
+
 func TestStripFileBootstrap(t *testing.T) {
 	tb := "Traceback (most recent call last):\n" + bootstrapFrame + "\n  File \"/x.py\", line 1, in <module>\nValueError: v\n"
 	assert.Equal(t, "Traceback (most recent call last):\n  File \"/x.py\", line 1, in <module>\nValueError: v\n", stripFileBootstrap(tb))
