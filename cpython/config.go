@@ -3,6 +3,7 @@ package cpython
 import (
 	"fmt"
 	"io"
+	"time"
 )
 
 // Config says how a new interpreter is isolated from the others; its fields
@@ -77,6 +78,17 @@ type RuntimeOptions struct {
 	// starve the very threads they wait for (measured on 2 cores, a pool
 	// of 2 with 4 callers: 15k calls/s at GOMAXPROCS=2, 128k at 4).
 	KeepGOMAXPROCS bool
+	// InterruptGrace is how long a call whose context ends waits for the
+	// interrupted Python code to stop before it returns without it
+	// (InterruptedError.Stopped false, the interpreter busy until the code
+	// returns). 0 means DefaultInterruptGrace. Pools and interpreters can
+	// override it (PoolOptions.InterruptGrace, SetInterruptGrace).
+	InterruptGrace time.Duration
+	// FinalizeTimeout bounds Finalize: how long it waits for running calls
+	// to stop and Python threads to end before it gives up with an error
+	// naming them (leaving CPython running). 0 means
+	// DefaultFinalizeTimeout; FinalizeContext takes a context instead.
+	FinalizeTimeout time.Duration
 }
 
 // ExecOption adjusts one Exec call.

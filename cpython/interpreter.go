@@ -64,6 +64,14 @@ type Interpreter struct {
 	closed atomic.Bool
 	// interrupting is the seq of the task Interrupt was asked to stop.
 	interrupting atomic.Int64
+	// threadsLeft: the last call was interrupted and left new Python
+	// threads running (a Pool replaces such an interpreter).
+	threadsLeft atomic.Bool
+	grace       atomic.Int64 // SetInterruptGrace, in ns; 0: the runtime's
+	// pyOwned: Python code created the interpreter, and its Interpreter
+	// objects (pyRefs of them) own it: the last one gone closes it.
+	pyOwned atomic.Bool
+	pyRefs  atomic.Int64
 }
 
 // ID returns the interpreter's id, the same one Python sees.
@@ -121,31 +129,46 @@ func (in *Interpreter) do(ctx context.Context, fn func() error) error {
 	if err := in.acquire(ctx); err != nil {
 		return err
 	}
-	err, ctxEnded, seq := in.th.run(ctx, fn)
+	r := in.th.run(ctx, in.InterruptGrace(), fn)
 	// Interrupt() names the call it was aimed at; a stale request (the call
-	// had ended) must not turn a later KeyboardInterrupt into one.
-	asked := in.interrupting.CompareAndSwap(seq, 0)
-	if errors.Is(err, errAbandoned) {
-		return &InterruptedError{Cause: ctx.Err(), Stopped: false}
+	// had ended) must not count for a later call.
+	asked := in.interrupting.CompareAndSwap(r.seq, 0)
+	in.threadsLeft.Store(r.threadsLeft)
+	cause := ctx.Err()
+	if cause == nil && (asked || r.interrupted) {
+		cause = ErrInterrupted
+	}
+	if r.abandoned {
+		// Still busy: the thread releases it when the code returns.
+		return &InterruptedError{Cause: cause, Stopped: false}
 	}
 	in.release()
-	var rf *RunFailedError
-	if errors.As(err, &rf) && rf.Type == "KeyboardInterrupt" {
-		switch {
-		case ctxEnded:
-			return &InterruptedError{Cause: ctx.Err(), Traceback: rf.Traceback, Stopped: true}
-		case asked:
-			return &InterruptedError{Cause: ErrInterrupted, Traceback: rf.Traceback, Stopped: true}
+	if r.interrupted {
+		ie := &InterruptedError{Cause: cause, Stopped: true}
+		var rf *RunFailedError
+		if errors.As(r.err, &rf) {
+			ie.Traceback = rf.Traceback
 		}
+		return ie
 	}
-	return err
+	return r.err
+}
+
+// isKeyboardInterrupt reports whether err is a KeyboardInterrupt that
+// Python code did not catch.
+func isKeyboardInterrupt(err error) bool {
+	var rf *RunFailedError
+	return errors.As(err, &rf) && rf.Type == "KeyboardInterrupt"
 }
 
 // Interrupt makes the code running in the interpreter raise
-// KeyboardInterrupt at its next bytecode boundary; the running call returns
-// an InterruptedError whose Cause is ErrInterrupted. Code blocked in a C
-// call is interrupted only when the call returns to Python. Interrupting
-// an idle interpreter does nothing.
+// KeyboardInterrupt at its next bytecode boundary, and raises it again
+// while the code keeps running (an interrupt that lands in a __del__
+// method is dropped by CPython); the running call returns an
+// InterruptedError whose Cause is ErrInterrupted. A call that has not
+// started yet is stopped before its code runs. Code blocked in a C call is
+// interrupted only when the call returns to Python. Interrupting an idle
+// interpreter does nothing.
 func (in *Interpreter) Interrupt() error {
 	if in.closed.Load() {
 		return in.closedError()
@@ -157,6 +180,23 @@ func (in *Interpreter) Interrupt() error {
 	in.interrupting.Store(seq)
 	in.th.interrupt(seq)
 	return nil
+}
+
+// SetInterruptGrace sets how long a call whose context ends waits for the
+// interrupted Python code to stop before it returns without it
+// (InterruptedError.Stopped false, the interpreter still busy). d <= 0
+// restores the runtime's default (RuntimeOptions.InterruptGrace).
+func (in *Interpreter) SetInterruptGrace(d time.Duration) {
+	in.grace.Store(int64(max(d, 0)))
+}
+
+// InterruptGrace returns the grace SetInterruptGrace set, or the
+// runtime's default.
+func (in *Interpreter) InterruptGrace() time.Duration {
+	if d := time.Duration(in.grace.Load()); d > 0 {
+		return d
+	}
+	return in.rt.interruptGrace()
 }
 
 func convertError(err error) error {
@@ -324,45 +364,100 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 	return decodeResult(data, in.rt.channels)
 }
 
-// Close ends the interpreter on its own thread. It fails with ErrRunning
-// while a call runs or while threads started by Python code are still
-// alive, with ErrMainInterpreter for the main interpreter (see
-// Runtime.Finalize), and with ErrClosed when already closed.
-func (in *Interpreter) Close() error {
+// Close ends the interpreter on its own thread, as CloseContext does with
+// no deadline: it waits for Python threads the interpreter's code started
+// (non-daemon threading threads, which CPython joins) as long as they run.
+func (in *Interpreter) Close() error { return in.CloseContext(context.Background()) }
+
+// closeJoinSlice is how long one round of joining Python threads lasts
+// before CloseContext looks at its context again.
+const closeJoinSlice = 0.05 // seconds
+
+// CloseContext ends the interpreter on its own thread. Non-daemon Python
+// threads still running are joined first, as CPython does; if ctx ends
+// before they have finished, CloseContext fails with an error wrapping
+// ErrRunning and ctx's error that names them, and the interpreter stays
+// open and usable. It fails with ErrRunning while a call runs, while daemon
+// or low-level threads are alive (CPython cannot end an interpreter under
+// them), or when called from a Go host function that the interpreter's own
+// Python code called (the interpreter would wait for its caller); with
+// ErrMainInterpreter for the main interpreter (see Runtime.Finalize), and
+// with ErrClosed when already closed.
+func (in *Interpreter) CloseContext(ctx context.Context) error {
 	if in.main {
 		return fmt.Errorf("%w: close the runtime with Finalize", ErrMainInterpreter)
+	}
+	if ctx == nil {
+		return errors.New("subinterp: nil context")
+	}
+	if call, ok := in.rt.hostCallOfCaller(); ok && call.interp == in.id {
+		return fmt.Errorf("%w: interpreter %d cannot be closed from Go host function %s, which its own Python code called", ErrRunning, in.id, call.name)
 	}
 	if err := in.take(); err != nil {
 		return err
 	}
-	if err := in.th.end(func() error { return cError(C.si_interp_end(in.th.ts)) }); err != nil {
+	if err := in.th.end(func() error { return in.endOnThread(ctx) }); err != nil {
 		in.busy.Store(false)
-		return fmt.Errorf("%w: cannot close interpreter %d: %v", ErrRunning, in.id, err)
+		return fmt.Errorf("%w: cannot close interpreter %d: %w", ErrRunning, in.id, err)
 	}
 	in.closed.Store(true)
 	in.rt.forget(in)
 	return nil
 }
 
-// waitIdle waits until no call runs, interrupting the one that does.
-func (in *Interpreter) waitIdle() {
-	for i := 0; in.busy.Load() && !in.closed.Load(); i++ {
-		if i%100 == 0 {
-			_ = in.Interrupt()
+// endOnThread ends the interpreter on its pinned thread, joining its
+// Python threads first for as long as ctx allows.
+func (in *Interpreter) endOnThread(ctx context.Context) error {
+	for {
+		var msg *C.char
+		switch C.si_interp_end(in.th.ts, &msg) {
+		case C.SI_END_DONE:
+			return nil
+		case C.SI_END_REFUSED:
+			return cError(msg)
 		}
-		time.Sleep(time.Millisecond) // only at shutdown
+		var names *C.char
+		if C.si_join_threads(in.th.ts, closeJoinSlice, &names) == 0 {
+			continue
+		}
+		running := cError(names)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%w; Python threads still running: %v", err, running)
+		}
 	}
 }
 
+// waitIdle waits until no call runs, interrupting the one that does, or
+// until ctx ends.
+func (in *Interpreter) waitIdle(ctx context.Context) error {
+	tick := time.NewTicker(time.Millisecond) // only at shutdown
+	defer tick.Stop()
+	var interrupted int64
+	for in.busy.Load() && !in.closed.Load() {
+		if seq := in.th.current.Load(); seq != 0 && seq != interrupted {
+			interrupted = seq
+			_ = in.Interrupt()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: interpreter %d still runs a call: %w", ErrRunning, in.id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 // closeForFinalize closes the interpreter, interrupting a running call.
-func (in *Interpreter) closeForFinalize() error {
-	for attempt := 0; ; attempt++ {
-		in.waitIdle()
-		err := in.Close()
+func (in *Interpreter) closeForFinalize(ctx context.Context) error {
+	for {
+		if err := in.waitIdle(ctx); err != nil {
+			return err
+		}
+		err := in.CloseContext(ctx)
 		switch {
 		case err == nil || errors.Is(err, ErrClosed):
 			return nil
-		case errors.Is(err, ErrRunning) && in.busy.Load() && attempt < 50:
+		case errors.Is(err, ErrRunning) && in.busy.Load() && ctx.Err() == nil:
 			continue // a call slipped in between waitIdle and Close
 		default:
 			return err // e.g. refused: daemon threads still running

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *status_message(const char *what, PyStatus st) {
     char buf[512];
@@ -151,48 +152,65 @@ void si_attach(PyThreadState *ts) { PyEval_RestoreThread(ts); }
 
 void si_detach(void) { PyEval_SaveThread(); }
 
-/* unjoinable_threads counts the thread states of interp, other than ts,
- * that Py_EndInterpreter would not join first: everything but alive
- * non-daemon threading.Thread objects (so daemon threads, and threads made
- * with _thread or from C). Py_EndInterpreter aborts the process ("not the
- * last thread") if any of them is still there when it checks. */
-static int unjoinable_threads(PyInterpreterState *interp, PyThreadState *ts) {
+/* A thread of interp other than ts, as the end of an interpreter sees it. */
+typedef struct {
     unsigned long ids[64];
-    int others = 0;
+    int n;        /* thread states other than ts (may exceed 64) */
+} other_threads;
+
+static void collect_other_threads(PyInterpreterState *interp, PyThreadState *ts, other_threads *o) {
+    o->n = 0;
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL; t = PyThreadState_Next(t)) {
         if (t != ts) {
-            if (others < 64) {
-                ids[others] = t->thread_id;
+            if (o->n < 64) {
+                o->ids[o->n] = t->thread_id;
             }
-            others++;
+            o->n++;
         }
     }
-    if (others == 0) {
-        return 0;
+}
+
+/* si_thread_count counts the thread states of interp, the caller's included.
+ * Called with interp's GIL held, under which its threads are created. */
+int si_thread_count(PyInterpreterState *interp) {
+    int n = 0;
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL; t = PyThreadState_Next(t)) {
+        n++;
     }
-    if (others > 64) {
-        return others; /* too many to match one by one: refuse */
+    return n;
+}
+
+/* joinable_threads returns a new list of the alive non-daemon threading.Thread
+ * objects that run on a thread state of interp other than ts (the ones
+ * Py_EndInterpreter joins), or NULL with no exception set when threading was
+ * never imported. Matching is by OS thread id: threading's "main thread"
+ * object in a subinterpreter names the process's main thread, not ours. */
+static PyObject *joinable_threads(const other_threads *o) {
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
     }
-    /* Match alive non-daemon threading threads to those thread states by
-     * OS thread id. (threading's "main thread" object in a subinterpreter
-     * names the process's main thread, not ours, so identity checks on
-     * threading objects are no help.) */
-    int joinable = 0;
+    if (o->n == 0) {
+        return list;
+    }
     PyObject *name = PyUnicode_FromString("threading");
     PyObject *threading = name ? PyImport_GetModule(name) : NULL;
     Py_XDECREF(name);
     PyObject *all = threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
+    Py_XDECREF(threading);
     if (all != NULL && PyList_Check(all)) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all); i++) {
             PyObject *t = PyList_GET_ITEM(all, i);
             PyObject *daemon = PyObject_GetAttrString(t, "daemon");
             PyObject *alive = daemon ? PyObject_CallMethod(t, "is_alive", NULL) : NULL;
             PyObject *ident = alive ? PyObject_GetAttrString(t, "ident") : NULL;
-            if (ident != NULL && PyLong_Check(ident) && !PyObject_IsTrue(daemon) && PyObject_IsTrue(alive)) {
+            if (ident != NULL && PyLong_Check(ident) && PyObject_IsTrue(daemon) == 0 && PyObject_IsTrue(alive) == 1) {
                 unsigned long id = PyLong_AsUnsignedLong(ident);
-                for (int k = 0; k < others; k++) {
-                    if (ids[k] == id) {
-                        joinable++;
+                for (int k = 0; k < o->n && k < 64; k++) {
+                    if (o->ids[k] == id) {
+                        if (PyList_Append(list, t) < 0) {
+                            PyErr_Clear();
+                        }
                         break;
                     }
                 }
@@ -203,50 +221,186 @@ static int unjoinable_threads(PyInterpreterState *interp, PyThreadState *ts) {
         }
     }
     Py_XDECREF(all);
-    Py_XDECREF(threading);
     PyErr_Clear();
-    return others - joinable;
+    return list;
+}
+
+/* describe_threads writes "name (ident), ..." for a list of threads. */
+static char *describe_threads(PyObject *threads) {
+    char buf[400];
+    size_t used = 0;
+    buf[0] = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(threads) && used < sizeof buf - 1; i++) {
+        PyObject *t = PyList_GET_ITEM(threads, i);
+        PyObject *name = PyObject_GetAttrString(t, "name");
+        const char *s = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+        PyObject *ident = PyObject_GetAttrString(t, "ident");
+        unsigned long id = ident && PyLong_Check(ident) ? PyLong_AsUnsignedLong(ident) : 0;
+        int w = snprintf(buf + used, sizeof buf - used, "%s%s (ident %lu)", i ? ", " : "", s ? s : "?", id);
+        Py_XDECREF(name);
+        Py_XDECREF(ident);
+        PyErr_Clear();
+        if (w < 0) {
+            break;
+        }
+        used += (size_t)w;
+    }
+    if (used >= sizeof buf - 1) {
+        strcpy(buf + sizeof buf - 5, "...");
+    }
+    return strdup(buf);
+}
+
+static double monotonic_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* si_join_threads attaches ts, joins the Python threads Py_EndInterpreter
+ * would join (alive non-daemon threading threads) for at most timeout
+ * seconds in all, and detaches again. It returns how many are still alive
+ * and, if any, their names in *names (malloc'd). Thread.join releases the
+ * GIL while it waits, and wakes when the thread ends, so the caller can
+ * bound a long wait by calling this repeatedly with a short timeout. */
+int si_join_threads(PyThreadState *ts, double timeout, char **names) {
+    PyEval_RestoreThread(ts);
+    other_threads o;
+    collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
+    PyObject *threads = joinable_threads(&o);
+    int left = 0;
+    if (threads != NULL) {
+        double deadline = monotonic_seconds() + timeout;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(threads); i++) {
+            double remaining = deadline - monotonic_seconds();
+            if (remaining < 0) {
+                remaining = 0;
+            }
+            PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(threads, i), "join", "d", remaining);
+            Py_XDECREF(r);
+            PyErr_Clear(); /* a join that fails (KeyboardInterrupt) counts as not joined */
+        }
+        Py_DECREF(threads);
+        collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
+        threads = joinable_threads(&o);
+    }
+    if (threads != NULL) {
+        left = (int)PyList_GET_SIZE(threads);
+        if (left > 0 && names != NULL) {
+            *names = describe_threads(threads);
+        }
+        Py_DECREF(threads);
+    }
+    PyErr_Clear();
+    PyEval_SaveThread();
+    return left;
 }
 
 /* si_interp_end ends the interpreter whose (detached) thread state is ts, on
  * its own thread. It refuses, leaving the interpreter untouched and usable,
- * while threads Py_EndInterpreter cannot join are alive; non-daemon threading
- * threads are joined by Py_EndInterpreter itself. */
-char *si_interp_end(PyThreadState *ts) {
+ * while any other thread is alive: Py_EndInterpreter would join non-daemon
+ * threading threads without bound (the caller joins them first, with a
+ * deadline: si_join_threads) and abort the process ("not the last thread")
+ * on any other. It returns SI_END_DONE, SI_END_JOINABLE (non-daemon threads
+ * still alive: join them and try again) or SI_END_REFUSED with *msg set. */
+int si_interp_end(PyThreadState *ts, char **msg) {
     PyEval_RestoreThread(ts);
-    int n = unjoinable_threads(PyThreadState_GetInterpreter(ts), ts);
-    if (n > 0) {
+    other_threads o;
+    collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
+    if (o.n > 0) {
+        PyObject *threads = o.n <= 64 ? joinable_threads(&o) : NULL;
+        Py_ssize_t joinable = threads ? PyList_GET_SIZE(threads) : 0;
+        Py_XDECREF(threads);
+        PyErr_Clear();
         PyEval_SaveThread();
+        if (joinable > 0 && joinable == o.n) {
+            return SI_END_JOINABLE;
+        }
         char buf[200];
         snprintf(buf, sizeof buf,
                  "%d daemon or low-level thread(s) started by Python code are still running; "
-                 "stop them before closing the interpreter", n);
-        return strdup(buf);
+                 "stop them before closing the interpreter", o.n - (int)joinable);
+        *msg = strdup(buf);
+        return SI_END_REFUSED;
     }
     /* Py_EndInterpreter deletes the interpreter, which detaches ts and so
      * releases the GIL it holds, own or shared (PyInterpreterState_Delete,
      * 3.12 and 3.13): nothing is current or held afterwards. */
     Py_EndInterpreter(ts);
-    return NULL;
+    return SI_END_DONE;
+}
+
+/* CPython drops an exception raised in a __del__ method or a weakref
+ * callback after reporting it to sys.unraisablehook ("Exception ignored
+ * in ..."), so an interrupt that lands there would be lost. The interrupter
+ * therefore installs, once per interpreter, a hook that raises the
+ * interrupt again in the pinned thread while its task still runs, then
+ * reports as the hook it replaced would. Its self is a tuple (capsule of
+ * the running[] array, pinned thread id, previous hook). */
+static PyObject *rearm_hook(PyObject *self, PyObject *unraisable) {
+    int64_t *running = PyCapsule_GetPointer(PyTuple_GET_ITEM(self, 0), NULL);
+    unsigned long pinned = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(self, 1));
+    if (running == NULL || PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *type = PyObject_GetAttrString(unraisable, "exc_type");
+    if (type == NULL) {
+        return NULL;
+    }
+    if (PyType_Check(type) && PyType_IsSubtype((PyTypeObject *)type, (PyTypeObject *)PyExc_KeyboardInterrupt) &&
+        PyThread_get_thread_ident() == pinned && running[0] != 0 && running[1] != 0) {
+        PyThreadState_SetAsyncExc(pinned, PyExc_KeyboardInterrupt);
+    }
+    Py_DECREF(type);
+    return PyObject_CallOneArg(PyTuple_GET_ITEM(self, 2), unraisable);
+}
+
+static PyMethodDef rearm_hook_def = {"subinterp_unraisablehook", rearm_hook, METH_O,
+                                     "Raises a subinterp interrupt swallowed by __del__ again."};
+
+static void install_rearm_hook(int64_t *running, unsigned long pinned) {
+    PyObject *prev = PySys_GetObject("unraisablehook"); /* borrowed */
+    if (prev == NULL) {
+        prev = PySys_GetObject("__unraisablehook__");
+    }
+    PyObject *cap = prev ? PyCapsule_New(running, NULL, NULL) : NULL;
+    PyObject *id = cap ? PyLong_FromUnsignedLong(pinned) : NULL;
+    PyObject *self = id ? PyTuple_Pack(3, cap, id, prev) : NULL;
+    PyObject *hook = self ? PyCFunction_New(&rearm_hook_def, self) : NULL;
+    if (hook == NULL || PySys_SetObject("unraisablehook", hook) < 0) {
+        PyErr_Clear(); /* the interrupter's retries still reach the code */
+    }
+    Py_XDECREF(cap);
+    Py_XDECREF(id);
+    Py_XDECREF(self);
+    Py_XDECREF(hook);
 }
 
 /* si_interrupt_if makes the thread thread_id of interp raise
  * KeyboardInterrupt at its next bytecode boundary, if running[0] still equals
  * seq (the pinned thread writes running[] only while holding interp's GIL, so
- * a late interrupt cannot hit the next task). It runs on any thread: it
- * attaches a temporary thread state of interp, which waits for interp's GIL;
- * the running thread hands the GIL over at its next eval-breaker check after
- * the drop request, within the switch interval (5 ms by default). */
-void si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq) {
+ * a late interrupt cannot hit the next task), and returns whether it did. It
+ * runs on any thread: it attaches a temporary thread state of interp, which
+ * waits for interp's GIL; the running thread hands the GIL over at its next
+ * eval-breaker check after the drop request, within the switch interval
+ * (5 ms by default). */
+int si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq) {
     PyThreadState *tmp = PyThreadState_New(interp);
     if (tmp == NULL) {
-        return;
+        return 0;
     }
     PyEval_RestoreThread(tmp);
+    int raised = 0;
     if (running[0] == seq) {
         PyThreadState_SetAsyncExc(thread_id, PyExc_KeyboardInterrupt);
         running[1] = 1; /* the pinned thread clears what is left after the task */
+        raised = 1;
+        if (running[2] == 0) {
+            running[2] = 1;
+            install_rearm_hook(running, thread_id);
+        }
     }
     PyThreadState_Clear(tmp);
     PyThreadState_DeleteCurrent();
+    return raised;
 }

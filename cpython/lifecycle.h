@@ -19,10 +19,13 @@ char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts);
 int si_runtime_finalize(PyThreadState *main_ts);
 char *si_interp_new(const PyInterpreterConfig *cfg, char **paths, int npaths, PyThreadState **out);
 int si_prepend_sys_path(char **paths, int n);
-char *si_interp_end(PyThreadState *ts);
+enum { SI_END_DONE = 0, SI_END_JOINABLE = 1, SI_END_REFUSED = 2 };
+int si_interp_end(PyThreadState *ts, char **msg);
+int si_join_threads(PyThreadState *ts, double timeout, char **names);
+int si_thread_count(PyInterpreterState *interp);
 void si_attach(PyThreadState *ts);
 void si_detach(void);
-void si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq);
+int si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq);
 int si_setup_interp(char **paths, int npaths);
 
 #endif

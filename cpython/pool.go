@@ -35,17 +35,21 @@ import (
 //     whose context ends leaves the queue; if it was served at the same
 //     moment it passes the interpreter on.
 //
-// Replacement. After a task the caller checks the error. An interrupted task
-// (*InterruptedError, stopped or not) or one that raised SystemExit,
-// KeyboardInterrupt or GeneratorExit may have left the interpreter in a bad
-// state (half-run finally blocks, a module half imported), and an
-// interpreter that reached MaxTasksPerInterpreter is due for renewal: such an
-// interpreter is retired. The caller only moves it to the retired list and
-// starts a goroutine (owned by the pool, joined by Close) that creates a
-// fresh interpreter, runs the prelude in it and hands it to the first waiter
-// or the idle list; so the pool keeps its size and the caller's latency does
-// not include creating an interpreter. If creation fails the goroutine
-// retries with backoff until Close.
+// Replacement. After a task the pool asks what actually happened to the
+// interpreter (brokenBy, the one place that decides): a Python exception,
+// SystemExit included, is an answer like any other and the interpreter
+// stays; so does an interrupted call whose code unwound through our own
+// KeyboardInterrupt, which leaves a healthy interpreter (and on CPython
+// 3.13 every replacement leaves ~1.3 MB behind, see docs/memory.md). It is
+// replaced only when it is really broken or due: its code still runs after
+// the interrupt (stuck in C), the interrupted code left new Python threads
+// running, someone else closed it, or it reached MaxTasksPerInterpreter.
+// The caller only moves it to the retired list and starts a goroutine
+// (owned by the pool, joined by Close) that creates a fresh interpreter,
+// runs the prelude in it and hands it to the first waiter or the idle
+// list; so the pool keeps its size and the caller's latency does not
+// include creating an interpreter. If creation fails the goroutine retries
+// with backoff until Close. Stats counts replacements by reason.
 //
 // Stuck interpreters. A task interrupted while inside a C call that does
 // not return to the eval loop (time.sleep, a socket wait) returns to its
@@ -105,6 +109,10 @@ type PoolOptions struct {
 	// Writes come from the interpreters' threads, possibly several at once,
 	// so a shared writer must be safe for concurrent use.
 	Stdout, Stderr io.Writer
+	// InterruptGrace overrides RuntimeOptions.InterruptGrace for the
+	// pool's interpreters: how long a call whose context ends waits for
+	// the interrupted code to stop. 0: the runtime's.
+	InterruptGrace time.Duration
 	// OnBackgroundError, if set, is called from a pool goroutine when the
 	// pool fails to create a replacement interpreter (it retries with
 	// backoff). Such failures are also counted in PoolStats.ReplaceErrors.
@@ -139,9 +147,35 @@ type PoolStats struct {
 	// Replaced counts interpreters retired while the pool was open (broken
 	// by their task, or at MaxTasksPerInterpreter); each got a replacement.
 	Replaced uint64 `json:"replaced"`
+	// Replacements says why, by reason; its counts add up to Replaced.
+	Replacements ReplaceCounts `json:"replacements"`
 	// ReplaceErrors counts failed attempts to create a replacement.
 	ReplaceErrors uint64 `json:"replace_errors"`
 }
+
+// ReplaceCounts counts a pool's replacements by reason.
+type ReplaceCounts struct {
+	// MaxTasks: the interpreter reached PoolOptions.MaxTasksPerInterpreter.
+	MaxTasks uint64 `json:"max_tasks"`
+	// Stuck: its task's code still ran after the call returned (interrupted
+	// inside a C call that does not return to Python).
+	Stuck uint64 `json:"stuck"`
+	// Threads: the interrupted task left new Python threads running.
+	Threads uint64 `json:"threads"`
+	// Closed: the interpreter was closed by someone other than the pool.
+	Closed uint64 `json:"closed"`
+}
+
+// replaceReason is why an interpreter leaves a pool's service.
+type replaceReason int
+
+const (
+	healthy replaceReason = iota
+	replaceMaxTasks
+	replaceStuck
+	replaceThreads
+	replaceClosed
+)
 
 // Pool runs Python tasks on a fixed number of warm interpreters, one task
 // per interpreter at a time, queueing callers fairly when all are busy. Its
@@ -169,6 +203,9 @@ type Pool struct {
 	retired  []*Interpreter
 
 	completed, failed, replaced, replaceErrs atomic.Uint64
+	// replacedBy counts replacements by replaceReason.
+	replacedBy [replaceClosed + 1]atomic.Uint64
+	grace      time.Duration
 
 	drained chan struct{} // cap 1: busy reached 0 while closing
 	kick    chan struct{} // cap 1: wakes the janitor
@@ -235,6 +272,7 @@ func NewPool(rt *Runtime, opts PoolOptions) (*Pool, error) {
 		stdout:   opts.Stdout,
 		stderr:   opts.Stderr,
 		onBgErr:  opts.OnBackgroundError,
+		grace:    opts.InterruptGrace,
 		members:  make(map[*member]struct{}, size),
 		idle:     make([]*member, 0, size),
 		drained:  make(chan struct{}, 1),
@@ -326,6 +364,7 @@ func (p *Pool) newMember(ctx context.Context, replacement bool) (*member, error)
 		return nil, err
 	}
 	in.stdout, in.stderr = p.stdout, p.stderr // before anyone else sees it
+	in.SetInterruptGrace(p.grace)
 	if replacement {
 		err = in.Exec(ctx, replacementWarmup)
 	}
@@ -453,13 +492,14 @@ func (p *Pool) dropLocked(m *member) {
 
 // retire takes an interpreter out of service, starts its replacement and
 // leaves it for the janitor to close.
-func (p *Pool) retire(m *member) {
+func (p *Pool) retire(m *member, why replaceReason) {
 	p.mu.Lock()
 	p.dropLocked(m)
 	switch p.state {
 	case poolOpen:
 		p.retired = append(p.retired, m.in)
 		p.replaced.Add(1)
+		p.replacedBy[why].Add(1)
 		p.starting++
 		p.wg.Add(1)
 		go p.replace()
@@ -563,7 +603,11 @@ func (p *Pool) closeRetired() (remaining int, errs []error) {
 				errs = append(errs, fmt.Errorf("interpreter %d is still running (a C call that ignores interrupts?)", in.ID()))
 				continue
 			}
-			if err := in.Close(); err != nil && !errors.Is(err, ErrClosed) {
+			// Threads its code left running are joined only briefly (one
+			// join slice): the janitor looks again later.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := in.CloseContext(ctx); err != nil && !errors.Is(err, ErrClosed) {
 				remaining++
 				errs = append(errs, err)
 				continue
@@ -578,24 +622,21 @@ func (p *Pool) closeRetired() (remaining int, errs []error) {
 	return remaining, errs
 }
 
-// brokenBy reports whether a task's error may have left its interpreter in
-// a bad state, so that it must be replaced.
-func brokenBy(in *Interpreter, err error) bool {
-	if in.IsClosed() || in.IsRunning() {
-		return true
+// brokenBy says whether a task left its interpreter unfit for more work,
+// and why, from what happened to the interpreter rather than from the
+// error's type: any Python exception (SystemExit, a KeyboardInterrupt the
+// code raised itself, our interrupt once the code unwound) leaves a working
+// interpreter.
+func brokenBy(in *Interpreter) replaceReason {
+	switch {
+	case in.IsClosed():
+		return replaceClosed
+	case in.IsRunning():
+		return replaceStuck // the call returned without its code
+	case in.threadsLeft.Load():
+		return replaceThreads
 	}
-	var ie *InterruptedError
-	if errors.As(err, &ie) {
-		return true
-	}
-	var rf *RunFailedError
-	if errors.As(err, &rf) {
-		switch rf.Type {
-		case "SystemExit", "KeyboardInterrupt", "GeneratorExit":
-			return true
-		}
-	}
-	return errors.Is(err, ErrRunning) || errors.Is(err, ErrClosed)
+	return healthy
 }
 
 // release ends a task: counts it and gives the interpreter back or retires
@@ -607,8 +648,12 @@ func (p *Pool) release(m *member, err error) {
 		p.failed.Add(1)
 	}
 	m.tasks++
-	if (err != nil && brokenBy(m.in, err)) || (p.maxTasks > 0 && m.tasks >= p.maxTasks) {
-		p.retire(m)
+	why := brokenBy(m.in)
+	if why == healthy && p.maxTasks > 0 && m.tasks >= p.maxTasks {
+		why = replaceMaxTasks
+	}
+	if why != healthy {
+		p.retire(m, why)
 		return
 	}
 	p.giveBack(m)
@@ -617,7 +662,8 @@ func (p *Pool) release(m *member, err error) {
 // Exec runs src in the __main__ module of an idle interpreter (see
 // Interpreter.Exec), waiting in the queue while all are busy. ctx bounds
 // both the wait and the run: when it ends while the code runs, the code is
-// interrupted (*InterruptedError) and the interpreter replaced. The pool's
+// interrupted (*InterruptedError); the interpreter is replaced only if the
+// code did not stop or left threads behind (see PoolStats.Replacements). The pool's
 // Stdout/Stderr apply unless opts say otherwise.
 func (p *Pool) Exec(ctx context.Context, src string, opts ...ExecOption) error {
 	m, err := p.get(ctx)
@@ -671,6 +717,12 @@ func (p *Pool) Stats() PoolStats {
 	s.Completed = p.completed.Load()
 	s.Failed = p.failed.Load()
 	s.Replaced = p.replaced.Load()
+	s.Replacements = ReplaceCounts{
+		MaxTasks: p.replacedBy[replaceMaxTasks].Load(),
+		Stuck:    p.replacedBy[replaceStuck].Load(),
+		Threads:  p.replacedBy[replaceThreads].Load(),
+		Closed:   p.replacedBy[replaceClosed].Load(),
+	}
 	s.ReplaceErrors = p.replaceErrs.Load()
 	return s
 }

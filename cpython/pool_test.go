@@ -347,7 +347,7 @@ func TestPoolMaxTasksPerInterpreter(t *testing.T) {
 
 func TestPoolInterruptsRunawayTask(t *testing.T) {
 	before := len(rt.Interpreters())
-	p := newPool(t, cpython.PoolOptions{Size: 2})
+	p := newPool(t, cpython.PoolOptions{Size: 2, InterruptGrace: failAfter})
 	ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
 	defer cancel()
 	err := p.Exec(ctx, "while True:\n    pass\n")
@@ -359,9 +359,10 @@ func TestPoolInterruptsRunawayTask(t *testing.T) {
 
 	waitFull(t, p)
 	s := p.Stats()
-	assert.Equal(t, uint64(1), s.Replaced)
+	assert.Equal(t, uint64(0), s.Replaced, "the interrupted code unwound: the interpreter is healthy and kept")
+	assert.Equal(t, cpython.ReplaceCounts{}, s.Replacements)
 	assert.Equal(t, uint64(1), s.Failed)
-	assert.Len(t, rt.Interpreters(), before+2, "the interrupted interpreter was closed and replaced")
+	assert.Len(t, rt.Interpreters(), before+2)
 	// Full size: both interpreters take a task at once.
 	g := newGate(t)
 	held := holdAll(t, p, g)
@@ -370,26 +371,23 @@ func TestPoolInterruptsRunawayTask(t *testing.T) {
 	assert.IsType(t, int64(0), <-held)
 }
 
-func TestPoolReplacesAfterBaseException(t *testing.T) {
+// TestPoolKeepsInterpreterAfterBaseException: exceptions are answers, not
+// damage; what they are called does not retire an interpreter.
+func TestPoolKeepsInterpreterAfterBaseException(t *testing.T) {
 	p := newPool(t, cpython.PoolOptions{Size: 1})
 	id0, err := p.Eval(bg, "ME")
 	require.NoError(t, err)
-	for _, src := range []string{"raise SystemExit(3)", "raise KeyboardInterrupt", "raise GeneratorExit"} {
+	for _, src := range []string{"raise SystemExit(3)", "raise KeyboardInterrupt", "raise GeneratorExit", "raise ValueError('x')"} {
 		err := p.Exec(bg, src)
 		var rf *cpython.RunFailedError
 		require.ErrorAs(t, err, &rf, src)
+		var ie *cpython.InterruptedError
+		assert.False(t, errors.As(err, &ie), "%s raised by the code is not an interruption", src)
 	}
-	waitFull(t, p)
-	assert.Equal(t, uint64(3), p.Stats().Replaced)
 	id1, err := p.Eval(bg, "ME")
 	require.NoError(t, err)
-	assert.NotEqual(t, id0, id1)
-	// An ordinary exception keeps the interpreter.
-	assert.Error(t, p.Exec(bg, "raise ValueError('x')"))
-	id2, err := p.Eval(bg, "ME")
-	require.NoError(t, err)
-	assert.Equal(t, id1, id2)
-	assert.Equal(t, uint64(3), p.Stats().Replaced)
+	assert.Equal(t, id0, id1)
+	assert.Equal(t, uint64(0), p.Stats().Replaced)
 }
 
 func TestPoolStuckInC(t *testing.T) {
@@ -402,6 +400,7 @@ func TestPoolStuckInC(t *testing.T) {
 	var ie *cpython.InterruptedError
 	require.ErrorAs(t, err, &ie)
 	assert.False(t, ie.Stopped, "time.sleep does not return to the eval loop")
+	assert.Equal(t, cpython.ReplaceCounts{Stuck: 1}, p.Stats().Replacements)
 
 	// The replacement serves at once, while the stuck one sleeps on.
 	waitUntil(t, "the replacement is ready", func() bool {

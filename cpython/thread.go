@@ -32,11 +32,27 @@ const (
 	callerSpin = handoff.DefaultBudget
 )
 
-// interruptGrace is how long a call whose context ended waits for the
-// interrupted Python code to unwind before it gives up on it and returns,
-// leaving the interpreter busy until the code comes back (C code that does
-// not return to the eval loop cannot be interrupted).
-const interruptGrace = 250 * time.Millisecond
+// DefaultInterruptGrace is how long a call whose context ended (or that
+// Interrupt stopped) waits, by default, for the interrupted Python code to
+// unwind before it returns without it (InterruptedError.Stopped false),
+// leaving the interpreter busy until the code comes back: C code that does
+// not return to the eval loop cannot be interrupted. RuntimeOptions,
+// PoolOptions and Interpreter.SetInterruptGrace change it.
+const DefaultInterruptGrace = 250 * time.Millisecond
+
+// An interrupt is raised again while the task it was made for still runs:
+// CPython drops an asynchronous exception that lands in a __del__ method or
+// a weakref callback ("Exception ignored in ..."), and code may catch
+// KeyboardInterrupt and carry on. The first retry waits long enough for
+// code that took the first one to unwind (and format its traceback).
+const (
+	interruptRetryMin = 50 * time.Millisecond
+	interruptRetryMax = time.Second
+)
+
+// errNotStarted is the error of a task whose interrupt arrived before its
+// code started: the code never ran.
+var errNotStarted = errors.New("subinterp: the call was interrupted before its code started")
 
 // task is one unit of work for a pinned thread.
 type task struct {
@@ -45,6 +61,11 @@ type task struct {
 	err error
 	seq int64 // which run this is, for interrupts that arrive late
 	cs  *callState
+	// What the pinned thread saw (read by the caller after done): an
+	// interrupt was raised in the code (raised), or the task was stopped
+	// before it started (skipped); threadsLeft: an interrupted task left
+	// more threads in the interpreter than it found.
+	raised, skipped, threadsLeft bool
 	// outcome settles who finishes the task: the thread moves it from
 	// taskRunning to taskFinished and notifies done, or the caller, giving
 	// up (its context ended and the code did not stop), moves it to
@@ -61,6 +82,15 @@ const (
 
 var taskPool = sync.Pool{New: func() any { return &task{done: handoff.NewSignal()} }}
 
+// C memory the pinned thread and interrupters share, read and written only
+// while holding the interpreter's GIL (the interrupter reads it from C).
+const (
+	runningSeq    = 0 // the seq of the task holding the GIL, 0 between tasks
+	runningRaised = 1 // 1 once an interrupter raised in that task
+	runningHooked = 2 // 1 once the interpreter has the re-arming unraisablehook
+	runningLen    = 3
+)
+
 // thread is the goroutine, locked to its OS thread for its whole life, that
 // owns one interpreter: every C-API call for the interpreter happens on it.
 type thread struct {
@@ -71,14 +101,20 @@ type thread struct {
 	wake *handoff.Signal
 	slot atomic.Pointer[task]
 
-	// running[0] is the seq of the task holding the GIL, 0 between tasks;
-	// running[1] is set by an interrupter that raised in it. Both are
-	// accessed only while holding the interpreter's GIL (C memory, since the
-	// interrupter reads it from C).
-	running *[2]C.int64_t
+	running *[runningLen]C.int64_t // indexed by runningSeq, ...
 	nextSeq atomic.Int64
 	// current is the seq of the submitted task not yet finished, 0 if none.
 	current atomic.Int64
+	// finished is the seq of the last task the thread finished: seqs grow,
+	// so a task seq has finished once finished >= seq.
+	finished atomic.Int64
+	// interruptFor is the seq of the task an interrupt was last asked for.
+	// The thread checks it when a task starts, so an interrupt that comes
+	// before the task holds the GIL still stops it.
+	interruptFor atomic.Int64
+	// interrupter is the seq the current interrupt loop serves.
+	interrupter atomic.Int64
+	loops       sync.WaitGroup // interrupt loops, joined when the thread ends
 
 	// lifeMu keeps the interpreter alive while an interrupter may be
 	// attaching a thread state to it: interrupts hold it shared, ending the
@@ -101,7 +137,7 @@ func startThread(setup func() (*C.PyThreadState, error)) (*thread, error) {
 	th := &thread{
 		wake:    handoff.NewSignal(),
 		exited:  make(chan struct{}),
-		running: (*[2]C.int64_t)(C.calloc(2, C.size_t(unsafe.Sizeof(C.int64_t(0))))),
+		running: (*[runningLen]C.int64_t)(C.calloc(runningLen, C.size_t(unsafe.Sizeof(C.int64_t(0))))),
 	}
 	ready := make(chan error, 1)
 	go th.serve(setup, ready)
@@ -117,9 +153,9 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 	// and with it the thread's CPython thread-state binding.
 	runtime.LockOSThread()
 	defer close(th.exited)
-	defer C.free(unsafe.Pointer(th.running))
 	ts, err := setup()
 	if err != nil {
+		C.free(unsafe.Pointer(th.running))
 		ready <- err
 		return
 	}
@@ -139,26 +175,18 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 			ended := t.err == nil
 			th.ended = ended
 			th.lifeMu.Unlock()
+			if ended {
+				// No interrupter touches running any more (ended, under
+				// lifeMu), and none is left to start.
+				C.free(unsafe.Pointer(th.running))
+			}
 			t.done.Notify() // t belongs to the caller from here on
 			if ended {
 				return
 			}
 			continue
 		}
-		C.si_attach(th.ts)
-		th.running[0] = C.int64_t(t.seq)
-		th.call.Store(t.cs)
-		t.err = runGuarded(t.fn)
-		th.call.Store(nil)
-		t.cs.finish()
-		th.running[0] = 0
-		if th.running[1] != 0 {
-			// An interrupt that landed as the code finished must not hit
-			// the next task.
-			C.si_clear_async_exc(th.ident)
-			th.running[1] = 0
-		}
-		C.si_detach()
+		th.runTask(t)
 		if !t.outcome.CompareAndSwap(taskRunning, taskFinished) {
 			th.current.Store(0)
 			if th.onAbandonedDone != nil {
@@ -169,6 +197,39 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 		}
 		t.done.Notify()
 	}
+}
+
+// runTask runs one task with the interpreter's GIL held, unless an
+// interrupt for it came first.
+func (th *thread) runTask(t *task) {
+	C.si_attach(th.ts)
+	th.running[runningSeq] = C.int64_t(t.seq)
+	th.call.Store(t.cs)
+	// Both are set before an interrupter looks at running (under this
+	// GIL), so an interrupt is either seen here or raised in the code.
+	if th.interruptFor.Load() == t.seq || t.cs.ctx.Err() != nil {
+		t.err, t.skipped = errNotStarted, true
+	} else {
+		threads := C.si_thread_count(th.interp)
+		t.err = runGuarded(t.fn)
+		// Ours: raised by an interrupter, or a Go-level wait (channel,
+		// run()) that the call's context or Interrupt woke.
+		if th.running[runningRaised] != 0 || t.cs.waitCancelled() {
+			t.raised = true
+			t.threadsLeft = C.si_thread_count(th.interp) > threads
+		}
+	}
+	th.call.Store(nil)
+	t.cs.finish()
+	th.running[runningSeq] = 0
+	if th.running[runningRaised] != 0 {
+		// An interrupt that landed as the code finished must not hit
+		// the next task.
+		C.si_clear_async_exc(th.ident)
+		th.running[runningRaised] = 0
+	}
+	th.finished.Store(t.seq)
+	C.si_detach()
 }
 
 // runGuarded turns a Go panic in task code into an error: the pinned
@@ -184,6 +245,7 @@ func runGuarded(fn func() error) (err error) {
 
 func resetTask(t *task) *task {
 	t.fn, t.end, t.err, t.seq, t.cs = nil, nil, nil, 0, nil
+	t.raised, t.skipped, t.threadsLeft = false, false, false
 	t.outcome.Store(taskRunning)
 	return t
 }
@@ -194,62 +256,107 @@ func (th *thread) submit(t *task) {
 	th.wake.Notify()
 }
 
-// errAbandoned marks a call whose code kept running after its context ended.
-var errAbandoned = errors.New("abandoned")
+// callResult is what one call on the pinned thread came to.
+type callResult struct {
+	err error
+	seq int64
+	// ctxEnded: the caller's context ended before the call returned, and
+	// the call was interrupted for it.
+	ctxEnded bool
+	// interrupted: an interrupt reached the call: raised in its code, or
+	// the call was stopped before its code started (err is errNotStarted).
+	interrupted bool
+	// abandoned: the code had not stopped within the grace after its
+	// interrupt; it still runs and the interpreter stays busy.
+	abandoned bool
+	// threadsLeft: the interrupted code left new threads running.
+	threadsLeft bool
+}
 
 // run executes fn on the pinned thread and waits for it. If ctx ends first
-// the Python code is interrupted; if it has not stopped within
-// interruptGrace, run returns without it (errAbandoned wrapped with the
-// context's error) and the thread reports completion via onAbandonedDone.
-func (th *thread) run(ctx context.Context, fn func() error) (err error, interrupted bool, seq int64) {
+// the Python code is interrupted (and interrupted again while it runs); if
+// it has not stopped within grace, run returns without it (abandoned) and
+// the thread reports completion via onAbandonedDone.
+func (th *thread) run(ctx context.Context, grace time.Duration, fn func() error) callResult {
 	t := taskPool.Get().(*task)
 	t.fn = fn
-	seq = th.nextSeq.Add(1)
-	t.seq = seq
+	t.seq = th.nextSeq.Add(1)
 	t.cs = &callState{ctx: ctx, seq: t.seq}
 	th.current.Store(t.seq)
 	th.submit(t)
 	if werr := t.done.Wait(ctx, callerSpin); werr == nil {
-		th.current.Store(0)
-		err = t.err
-		taskPool.Put(resetTask(t))
-		return err, false, seq
+		return th.collect(t, false)
 	}
 	th.interrupt(t.seq)
-	grace, cancel := context.WithTimeout(context.Background(), interruptGrace)
+	timer, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if werr := t.done.Wait(grace, 0); werr == nil {
-		th.current.Store(0)
-		err = t.err
-		taskPool.Put(resetTask(t))
-		return err, true, seq
+	if werr := t.done.Wait(timer, 0); werr == nil {
+		return th.collect(t, true)
 	}
 	if !t.outcome.CompareAndSwap(taskRunning, taskAbandoned) {
 		// Finished just as we gave up: the notification is on its way.
 		_ = t.done.Wait(nil, callerSpin)
-		th.current.Store(0)
-		err = t.err
-		taskPool.Put(resetTask(t))
-		return err, true, seq
+		return th.collect(t, true)
 	}
-	return errAbandoned, true, seq
+	return callResult{seq: t.seq, ctxEnded: true, abandoned: true}
 }
 
-// interrupt makes the task seq raise KeyboardInterrupt if it still runs.
-// It returns at once; the interrupt is delivered from another goroutine
-// because it has to wait for the interpreter's GIL.
+// collect reads a finished task's result and recycles the task.
+func (th *thread) collect(t *task, ctxEnded bool) callResult {
+	th.current.Store(0)
+	r := callResult{
+		err:         t.err,
+		seq:         t.seq,
+		ctxEnded:    ctxEnded,
+		interrupted: t.skipped || (t.raised && isKeyboardInterrupt(t.err)),
+		threadsLeft: t.threadsLeft,
+	}
+	taskPool.Put(resetTask(t))
+	return r
+}
+
+// interrupt makes the task seq raise KeyboardInterrupt if it runs, or stops
+// it before it starts, and raises again while it keeps running. It returns
+// at once: raising has to wait for the interpreter's GIL.
 func (th *thread) interrupt(seq int64) {
-	go func() {
+	th.interruptFor.Store(seq)
+	if th.interrupter.Swap(seq) == seq {
+		return // a loop serves this task already
+	}
+	th.lifeMu.RLock()
+	defer th.lifeMu.RUnlock()
+	if th.ended {
+		return
+	}
+	th.loops.Add(1)
+	go th.interruptLoop(seq)
+}
+
+// interruptLoop raises in task seq until it has finished.
+func (th *thread) interruptLoop(seq int64) {
+	defer th.loops.Done()
+	delay := interruptRetryMin
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for th.finished.Load() < seq && th.interrupter.Load() == seq {
 		if cs := th.call.Load(); cs != nil && cs.seq == seq {
 			cs.interrupt() // wakes Go-level waits (channels, run)
 		}
 		th.lifeMu.RLock()
-		defer th.lifeMu.RUnlock()
 		if th.ended {
+			th.lifeMu.RUnlock()
 			return
 		}
-		C.si_interrupt_if(th.interp, th.ident, &th.running[0], C.int64_t(seq))
-	}()
+		C.si_interrupt_if(th.interp, th.ident, &th.running[runningSeq], C.int64_t(seq))
+		th.lifeMu.RUnlock()
+		timer.Reset(delay)
+		select {
+		case <-timer.C:
+		case <-th.exited:
+			return
+		}
+		delay = min(2*delay, interruptRetryMax)
+	}
 }
 
 // end ends the interpreter on its thread; on success the thread exits.
@@ -262,6 +369,7 @@ func (th *thread) end(fn func() error) error {
 	taskPool.Put(resetTask(t))
 	if err == nil {
 		<-th.exited
+		th.loops.Wait()
 	}
 	return err
 }
@@ -299,6 +407,14 @@ func (cs *callState) interrupt() {
 	if cs.cancel != nil {
 		cs.cancel(ErrInterrupted)
 	}
+}
+
+// waitCancelled reports whether a Go-level wait of the call was woken by
+// its context ending or by Interrupt (before finish).
+func (cs *callState) waitCancelled() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.wait != nil && cs.wait.Err() != nil
 }
 
 func (cs *callState) finish() {
