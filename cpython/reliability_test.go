@@ -328,3 +328,51 @@ func helperFinalizeClosesChannels() error {
 	}
 	return nil
 }
+
+// TestThreadWaitOutlivesItsCall: a Python thread blocked in Go (a host
+// function, recv()) waits under its own context, not the one of the call
+// that started it: that call ending does not interrupt it, and Close waits
+// for it as CPython does.
+func TestThreadWaitOutlivesItsCall(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	require.NoError(t, rt.RegisterFunc("thread_blocks", func(ctx context.Context) (string, error) {
+		entered <- struct{}{}
+		select {
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		case <-release:
+			return "released", nil
+		}
+	}))
+	require.NoError(t, rt.RegisterFunc("thread_entered", func() { <-entered }))
+	in := newInterp(t)
+	pyOK(t, in, `
+import subinterp, threading
+got = []
+def blocker():
+    try:
+        got.append(subinterp.host.thread_blocks())
+    except BaseException as e:
+        got.append(repr(e))
+th = threading.Thread(target=blocker)
+th.start()
+subinterp.host.thread_entered()  # the thread is inside Go before this call ends
+`)
+	close(release)
+	pyOK(t, in, "th.join()")
+	assert.Equal(t, []any{"released"}, evalPy(t, in, "got"))
+
+	// Close joins a thread blocked in recv until it gets its value.
+	r, s, err := rt.Channels().Create(channel.Options{})
+	require.NoError(t, err)
+	defer r.Release()
+	defer s.Release()
+	pyOK(t, in, "def waiter():\n    got.append(inp.recv())\nth = threading.Thread(target=waiter)\nth.start()", cpython.WithGlobals(map[string]any{"inp": r}))
+	closed := make(chan error, 1)
+	go func() { closed <- in.Close() }()
+	require.NoError(t, s.Send(bg, "during Close"))
+	err, ok := receiveWithin(t, closed, "Close to join the thread")
+	require.True(t, ok)
+	require.NoError(t, err)
+}
