@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,38 +11,67 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestDoctorJSON: the report parses, describes the CPython under test, and
+// its verdict decides the exit status. A small unit of work keeps this
+// quick. On a busy machine the own-GIL check may measure too little
+// speedup and fail (then ok is false and the exit status 1); nothing else
+// may fail.
 func TestDoctorJSON(t *testing.T) {
-	// A small unit of work keeps this quick. The parallel check may fail
-	// on a busy machine (exit 1); the report must parse either way.
 	r := runBinary(t, "", "doctor", "--json", "--work", "5000")
-	require.Contains(t, []int{exitOK, exitFailed}, r.code, r.stderr)
 	var rep doctorReport
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), r.stdout)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	minor := pythonUnderTest()
 	assert.True(t, strings.HasPrefix(rep.Version, minor+"."), "version %q, want %s.x", rep.Version, minor)
 	assert.NotEmpty(t, rep.Prefix)
 	assert.Contains(t, rep.LibPython, "libpython"+minor)
 	assert.Contains(t, rep.Linked, "libpython"+minor)
 	assert.Positive(t, rep.NumCPU)
-	assert.Equal(t, r.code == exitOK, rep.OK)
 
 	names := map[string]doctorCheck{}
+	verdict := true
 	for _, c := range rep.Checks {
 		names[c.Name] = c
 		assert.Contains(t, []string{statusPass, statusFail, statusSkip, statusInfo}, c.Status, c.Name)
+		if c.Status == statusFail {
+			verdict = false
+		}
 	}
+	assert.Equal(t, verdict, rep.OK, "ok is false exactly when a check failed: %+v", rep.Checks)
+	want := exitOK
+	if !rep.OK {
+		want = exitFailed
+	}
+	assert.Equal(t, want, r.code, "exit status for ok=%v; stderr:\n%s", rep.OK, r.stderr)
+
 	require.Contains(t, names, "shared libpython")
 	assert.Equal(t, statusPass, names["shared libpython"].Status)
 	require.Contains(t, names, "own-GIL interpreters run in parallel")
+	if own := names["own-GIL interpreters run in parallel"]; own.Status == statusFail {
+		// The one failure a busy machine may cause: too little speedup,
+		// measured (not an error running the check).
+		assert.Positive(t, own.Speedup, own.Detail)
+		assert.Less(t, own.Speedup, minSpeedup, own.Detail)
+		assert.Contains(t, own.Detail, fmt.Sprintf("below %.1f", minSpeedup))
+	}
 	require.Contains(t, names, "shared-GIL interpreters (contrast)")
 	assert.Equal(t, statusInfo, names["shared-GIL interpreters (contrast)"].Status)
 }
 
+// TestDoctorText: the same checks for people; the exit status is 1 exactly
+// when a check line says FAIL.
 func TestDoctorText(t *testing.T) {
 	r := runBinary(t, "", "doctor", "--work", "5000")
-	require.Contains(t, []int{exitOK, exitFailed}, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "CPython        "+pythonUnderTest()+".")
 	assert.Contains(t, r.stdout, "shared libpython")
+	failed := false
+	for _, line := range strings.Split(r.stdout, "\n") {
+		failed = failed || strings.HasPrefix(line, statusFail+" ")
+	}
+	want := exitOK
+	if failed {
+		want = exitFailed
+	}
+	assert.Equal(t, want, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 }
 
 // pythonUnderTest is the CPython version ("3.13") the tests were built
