@@ -65,3 +65,21 @@ func BenchmarkCreateClose(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHostCall: Python code calling a Go host function 1,000 times in
+// a loop, per call (the function runs on a worker goroutine; see
+// cpython/hostcall.go).
+func BenchmarkHostCall(b *testing.B) {
+	if err := rt.RegisterFunc("bench_noop", func(x int) int { return x }); err != nil {
+		b.Fatal(err)
+	}
+	in := newInterp(b)
+	require.NoError(b, in.Exec(bg, "import subinterp\nf = subinterp.host.bench_noop\ndef loop():\n    for i in range(1000): f(i)"))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := in.Call(bg, "loop"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000/1e3, "µs/host-call")
+}
