@@ -1,0 +1,91 @@
+package soak
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Goals. Memory: a scenario may grow RSS by at most growthBudgetMB over
+// its full-size run (DefaultIterations), measured from the warm-up to the
+// end, so that a service running it for months would grow by megabytes,
+// not gigabytes. A shorter run (make soak-ci, --duration) is held to the
+// same rate per 1,000 iterations. Growth below noiseFloorMB passes
+// whatever the rate: a short run divides allocator noise (glibc arenas,
+// CPython's free lists, the Go heap's next size) by few iterations.
+const (
+	growthBudgetMB = 50
+	noiseFloorMB   = 4
+)
+
+// judge checks the scenario's goals.
+func (sr *ScenarioReport) judge() {
+	sr.Goals = nil
+	full := DefaultIterations[sr.Name]
+	limit := float64(growthBudgetMB) / float64(full) * 1000
+	grown := (float64(sr.End.RSSBytes) - float64(sr.Warm.RSSBytes)) / mb
+	want := fmt.Sprintf("< %s MB per 1,000 %s (%d MB over %d), or < %d MB in all", trimFloat(limit), sr.Unit, growthBudgetMB, full, noiseFloorMB)
+	if f := sr.Churn; f != nil && f.CPythonCycles > 0 {
+		// What CPython itself leaks per interpreter is not subinterp's to
+		// fix; the budget is for what subinterp adds.
+		want = fmt.Sprintf("< %s MB per 1,000 %s above CPython's own %.1f KB per cycle (%d MB over %d), or < %d MB in all",
+			trimFloat(limit), sr.Unit, f.CPythonKBPerCycle, growthBudgetMB, full, noiseFloorMB)
+		limit += f.CPythonKBPerCycle * 1000 / 1024
+	}
+	sr.goal("RSS growth", want,
+		fmt.Sprintf("%+.3f MB per 1,000 (%+.1f MB over %d)", sr.Growth.RSSMB, grown, sr.End.Iteration-sr.Warm.Iteration),
+		sr.Growth.RSSMB < limit || grown < noiseFloorMB)
+	errs := sum(sr.Errors)
+	sr.goal("errors", "0", fmt.Sprint(errs), errs == 0)
+	switch sr.Name {
+	case Churn:
+		if f := sr.Churn; f != nil {
+			left := f.InterpretersAfter - f.InterpretersBefore
+			sr.goal("interpreters left open", "0", fmt.Sprint(left), left == 0)
+		}
+	case PoolCancel:
+		if f := sr.Pool; f != nil {
+			sr.goal("lost interrupts", "0", fmt.Sprintf("%d (%d still running, %d ran to the limit)", sr.LostInterrupts, f.StillRunning, f.RanToLimit), sr.LostInterrupts == 0)
+			sr.goal("cancelled calls not stopped", "0", fmt.Sprint(f.NotStopped), f.NotStopped == 0)
+			sr.goal("pool idle after the calls", "yes", yesNo(f.Idle), f.Idle)
+			re := f.After.ReplaceErrors - f.Before.ReplaceErrors
+			sr.goal("replacement errors", "0", fmt.Sprint(re), re == 0)
+		}
+	case Channels:
+		if f := sr.Channels; f != nil {
+			sr.goal("channels left after their round", "0", fmt.Sprint(f.LeftAfterRound), f.LeftAfterRound == 0)
+			sr.goal("channels left behind", "0", fmt.Sprintf("%d (open before %d, after %d)", f.LeftBehind, f.OpenBefore, f.OpenAfter), f.LeftBehind == 0)
+		}
+	}
+	if sr.Aborted != "" {
+		sr.goal("ran to the end", "yes", sr.Aborted, false)
+	}
+	sr.OK = true
+	for _, g := range sr.Goals {
+		sr.OK = sr.OK && g.Pass
+	}
+}
+
+func (sr *ScenarioReport) goal(name, want, got string, pass bool) {
+	sr.Goals = append(sr.Goals, Goal{Name: name, Want: want, Got: got, Pass: pass})
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// trimFloat formats a limit without trailing zeros ("0.25", "5").
+func trimFloat(f float64) string {
+	s := strings.TrimRight(fmt.Sprintf("%.3f", f), "0")
+	return strings.TrimSuffix(s, ".")
+}
