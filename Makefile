@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 demo doctor bench bench-quick bench-docs microbench compat-report loadtest fuzz lint python clean
+.PHONY: all build test test-debug test-312 demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean
 
 all: build
 
@@ -52,6 +52,15 @@ bench-docs: build ## regenerate docs/benchmarks.md and its plots and JSON from a
 
 microbench: build ## the latency microbenchmarks of docs/microbenchmarks.md (Go benchmarks, then subinterp microbench)
 	@$(release_env) && $(GO) test -run '^$$' -bench . -benchtime 2s ./cpython/ ./channel/ && $(BIN)/subinterp microbench
+
+soak: build ## the soak scenarios at full size (a few minutes; docs/soak.md), then churn again with NoSite; JSON in bin/; exit 1 if a goal fails
+	@st=0; \
+	$(BIN)/subinterp soak --json $(BIN)/soak.json || st=1; \
+	$(BIN)/subinterp soak --scenario churn --no-site --json $(BIN)/soak-nosite.json || st=1; \
+	exit $$st
+
+soak-ci: build ## the soak scenarios at a tenth of the size (about 60 s), the same goals scaled
+	@$(BIN)/subinterp soak --scale 0.1 --json $(BIN)/soak-ci.json
 
 compat-report: build ## regenerate docs/compat/stdlib-3.X.{md,html,json}: which stdlib extension modules import in own-GIL subinterpreters
 	@$(release_env) && v=$$SUBINTERP_PYTHON_VERSION && \

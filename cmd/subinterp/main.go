@@ -12,6 +12,7 @@
 //	subinterp bench [--quick] [--workers N,...] [--workload NAME ...] [--mode NAME ...] [--repeat K]
 //	                [--json FILE|-] [--plot FILE.png|FILE.svg] [--markdown FILE] [--quiet]
 //	subinterp microbench [--json] [--quick] [--scripts DIR]
+//	subinterp soak [--scenario NAME ...] [--duration D | --calls N] [--scale F] [--no-site] [--json FILE|-]
 //
 // run runs the code in N fresh interpreters in parallel and prefixes every
 // line they print with the interpreter's id. doctor describes the CPython
@@ -20,7 +21,8 @@
 // threads and shared-GIL interpreters. bench runs the same workloads with
 // this project's pools, Python threads, multiprocessing and CPython's own
 // interpreters API side by side. microbench measures create+close and Call
-// latency next to CPython's own peers (scripts/bench/peers.py).
+// latency next to CPython's own peers (scripts/bench/peers.py). soak runs
+// the long scenarios that keep leaks and hangs fixed (docs/soak.md).
 //
 // Every command takes --help. Exit status: 0 success, 1 failure, 2 bad
 // usage, 130 interrupted (Ctrl-C).
@@ -59,6 +61,7 @@ var commands = []command{
 	{"demo", "show the parallel speedup of own-GIL interpreters", cmdDemo},
 	{"bench", "subinterpreters against threads, multiprocessing and CPython's interpreters", cmdBench},
 	{"microbench", "latency microbenchmarks (create+close, Call) next to CPython's peers", cmdMicroBench},
+	{"soak", "soak scenarios: RSS growth, lost interrupts, replacements, leftover channels", cmdSoak},
 }
 
 // main runs the command named on the command line and exits with its status.
