@@ -146,6 +146,14 @@ type channel struct {
 	destroyed bool
 	nrecv     int // bindings of the recv end
 	nsend     int // bindings of the send end
+
+	// queuedPins counts the bindings of this channel's ends held by
+	// messages waiting in a queue (queue or sendq) of any channel. It is
+	// changed under the lock of the queue's channel, not this one, so it
+	// is only a hint: a release that leaves no more bindings than this
+	// may have left the channel reachable only from queues, and asks the
+	// Registry to look for unreachable cycles (see collectCycles).
+	queuedPins atomic.Int64
 }
 
 // aftermath is what a state change leaves to do once the lock is dropped:
@@ -181,6 +189,7 @@ func (c *channel) popLocked() (Message, *handoff.Signal, bool) {
 		return Message{}, nil, false
 	}
 	it := c.queue.pop()
+	it.msg.markQueued(-1)
 	var sig *handoff.Signal
 	if it.sw != nil {
 		it.sw.state.Store(sReceived)
@@ -345,7 +354,9 @@ func (c *channel) sendMsgNowait(m Message) (bool, error) {
 		return false, errf(c.id, ErrFull, "full (capacity %d)", c.capacity)
 	}
 	c.queue.push(item{m, nil})
+	m.markQueued(1)
 	c.mu.Unlock()
+	m.collectIfOnlyQueued()
 	return false, nil
 }
 
@@ -380,7 +391,9 @@ func (c *channel) sendMsg(ctx context.Context, m Message) error {
 		sw.state.Store(sQueued)
 		c.queue.push(item{m, sw})
 	}
+	m.markQueued(1)
 	c.mu.Unlock()
+	m.collectIfOnlyQueued()
 
 	if werr := await(ctx, sw.sig, sw.done); werr != nil {
 		c.lock()
@@ -410,6 +423,7 @@ func (c *channel) withdrawLocked(sw *sendWaiter) Message {
 				c.sendq.removeAt(i)
 				m := sw.msg
 				sw.msg = Message{}
+				m.markQueued(-1)
 				return m
 			}
 		}
@@ -417,6 +431,7 @@ func (c *channel) withdrawLocked(sw *sendWaiter) Message {
 		for i := 0; i < c.queue.len(); i++ {
 			if c.queue.at(i).sw == sw {
 				it := c.queue.removeAt(i)
+				it.msg.markQueued(-1)
 				c.admitLocked()
 				return it.msg
 			}
@@ -434,6 +449,7 @@ func (c *channel) shutdownLocked(a *aftermath) {
 	c.closed = true
 	for c.queue.len() > 0 {
 		it := c.queue.pop()
+		it.msg.markQueued(-1)
 		if it.sw != nil {
 			it.sw.state.Store(sDropped)
 			a.wake = append(a.wake, it.sw.sig)
@@ -447,6 +463,7 @@ func (c *channel) shutdownLocked(a *aftermath) {
 func (c *channel) dropWaitingSendersLocked(a *aftermath) {
 	for c.sendq.len() > 0 {
 		sw := c.sendq.pop()
+		sw.msg.markQueued(-1)
 		a.drop = append(a.drop, sw.msg)
 		sw.msg = Message{}
 		// Last: a sender that sees sDropped (it may be spinning on the
@@ -536,8 +553,12 @@ func (c *channel) release(send bool) error {
 		return errf(c.id, ErrClosed, "%s end released more often than bound", side(send))
 	}
 	*n--
-	if c.nrecv > 0 || c.nsend > 0 {
+	if left := c.nrecv + c.nsend; left > 0 {
+		onlyQueued := int64(left) <= c.queuedPins.Load()
 		c.mu.Unlock()
+		if onlyQueued {
+			c.reg.collectCycles()
+		}
 		return nil
 	}
 	c.destroyLocked()

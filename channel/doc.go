@@ -51,9 +51,12 @@
 // Go code (Recv, Select) arrive with that binding, now the caller's. When
 // the last binding of both sides is released, the channel closes as with
 // CloseNow(true) and leaves the Registry (Lookup then gives ErrNotFound).
-// A closed channel stays in the Registry until then. A channel whose only
-// remaining bindings are values queued in itself (a cycle) lives until
-// force-closed or Registry.CloseAll.
+// A closed channel stays in the Registry until then. Channels that only
+// values queued in channels keep alive (an end sent through its own
+// channel, two channels each holding the other's end, ...) and that
+// nothing outside the queues can reach are freed the same way, as soon
+// as the last binding from outside is released (see
+// Registry.collectCycles). Registry.Close frees everything at shutdown.
 //
 // # Why waits spin before they park
 //

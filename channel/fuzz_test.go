@@ -156,18 +156,31 @@ func (m *channelModel) queuedBufs() int {
 	return n
 }
 
-// settle destroys every channel left with no binding, cascading.
+// settle destroys every channel that the test's own bindings cannot
+// reach: no binding at all, or only bindings held by values queued in
+// channels that are unreachable themselves (a cycle).
 func (m *channelModel) settle() {
-	for changed := true; changed; {
-		changed = false
-		for i, c := range m.chans {
-			if c.destroyed {
-				continue
+	live := make([]bool, len(m.chans))
+	var stack []int
+	for i, c := range m.chans {
+		if !c.destroyed && c.heldR+c.heldS > 0 {
+			live[i] = true
+			stack = append(stack, i)
+		}
+	}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, v := range m.chans[i].queue {
+			if v.end >= 0 && !live[v.end] {
+				live[v.end] = true
+				stack = append(stack, v.end)
 			}
-			if c.heldR+m.pins(i, false) == 0 && c.heldS+m.pins(i, true) == 0 {
-				c.destroyed, c.closed, c.queue = true, true, nil
-				changed = true
-			}
+		}
+	}
+	for i, c := range m.chans {
+		if !live[i] && !c.destroyed {
+			c.destroyed, c.closed, c.queue = true, true, nil
 		}
 	}
 }

@@ -182,6 +182,30 @@ func (m Message) Release() {
 	}
 }
 
+// markQueued adds delta to the queuedPins of every channel m pins: +1
+// when m enters a channel's queue, -1 when it leaves it.
+func (m Message) markQueued(delta int64) {
+	for _, p := range m.pins() {
+		p.c.queuedPins.Add(delta)
+	}
+}
+
+// collectIfOnlyQueued runs after m entered a queue. If that left a
+// channel m pins held by queued values alone (m was its last holder
+// outside a queue: a received Message sent on again), no release will
+// ever come to look for a cycle (see channel.release), so look now.
+func (m Message) collectIfOnlyQueued() {
+	for _, p := range m.pins() {
+		c := p.c
+		c.lock()
+		left, destroyed := c.nrecv+c.nsend, c.destroyed
+		c.mu.Unlock()
+		if !destroyed && int64(left) <= c.queuedPins.Load() {
+			c.reg.collectCycles()
+		}
+	}
+}
+
 // size is what counts against MaxBytes.
 func (m *Message) size() int {
 	n := len(m.data)

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -340,4 +341,102 @@ func (r *Registry) unregister(w *recvWaiter, chans []*RecvChannel, start, regist
 		c.removeWaiterLocked(w)
 		c.mu.Unlock()
 	}
+}
+
+// collectCycles frees the channels that only queued values keep alive.
+//
+// Bindings are reference counts, and a value in a queue binds the ends it
+// contains (see Message), so a channel whose end waits in its own queue,
+// or two channels each holding the other's end, would keep each other
+// alive for ever once nothing else holds them. This is CPython's cycle
+// detection on a small scale: with every channel locked (so no binding
+// or queue changes meanwhile), subtract from each channel's bindings the
+// ones held by values queued in the Registry's channels; a channel with
+// bindings left is held from outside (an interpreter, Go code, a value
+// being sent or received right now). Everything reachable from those
+// through queued values stays; the rest is unreachable and is destroyed
+// as if its last binding had been released.
+//
+// release calls it only when a channel is left with no more bindings than
+// queued values hold (queuedPins), which needs ends sent through
+// channels, so the cost of locking every channel is not paid otherwise.
+func (r *Registry) collectCycles() {
+	r.mu.Lock()
+	all := make([]*channel, 0, len(r.chans))
+	for _, c := range r.chans {
+		all = append(all, c)
+	}
+	r.mu.Unlock()
+	// One order for everyone who locks more than one channel. Nothing
+	// else holds two channel locks at once, and nothing takes r.mu while
+	// holding one.
+	slices.SortFunc(all, func(a, b *channel) int { return cmp.Compare(a.id, b.id) })
+	idx := make(map[*channel]int, len(all))
+	for i, c := range all {
+		c.mu.Lock()
+		idx[c] = i
+	}
+
+	// queued calls f for every Message waiting in c.
+	queued := func(c *channel, f func(Message)) {
+		for i := 0; i < c.queue.len(); i++ {
+			f(c.queue.at(i).msg)
+		}
+		for i := 0; i < c.sendq.len(); i++ {
+			f(c.sendq.at(i).msg)
+		}
+	}
+	outside := make([]int, len(all))
+	for i, c := range all {
+		outside[i] = c.nrecv + c.nsend
+	}
+	for _, c := range all {
+		queued(c, func(m Message) {
+			for _, p := range m.pins() {
+				if j, ok := idx[p.c]; ok {
+					outside[j]--
+				}
+			}
+		})
+	}
+	live := make([]bool, len(all))
+	var stack []int
+	for i, c := range all {
+		if outside[i] > 0 || c.destroyed {
+			live[i] = true
+			stack = append(stack, i)
+		}
+	}
+	for len(stack) > 0 {
+		c := all[stack[len(stack)-1]]
+		stack = stack[:len(stack)-1]
+		queued(c, func(m Message) {
+			for _, p := range m.pins() {
+				if j, ok := idx[p.c]; ok && !live[j] {
+					live[j] = true
+					stack = append(stack, j)
+				}
+			}
+		})
+	}
+
+	var a aftermath
+	var dead []*channel
+	for i, c := range all {
+		if !live[i] {
+			c.shutdownLocked(&a)
+			c.nrecv, c.nsend = 0, 0
+			c.destroyed = true
+			dead = append(dead, c)
+		}
+	}
+	for _, c := range all {
+		c.mu.Unlock()
+	}
+	for _, c := range dead {
+		r.remove(c)
+	}
+	// The dropped values release their pins: on the dead channels that is
+	// a no-op (ErrClosed, ignored), on live ones an ordinary release.
+	a.run()
 }
