@@ -21,7 +21,7 @@ func TestDuplicateDictKeys(t *testing.T) {
 		v    any
 		msg  string // both keys, as Python prints them
 	}{
-		{"int and float", map[any]any{int64(1): "a", 1.0: "b"}, "1 (int) and 1.0 (float)"},
+		{"int and float", map[any]any{int64(1): "a", 1.0: "b"}, "1.0 (float) and 1 (int)"},
 		{"int and bool", map[any]any{1: "a", true: "b"}, "1 (int) and True (bool)"},
 		{"zero, false and -0.0", Dict{{0, "a"}, {false, "b"}, {math.Copysign(0, -1), "c"}}, "0 (int) and False (bool)"},
 		{"float and -0.0", Dict{{0.0, "a"}, {math.Copysign(0, -1), "b"}}, "0.0 (float) and -0.0 (float)"},
@@ -139,4 +139,20 @@ func TestDuplicateKeyErrorUnwraps(t *testing.T) {
 	require.True(t, errors.As(err, &target))
 	assert.Equal(t, "a", target.first)
 	assert.Equal(t, `not shareable: duplicate dict key: "a" (str) and "a" (str) are the same key in Python`, err.Error())
+}
+
+// TestMixedKeyOrderIsStable: Go map keys of different types that print
+// alike are still put in one order, not Go's random iteration order.
+func TestMixedKeyOrderIsStable(t *testing.T) {
+	m := map[any]any{"1": "str", int64(1): "int", 2.5: "float", "2.5": "str"}
+	first, err := Encode(m)
+	require.NoError(t, err)
+	for range 50 {
+		again, err := Encode(m)
+		require.NoError(t, err)
+		require.Equal(t, first, again)
+	}
+	n, err := Normalize(m)
+	require.NoError(t, err)
+	assert.Equal(t, Dict{{int64(1), "int"}, {"1", "str"}, {2.5, "float"}, {"2.5", "str"}}, n)
 }

@@ -223,7 +223,14 @@ func lessKey(a, b any) bool {
 			return x < y
 		}
 	}
-	return fmt.Sprint(a) < fmt.Sprint(b)
+	sa, sb := fmt.Sprint(a), fmt.Sprint(b)
+	if sa != sb {
+		return sa < sb
+	}
+	// "1" and 1, or 1 and 1.0, print alike: order them by type, so that
+	// the order (and which of two keys Python would merge an error names
+	// first) does not depend on Go's random map iteration.
+	return fmt.Sprintf("%T", a) < fmt.Sprintf("%T", b)
 }
 
 // Equal reports whether two canonical values are equal the way Python's ==
