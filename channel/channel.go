@@ -557,7 +557,7 @@ func (c *channel) release(send bool) error {
 		onlyQueued := int64(left) <= c.queuedPins.Load()
 		c.mu.Unlock()
 		if onlyQueued {
-			c.reg.collectCycles()
+			c.reg.collectCycles(c)
 		}
 		return nil
 	}

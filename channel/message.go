@@ -201,7 +201,7 @@ func (m Message) collectIfOnlyQueued() {
 		left, destroyed := c.nrecv+c.nsend, c.destroyed
 		c.mu.Unlock()
 		if !destroyed && int64(left) <= c.queuedPins.Load() {
-			c.reg.collectCycles()
+			c.reg.collectCycles(c)
 		}
 	}
 }

@@ -343,54 +343,140 @@ func (r *Registry) unregister(w *recvWaiter, chans []*RecvChannel, start, regist
 	}
 }
 
-// collectCycles frees the channels that only queued values keep alive.
+// collectCycles frees the channels that only queued values keep alive,
+// looking from start: a channel left with no more bindings than queued
+// values hold (see channel.release and Message.collectIfOnlyQueued).
 //
 // Bindings are reference counts, and a value in a queue binds the ends it
 // contains (see Message), so a channel whose end waits in its own queue,
 // or two channels each holding the other's end, would keep each other
 // alive for ever once nothing else holds them. This is CPython's cycle
-// detection on a small scale: with every channel locked (so no binding
-// or queue changes meanwhile), subtract from each channel's bindings the
-// ones held by values queued in the Registry's channels; a channel with
-// bindings left is held from outside (an interpreter, Go code, a value
-// being sent or received right now). Everything reachable from those
-// through queued values stays; the rest is unreachable and is destroyed
-// as if its last binding had been released.
+// detection on a small scale, over the channels reachable from start
+// through queued values (whatever became unreachable when start lost its
+// last outside binding is among them): with those channels locked (so no
+// binding or queue among them changes meanwhile), subtract from each
+// channel's bindings the ones held by values queued in the set; a channel
+// with bindings left is held from outside the set (an interpreter, Go
+// code, a value being sent or received right now, a value queued in
+// another channel). Everything reachable from those through queued values
+// stays; the rest is unreachable and is destroyed as if its last binding
+// had been released.
 //
-// release calls it only when a channel is left with no more bindings than
-// queued values hold (queuedPins), which needs ends sent through
-// channels, so the cost of locking every channel is not paid otherwise.
-func (r *Registry) collectCycles() {
-	r.mu.Lock()
-	all := make([]*channel, 0, len(r.chans))
-	for _, c := range r.chans {
-		all = append(all, c)
+// Only the set is locked and scanned, not the whole Registry: handing a
+// channel's end over through another channel and dropping one's own
+// binding (a common way to pass a channel full of data along) ends here,
+// and must not cost time in proportion to every channel and every queued
+// value of the runtime, nor stop them all meanwhile.
+func (r *Registry) collectCycles(start *channel) {
+	set := map[*channel]bool{start: true}
+	// Find the set without holding two locks, then lock it and check that
+	// it still holds everything reachable from start; values that moved
+	// meanwhile make us look again. A set that keeps changing (ends
+	// forwarded between channels all the time) is rare and settled by
+	// adding every channel of the Registry, which only a channel created
+	// meanwhile can escape.
+	r.discover(set, []*channel{start})
+	for attempt := 0; ; attempt++ {
+		if attempt >= 3 {
+			r.mu.Lock()
+			for _, c := range r.chans {
+				set[c] = true
+			}
+			r.mu.Unlock()
+		}
+		locked := make([]*channel, 0, len(set))
+		for c := range set {
+			locked = append(locked, c)
+		}
+		// One order for everyone who locks more than one channel. Nothing
+		// else holds two channel locks at once, and nothing takes r.mu
+		// while holding one.
+		slices.SortFunc(locked, func(a, b *channel) int { return cmp.Compare(a.id, b.id) })
+		for _, c := range locked {
+			c.mu.Lock()
+		}
+		var missing []*channel
+		seen := map[*channel]bool{start: true}
+		stack := []*channel{start}
+		for len(stack) > 0 {
+			c := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			queued(c, func(m Message) {
+				for _, p := range m.pins() {
+					switch {
+					case seen[p.c]:
+					case !set[p.c]:
+						seen[p.c] = true
+						missing = append(missing, p.c)
+					default:
+						seen[p.c] = true
+						stack = append(stack, p.c)
+					}
+				}
+			})
+		}
+		if len(missing) > 0 {
+			for _, c := range locked {
+				c.mu.Unlock()
+			}
+			for _, c := range missing {
+				set[c] = true
+			}
+			r.discover(set, missing)
+			continue
+		}
+		r.collectLocked(locked)
+		return
 	}
-	r.mu.Unlock()
-	// One order for everyone who locks more than one channel. Nothing
-	// else holds two channel locks at once, and nothing takes r.mu while
-	// holding one.
-	slices.SortFunc(all, func(a, b *channel) int { return cmp.Compare(a.id, b.id) })
-	idx := make(map[*channel]int, len(all))
-	for i, c := range all {
-		c.mu.Lock()
+}
+
+// discover adds to set every channel reachable from todo through queued
+// values, locking one channel at a time: a first guess, checked later
+// under the locks.
+func (r *Registry) discover(set map[*channel]bool, todo []*channel) {
+	for len(todo) > 0 {
+		c := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		c.lock()
+		queued(c, func(m Message) {
+			for _, p := range m.pins() {
+				if !set[p.c] {
+					set[p.c] = true
+					todo = append(todo, p.c)
+				}
+			}
+		})
+		c.mu.Unlock()
+	}
+}
+
+// queued calls f (if not nil) for every Message waiting in c, whose lock
+// the caller holds.
+func queued(c *channel, f func(Message)) {
+	if f == nil {
+		return
+	}
+	for i := 0; i < c.queue.len(); i++ {
+		f(c.queue.at(i).msg)
+	}
+	for i := 0; i < c.sendq.len(); i++ {
+		f(c.sendq.at(i).msg)
+	}
+}
+
+// collectLocked destroys the channels of locked (all locked by the caller,
+// who gives up the locks to it) that no binding from outside the set can
+// reach through values queued in the set.
+func (r *Registry) collectLocked(locked []*channel) {
+	idx := make(map[*channel]int, len(locked))
+	for i, c := range locked {
 		idx[c] = i
 	}
-
-	// queued calls f for every Message waiting in c.
-	queued := func(c *channel, f func(Message)) {
-		for i := 0; i < c.queue.len(); i++ {
-			f(c.queue.at(i).msg)
-		}
-		for i := 0; i < c.sendq.len(); i++ {
-			f(c.sendq.at(i).msg)
-		}
-	}
-	outside := make([]int, len(all))
-	for i, c := range all {
+	outside := make([]int, len(locked))
+	for i, c := range locked {
 		outside[i] = c.nrecv + c.nsend
 	}
-	for _, c := range all {
+	for _, c := range locked {
 		queued(c, func(m Message) {
 			for _, p := range m.pins() {
 				if j, ok := idx[p.c]; ok {
@@ -399,16 +485,16 @@ func (r *Registry) collectCycles() {
 			}
 		})
 	}
-	live := make([]bool, len(all))
+	live := make([]bool, len(locked))
 	var stack []int
-	for i, c := range all {
+	for i, c := range locked {
 		if outside[i] > 0 || c.destroyed {
 			live[i] = true
 			stack = append(stack, i)
 		}
 	}
 	for len(stack) > 0 {
-		c := all[stack[len(stack)-1]]
+		c := locked[stack[len(stack)-1]]
 		stack = stack[:len(stack)-1]
 		queued(c, func(m Message) {
 			for _, p := range m.pins() {
@@ -422,7 +508,7 @@ func (r *Registry) collectCycles() {
 
 	var a aftermath
 	var dead []*channel
-	for i, c := range all {
+	for i, c := range locked {
 		if !live[i] {
 			c.shutdownLocked(&a)
 			c.nrecv, c.nsend = 0, 0
@@ -430,7 +516,7 @@ func (r *Registry) collectCycles() {
 			dead = append(dead, c)
 		}
 	}
-	for _, c := range all {
+	for _, c := range locked {
 		c.mu.Unlock()
 	}
 	for _, c := range dead {
