@@ -1,6 +1,7 @@
 package cpython_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -199,16 +200,29 @@ func TestSendWaitsForReceiver(t *testing.T) {
 	assert.Equal(t, "hello", evalPy(t, receiverWith(t, receiver, "inp", r), "inp.recv()"))
 	require.NoError(t, <-done)
 
-	// send_nowait says whether a receiver was already waiting.
+	// send_nowait says whether a receiver was already waiting. Nothing
+	// shows when the Go receiver below has blocked, so the value goes out
+	// again (with a fresh receiver) until one send finds it waiting; every
+	// value sent reaches it either way.
+	sender = receiverWith(t, sender, "out", s)
 	got := make(chan any, 1)
-	go func() {
-		v, err := r.Recv(bg)
-		assert.NoError(t, err)
-		got <- v
-	}()
-	time.Sleep(20 * time.Millisecond) // let the Go receiver block; if it has not, the check below fails, not flakes the other way
-	assert.Equal(t, true, evalPy(t, receiverWith(t, sender, "out", s), "out.send_nowait(42)"))
-	assert.Equal(t, int64(42), <-got)
+	deadline := time.Now().Add(failAfter)
+	for i := 0; ; i++ {
+		go func() {
+			v, err := r.Recv(bg)
+			assert.NoError(t, err)
+			got <- v
+		}()
+		waited := evalPy(t, sender, fmt.Sprintf("out.send_nowait(%d)", i))
+		v, ok := receiveWithin(t, got, "the Go receiver to get the value")
+		require.True(t, ok)
+		assert.Equal(t, int64(i), v)
+		if waited == true {
+			break
+		}
+		assert.Equal(t, false, waited)
+		require.True(t, time.Now().Before(deadline), "no send_nowait found the Go receiver waiting in %v", failAfter)
+	}
 }
 
 func receiverWith(t *testing.T, in *cpython.Interpreter, name string, v any) *cpython.Interpreter {
@@ -468,12 +482,12 @@ func TestInterpreterGoneChannelLives(t *testing.T) {
 		assert.NoError(t, err)
 		done <- v
 	}()
-	for !receiver.IsRunning() {
-		time.Sleep(time.Millisecond)
-	}
+	require.True(t, spinUntil(t, "the receiver's Eval to start", receiver.IsRunning))
 	require.NoError(t, creator.Close()) // its end objects go, and their bindings
 	require.NoError(t, sendEnd.Send(bg, "after the creator is gone"))
-	assert.Equal(t, "after the creator is gone", <-done)
+	v, ok := receiveWithin(t, done, "the receiver to get the value")
+	require.True(t, ok)
+	assert.Equal(t, "after the creator is gone", v)
 	require.NoError(t, sendEnd.Release())
 	pyOK(t, receiver, "inp.release()\ndel inp")
 	assert.Len(t, rt.Channels().List(), before, "the channel is gone once no end is bound")
@@ -496,24 +510,32 @@ func TestBlockedCallsReturnOnCancel(t *testing.T) {
 			assert.Equal(t, "ok", evalPy(t, in, "'ok'"), "usable afterwards")
 		})
 	}
-	// Interrupt() wakes a blocked recv too.
+	// Interrupt() wakes a blocked recv too. The code says when it is about
+	// to block; an Interrupt that comes a moment before the recv blocks
+	// stops it all the same.
+	ready, readyS, err := rt.Channels().Create(channel.Options{})
+	require.NoError(t, err)
+	defer ready.Release()
+	defer readyS.Release()
 	done := make(chan error, 1)
-	go func() { done <- in.Exec(bg, "r.recv()") }()
-	for !in.IsRunning() {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	go func() {
+		done <- in.Exec(bg, "ready.send_nowait(True)\nr.recv()", cpython.WithGlobals(map[string]any{"ready": readyS}))
+	}()
+	recvCtx, cancel := context.WithTimeout(bg, failAfter)
+	defer cancel()
+	_, err = ready.Recv(recvCtx)
+	require.NoError(t, err, "the code did not start")
 	require.NoError(t, in.Interrupt())
-	assert.ErrorIs(t, <-done, cpython.ErrInterrupted)
-	pyOK(t, in, "w.close()")
+	err, ok := receiveWithin(t, done, "Interrupt to wake the blocked recv")
+	require.True(t, ok)
+	assert.ErrorIs(t, err, cpython.ErrInterrupted)
+	pyOK(t, in, "w.close()\ndel ready")
 }
 
 // The PEP 554 examples, each as a test.
 
-func TestPEPExampleRunInThread(t *testing.T) {
-	in := newInterp(t)
-	var out strings.Builder
-	pyOK(t, in, `
+// pepRunInThread is PEP 554's "run in a thread" example.
+const pepRunInThread = `
 import subinterp, threading
 interp = subinterp.create()
 def run():
@@ -522,10 +544,49 @@ t = threading.Thread(target=run)
 t.start()
 t.join()
 interp.close()
-`, cpython.WithStdout(&out))
-	// The target interpreter prints to the process's stdout, not ours: the
-	// point is that run() works from a thread and returns.
-	assert.Empty(t, out.String())
+`
+
+// TestPEPExampleRunInThread: run() works from a thread and returns, and the
+// target interpreter prints "in the thread" to its own stdout (the
+// runtime's), not to the caller's writer. The runtime's stdout is the
+// process's, so the example runs in a process of its own whose runtime
+// prints to a buffer (helperPEPRunInThread).
+func TestPEPExampleRunInThread(t *testing.T) {
+	runHelperProcess(t, "pep-run-in-thread")
+}
+
+// helperPEPRunInThread runs pepRunInThread in a runtime whose stdout is a
+// buffer and checks where the example's output went.
+func helperPEPRunInThread() error {
+	var stdout bytes.Buffer
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: true, Stdout: &stdout})
+	if err != nil {
+		return err
+	}
+	defer rt.Finalize()
+	in, err := rt.NewInterpreter(cpython.IsolatedConfig())
+	if err != nil {
+		return err
+	}
+	var caller bytes.Buffer
+	err = in.Exec(bg, pepRunInThread, cpython.WithStdout(&caller))
+	var rf *cpython.RunFailedError
+	if errors.As(err, &rf) {
+		return fmt.Errorf("%w\n%s", err, rf.Traceback)
+	}
+	if err != nil {
+		return err
+	}
+	if err := in.Close(); err != nil {
+		return err
+	}
+	if caller.Len() != 0 {
+		return fmt.Errorf("the caller's writer got %q; the target interpreter prints to its own stdout", caller.String())
+	}
+	if got := stdout.String(); got != "in the thread\n" {
+		return fmt.Errorf("the target interpreter printed %q, want %q", got, "in the thread\n")
+	}
+	return nil
 }
 
 func TestPEPExampleSynchronize(t *testing.T) {

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,23 +71,99 @@ assert issubclass(subinterp.HostError, RuntimeError)
 	}
 }
 
-// TestHostFunctionReleasesGIL: a host function that blocks lets other
-// Python code sharing the same GIL run meanwhile.
+var releasesGILRound atomic.Int64
+
+// TestHostFunctionReleasesGIL: while a host function blocks, the GIL of
+// the interpreter that called it is free. A Python thread of the same
+// interpreter runs meanwhile, and so does another interpreter sharing that
+// GIL. Were the GIL held across the call, neither could, and the test
+// fails at its deadline (then lets the host function return) instead of
+// hanging.
 func TestHostFunctionReleasesGIL(t *testing.T) {
-	release := make(chan struct{})
-	require.NoError(t, rt.RegisterFunc("hf_block", func() { <-release }))
+	entered := make(chan struct{})  // closed when hf_block is entered
+	release := make(chan struct{})  // closed to let every host function here return
+	progress := make(chan int64, 1) // what the Python thread computed
+	var enterOnce, releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	// Names of this run's own: the runtime outlives a test (-count=2).
+	round := releasesGILRound.Add(1)
+	name := func(base string) string { return fmt.Sprintf("%s_%d", base, round) }
+	require.NoError(t, rt.RegisterFunc(name("hf_block"), func() {
+		enterOnce.Do(func() { close(entered) })
+		<-release
+	}))
+	// hf_await_block returns true once hf_block is entered: the thread then
+	// runs Python code only while the interpreter's own thread is blocked
+	// in it. false: the test gave up and released everything.
+	require.NoError(t, rt.RegisterFunc(name("hf_await_block"), func() bool {
+		select {
+		case <-entered:
+			return true
+		case <-release:
+			return false
+		}
+	}))
+	require.NoError(t, rt.RegisterFunc(name("hf_progress"), func(n int64) { progress <- n }))
+
 	a := newInterp(t, cpython.LegacyConfig())
 	b := newInterp(t, cpython.LegacyConfig()) // shares a's (the main) GIL
 	done := make(chan error, 1)
-	go func() { done <- a.Exec(bg, "import subinterp\nsubinterp.host.hf_block()") }()
-	for !a.IsRunning() {
-		time.Sleep(time.Millisecond)
+	go func() {
+		done <- a.Exec(bg, `
+import subinterp, threading
+h = subinterp.host
+def work():
+    if getattr(h, "hf_await_block_" + suffix)():
+        getattr(h, "hf_progress_" + suffix)(sum(range(1000)))
+th = threading.Thread(target=work)
+th.start()
+try:
+    getattr(h, "hf_block_" + suffix)()
+finally:
+    th.join()
+`, cpython.WithGlobals(map[string]any{"suffix": fmt.Sprint(round)}))
+	}()
+	defer func() {
+		// Whatever failed, let the host functions return and the Exec end
+		// before the interpreters are closed.
+		unblock()
+		if err, ok := receiveWithin(t, done, "a's Exec to end once released"); ok {
+			var rf *cpython.RunFailedError
+			if errors.As(err, &rf) {
+				t.Errorf("%v\n%s", rf, rf.Traceback)
+			}
+			assert.NoError(t, err)
+		}
+	}()
+
+	if _, ok := receiveWithin(t, entered, "a's Python code to call hf_block (a host function that holds the GIL keeps it out: the thread's hf_await_block)"); !ok {
+		return
 	}
-	v, err := b.Eval(bg, "sum(range(1000))")
-	require.NoError(t, err, "b must run while a's host function blocks")
-	assert.Equal(t, int64(499500), v)
-	close(release)
-	require.NoError(t, <-done)
+	n, ok := receiveWithin(t, progress, "a Python thread of a to run while hf_block blocks (does hf_block hold a's GIL?)")
+	if !ok {
+		return
+	}
+	assert.Equal(t, int64(499500), n)
+
+	type result struct {
+		v   any
+		err error
+	}
+	evaluated := make(chan result, 1)
+	go func() {
+		v, err := b.Eval(bg, "sum(range(1000))")
+		evaluated <- result{v, err}
+	}()
+	r, ok := receiveWithin(t, evaluated, "b, which shares a's GIL, to run while hf_block blocks")
+	if !ok {
+		unblock() // b gets the GIL once hf_block returns
+		r, ok = receiveWithin(t, evaluated, "b's Eval to end once released")
+		if !ok {
+			return
+		}
+	}
+	require.NoError(t, r.err, "b must run while a's host function blocks")
+	assert.Equal(t, int64(499500), r.v)
 }
 
 func TestRegisterFuncRejects(t *testing.T) {

@@ -377,23 +377,28 @@ func TestClosedAndRunning(t *testing.T) {
 	in, err := rt.NewInterpreter(cpython.IsolatedConfig())
 	require.NoError(t, err)
 
-	// Close while running: ErrRunning, and the run is unaffected.
-	started := make(chan struct{})
+	// Close while running: ErrRunning, and the run is unaffected. The run
+	// waits for a value Go sends only after the checks.
+	require.NoError(t, in.Exec(bg, "pass", cpython.WithGlobals(nil)))
+	r, s, err := rt.Channels().Create(channel.Options{})
+	require.NoError(t, err)
+	defer r.Release()
+	defer s.Release()
 	done := make(chan error, 1)
 	go func() {
-		done <- in.Exec(bg, "import time\nstarted = True\nt = time.monotonic()\nwhile time.monotonic() - t < 0.3: pass", cpython.WithGlobals(nil))
+		done <- in.Exec(bg, "got = inp.recv()", cpython.WithGlobals(map[string]any{"inp": r}))
 	}()
-	go func() {
-		for !in.IsRunning() {
-			runtime.Gosched()
-		}
-		close(started)
-	}()
-	<-started
+	require.True(t, spinUntil(t, "the Exec to start", in.IsRunning))
 	assert.ErrorIs(t, in.Close(), cpython.ErrRunning)
 	assert.ErrorIs(t, in.Exec(bg, "pass"), cpython.ErrRunning, "one call at a time")
-	require.NoError(t, <-done)
+	sendCtx, cancel := context.WithTimeout(bg, failAfter)
+	defer cancel()
+	require.NoError(t, s.Send(sendCtx, "go"))
+	err, ok := receiveWithin(t, done, "the Exec to end")
+	require.True(t, ok)
+	require.NoError(t, err)
 	assert.False(t, in.IsRunning())
+	assert.Equal(t, "go", evalPy(t, in, "got"), "the run was unaffected")
 
 	require.NoError(t, in.Close())
 	assert.True(t, in.IsClosed())
@@ -408,12 +413,67 @@ func TestClosedAndRunning(t *testing.T) {
 	assert.ErrorIs(t, rt.Main().Close(), cpython.ErrMainInterpreter)
 }
 
+// TestCloseWaitsForThreads: Close joins a non-daemon thread that is still
+// running when Close begins, so everything the thread does has happened by
+// the time Close returns, and the interpreter (with the thread's channel
+// ends) is gone. The thread writes to a channel, not to a captured stdout:
+// a call's writer is closed when the call returns, and what a thread prints
+// later goes to the interpreter's default stdout.
 func TestCloseWaitsForThreads(t *testing.T) {
 	in, err := rt.NewInterpreter(cpython.IsolatedConfig())
 	require.NoError(t, err)
-	var out bytes.Buffer
-	require.NoError(t, in.Exec(bg, "import threading, time\ndef work():\n    time.sleep(0.1)\n    print('thread done')\nthreading.Thread(target=work).start()", cpython.WithStdout(&out)))
-	require.NoError(t, in.Close(), "Close joins non-daemon threads")
+	goR, goS, err := rt.Channels().Create(channel.Options{})
+	require.NoError(t, err)
+	outR, outS, err := rt.Channels().Create(channel.Options{})
+	require.NoError(t, err)
+	defer outR.Release()
+	var stdout bytes.Buffer
+	require.NoError(t, in.Exec(bg, `
+import threading
+def work():
+    word = go.recv()  # Go sends it once Close has begun
+    for i in range(3):
+        out.send_nowait(f"{word} {i}")
+    out.send_nowait("thread done")
+threading.Thread(target=work).start()
+print("started")
+`, cpython.WithGlobals(map[string]any{"go": goR, "out": outS}), cpython.WithStdout(&stdout)))
+	assert.Equal(t, "started\n", stdout.String())
+	// From here only the interpreter holds the thread's ends: the channels
+	// outlive it only by Go's bindings of goS and outR.
+	require.NoError(t, goR.Release())
+	require.NoError(t, outS.Release())
+
+	closed := make(chan error, 1)
+	go func() { closed <- in.Close() }()
+	if !spinUntil(t, "Close to take the interpreter", func() bool { return in.IsRunning() || in.IsClosed() }) {
+		return
+	}
+	sendCtx, cancel := context.WithTimeout(bg, failAfter)
+	defer cancel()
+	require.NoError(t, goS.Send(sendCtx, "line"), "the thread is alive to receive while Close runs")
+	require.NoError(t, goS.Release())
+	err, ok := receiveWithin(t, closed, "Close to join the thread")
+	require.True(t, ok)
+	require.NoError(t, err, "Close joins non-daemon threads")
+	assert.True(t, in.IsClosed())
+
+	var got []any
+	for {
+		v, ok, err := outR.RecvNowait()
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		got = append(got, v)
+	}
+	assert.Equal(t, []any{"line 0", "line 1", "line 2", "thread done"}, got,
+		"all the thread's output is there when Close returns")
+	ids := map[channel.ID]bool{}
+	for _, id := range rt.Channels().List() {
+		ids[id] = true
+	}
+	assert.False(t, ids[goS.ID()], "the interpreter and its thread are gone with their channel ends")
 }
 
 func TestLegacyDaemonThreadBlocksClose(t *testing.T) {

@@ -1,12 +1,15 @@
 package cpython_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +29,8 @@ func runHelper(mode string) int {
 		err = helperLifecycle()
 	case "options":
 		err = helperOptions()
+	case "pep-run-in-thread":
+		err = helperPEPRunInThread()
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
@@ -66,7 +71,10 @@ func helperLifecycle() error {
 	// A running interpreter is interrupted by Finalize, not waited for.
 	done := make(chan error, 1)
 	go func() { done <- in.Exec(bg, "while True: pass") }()
-	for !in.IsRunning() {
+	for deadline := time.Now().Add(failAfter); !in.IsRunning(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Exec did not start within %v", failAfter)
+		}
 	}
 	legacy, err := rt.NewInterpreter(cpython.LegacyConfig())
 	if err != nil {
@@ -129,9 +137,13 @@ func must[T any](v T, err error) T {
 
 func runHelperProcess(t *testing.T, mode string, env ...string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// A helper stuck in a wait is killed: the test fails instead of hanging.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*failAfter)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), helperEnv+"="+mode), env...)
 	out, err := cmd.CombinedOutput()
+	require.NoError(t, ctx.Err(), "helper %s did not end within %v; output:\n%s", mode, 2*failAfter, out)
 	require.NoError(t, err, "helper output:\n%s", out)
 	assert.Contains(t, string(out), "HELPER OK")
 }
