@@ -96,11 +96,17 @@ func runPoolCancel(ctx context.Context, rt *cpython.Runtime, o Options) *Scenari
 		m.final()
 		return sr
 	}
-	defer lostR.Release()
-	defer lostS.Release()
+	release := func() {
+		for _, end := range []interface{ Release() error }{lostR, lostS} {
+			if err := end.Release(); err != nil {
+				t.fail("release", err)
+			}
+		}
+	}
 	p, err := cpython.NewPool(rt, cpython.PoolOptions{Name: "soak", Size: o.PoolSize, Prelude: poolPrelude})
 	if err != nil {
 		t.fail("setup: pool", err)
+		release()
 		m.begin()
 		m.end()
 		m.final()
@@ -153,6 +159,7 @@ func runPoolCancel(ctx context.Context, rt *cpython.Runtime, o Options) *Scenari
 		t.fail("pool close", err)
 	}
 	cancel()
+	release()
 	m.final()
 	return sr
 }

@@ -42,7 +42,7 @@ func TestOptionsValidate(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"unknown scenario", Options{Scenarios: []string{"churn", "leak"}}, `unknown scenario "leak" (valid: churn, pool-cancel, channels)`},
+		{"unknown scenario", Options{Scenarios: []string{"churn", "leak"}}, `unknown scenario "leak" (valid: pool-cancel, channels, churn)`},
 		{"iterations of an unknown scenario", Options{Iterations: map[string]int{"leak": 5}}, `iterations for unknown scenario "leak"`},
 		{"zero iterations", Options{Iterations: map[string]int{Churn: 0}}, "churn: 0 iterations (want at least 1)"},
 		{"negative duration", Options{Duration: -time.Second}, "negative duration -1s"},
@@ -90,7 +90,7 @@ func TestRunSmall(t *testing.T) {
 	}
 	assert.Equal(t, ok, rep.OK, "the report passes when every scenario does")
 
-	churnRep, poolRep, chanRep := rep.Scenarios[0], rep.Scenarios[1], rep.Scenarios[2]
+	poolRep, chanRep, churnRep := rep.Scenarios[0], rep.Scenarios[1], rep.Scenarios[2]
 	t.Run("churn counts", func(t *testing.T) {
 		assert.EqualValues(t, churn, churnRep.Iterations)
 		f := churnRep.Churn
@@ -181,8 +181,10 @@ func TestRunSmall(t *testing.T) {
 			assert.Contains(t, s, key)
 		}
 	}
-	assert.Contains(t, doc.Scenarios[1], "pool")
-	assert.Contains(t, string(doc.Scenarios[1]["pool"]), `"replacements":{"max_tasks":`)
+	assert.Contains(t, doc.Scenarios[0], "pool")
+	assert.Contains(t, string(doc.Scenarios[0]["pool"]), `"replacements":{"max_tasks":`)
+	assert.Contains(t, doc.Scenarios[1], "channels")
+	assert.Contains(t, doc.Scenarios[2], "churn")
 	assert.Contains(t, string(doc.Scenarios[0]["start"]), `"rss_bytes":`)
 	assert.Contains(t, string(doc.Scenarios[0]["start"]), `"go_heap_inuse_bytes":`)
 
@@ -285,18 +287,22 @@ func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	stopAtWarmup := progressFunc(func(line string) {
-		if strings.HasPrefix(line, "soak: churn: ") && strings.Contains(line, " cycles, ") {
+		if strings.HasPrefix(line, "soak: pool-cancel: ") && strings.Contains(line, " calls, ") {
 			cancel()
 		}
 	})
-	rep, err := Run(ctx, testRuntime, Options{Iterations: map[string]int{Churn: 200}, Progress: stopAtWarmup, BaselineCycles: -1})
+	const calls = 5000
+	rep, err := Run(ctx, testRuntime, Options{
+		Iterations: map[string]int{PoolCancel: calls, Channels: 100, Churn: 10},
+		Progress:   stopAtWarmup,
+	})
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotNil(t, rep)
 	require.Len(t, rep.Scenarios, 1, "no scenario starts after the cancel")
 	s := rep.Scenarios[0]
-	assert.Equal(t, Churn, s.Name)
-	assert.Less(t, s.Iterations, int64(200))
-	assert.Equal(t, s.Iterations, s.Churn.Created)
+	assert.Equal(t, PoolCancel, s.Name)
+	assert.Less(t, s.Iterations, int64(calls))
+	assert.Equal(t, s.Iterations, s.Pool.Completed+s.Pool.Failed)
 }
 
 // TestRunStopsRunawayRSS: a scenario whose RSS outgrows MaxRSSGrowth stops

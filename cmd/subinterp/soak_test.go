@@ -18,7 +18,7 @@ func TestSoakUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown scenario", []string{"--scenario", "churn,leak"}, `unknown scenario "leak" (valid: churn, pool-cancel, channels)`},
+		{"unknown scenario", []string{"--scenario", "churn,leak"}, `unknown scenario "leak" (valid: pool-cancel, channels, churn)`},
 		{"zero calls", []string{"--calls", "0"}, "--calls: 0: each scenario must run at least once"},
 		{"negative duration", []string{"--duration", "-1s"}, "--duration: -1s: must be positive"},
 		{"duration and calls", []string{"--duration", "1m", "--calls", "5"}, "give --duration or --calls, not both"},
