@@ -177,7 +177,7 @@ func TestCompatClosedStdout(t *testing.T) {
 			cmd.Stdout, cmd.Stderr = wr, &stderr
 			require.NoError(t, cmd.Start())
 			wr.Close()
-			time.Sleep(300 * time.Millisecond) // let it start its children
+			waitCompatChild(t, cmd)
 			rd.Close()
 			code, took := waitFor(t, cmd, 30*time.Second)
 			assert.Equal(t, exitFailed, code, stderr.String())
@@ -194,7 +194,7 @@ func TestCompatInterrupt(t *testing.T) {
 	cmd := exec.Command(binary, "compat", "--stdlib")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
-	time.Sleep(500 * time.Millisecond)
+	waitCompatChild(t, cmd) // its Ctrl-C handling is in place before the first child starts
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
 	code, _ := waitFor(t, cmd, 30*time.Second)
 	assert.Equal(t, exitInterrupted, code, stderr.String())
@@ -223,6 +223,20 @@ func waitFor(t *testing.T, cmd *exec.Cmd, limit time.Duration) (int, time.Durati
 		<-done
 		t.Fatalf("%v did not end within %v", cmd.Args, limit)
 		return 0, 0
+	}
+}
+
+// waitCompatChild waits until the compat run cmd has started a check child
+// (bounded: the test fails, cmd killed, if none appears within 30 s).
+// Children come and go, so this polls /proc.
+func waitCompatChild(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); len(compatChildren(t)) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("%v started no check child within 30s", cmd.Args)
+		}
 	}
 }
 
