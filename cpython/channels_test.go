@@ -497,6 +497,9 @@ func TestInterpreterGoneChannelLives(t *testing.T) {
 // when the Go caller's context ends; so does run() and select().
 func TestBlockedCallsReturnOnCancel(t *testing.T) {
 	in := newInterp(t)
+	// The interrupted code's unwinding is waited for however long a loaded
+	// machine takes (the default grace would report Stopped false).
+	in.SetInterruptGrace(failAfter)
 	pyOK(t, in, "import subinterp\nr, s = subinterp.create_channel()\nw = subinterp.create()")
 	for _, src := range []string{"r.recv()", "subinterp.select([r])", "s.send(1)", "w.run('import time\\nwhile True: time.sleep(0.001)')"} {
 		t.Run(src, func(t *testing.T) {

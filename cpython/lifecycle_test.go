@@ -22,6 +22,9 @@ import (
 // needs a process of its own.
 const helperEnv = "SUBINTERP_TEST_HELPER"
 
+// helperModes are scenarios other test files add (in init functions).
+var helperModes = map[string]func() error{}
+
 func runHelper(mode string) int {
 	var err error
 	switch mode {
@@ -32,7 +35,11 @@ func runHelper(mode string) int {
 	case "pep-run-in-thread":
 		err = helperPEPRunInThread()
 	default:
-		err = fmt.Errorf("unknown helper mode %q", mode)
+		if h, ok := helperModes[mode]; ok {
+			err = h()
+		} else {
+			err = fmt.Errorf("unknown helper mode %q", mode)
+		}
 	}
 	if err != nil {
 		fmt.Println("FAIL:", err)
