@@ -313,7 +313,17 @@ func Output(stdout, stderr io.Writer) (restore func(), err error) {
 		}
 	}
 	var saved *C.PyObject
-	if C.si_redirect(C.uintptr_t(hout), C.uintptr_t(herr), &saved) < 0 {
+	var adopted C.int
+	rc := C.si_redirect(C.uintptr_t(hout), C.uintptr_t(herr), &saved, &adopted)
+	// A handle no writer object took over is still Go's to free; the
+	// others are freed by their object's deallocator.
+	if hout != 0 && adopted&C.SI_ADOPTED_OUT == 0 {
+		hout.Delete()
+	}
+	if herr != 0 && adopted&C.SI_ADOPTED_ERR == 0 {
+		herr.Delete()
+	}
+	if rc < 0 {
 		closeAll()
 		return nil, takeException()
 	}
@@ -328,7 +338,8 @@ func Output(stdout, stderr io.Writer) (restore func(), err error) {
 func FlushStdio() { C.si_flush_std() }
 
 // subinterpGoWrite writes for a Python writer object: 0 done, 1 the call
-// that lent the writer has ended, 2 the io.Writer failed (*errmsg set).
+// that lent the writer has ended, 2 the io.Writer failed or panicked
+// (*errmsg set).
 //
 //export subinterpGoWrite
 func subinterpGoWrite(h C.uintptr_t, p *C.char, n C.Py_ssize_t, errmsg **C.char) C.int {
@@ -338,11 +349,25 @@ func subinterpGoWrite(h C.uintptr_t, p *C.char, n C.Py_ssize_t, errmsg **C.char)
 	if g.closed {
 		return 1
 	}
-	if _, err := g.w.Write(C.GoBytes(unsafe.Pointer(p), C.int(n))); err != nil {
+	if err := g.write(C.GoBytes(unsafe.Pointer(p), C.int(n))); err != nil {
 		*errmsg = C.CString(strings.ReplaceAll(err.Error(), "\x00", ""))
 		return 2
 	}
 	return 0
+}
+
+// write calls the io.Writer. A panic must not unwind into the C frames of
+// writer_write (the process would die): it becomes an error like any other,
+// which Python sees as OSError. The caller released the GIL before calling
+// into Go, so returning normally leaves the thread state as C expects it.
+func (g *goWriter) write(b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("io.Writer panicked: %v", r)
+		}
+	}()
+	_, err = g.w.Write(b)
+	return err
 }
 
 // subinterpGoWriterFree lets go of a writer object's handle (its

@@ -67,7 +67,9 @@ int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindle
 PyObject *si_eval(const char *src, Py_ssize_t len);
 PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen);
 int si_error_info(PyObject **type_name, PyObject **message, PyObject **traceback);
-int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved);
+int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved, int *adopted);
+#define SI_ADOPTED_OUT 1 /* si_redirect: a writer object owns the stdout handle */
+#define SI_ADOPTED_ERR 2 /* ... and the stderr handle */
 void si_restore_output(PyObject *saved);
 void si_flush_std(void);
 

@@ -324,33 +324,38 @@ static PyObject *new_writer(module_state *st, uintptr_t handle) {
 }
 
 /* si_redirect points sys.stdout / sys.stderr at Go writers (handle 0 keeps
- * a stream as it is) and returns, in *saved, what to put back. */
-int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved) {
+ * a stream as it is) and returns, in *saved, what to put back. A writer
+ * object owns the handle it was made with from then on (its deallocator
+ * frees it, whatever fails afterwards), and *adopted says which ones were
+ * taken (SI_ADOPTED_OUT, SI_ADOPTED_ERR): the caller frees the others, so
+ * that every path frees each handle exactly once. */
+int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved, int *adopted) {
+    *saved = NULL;
+    *adopted = 0;
     PyObject *m = si_module();
     if (m == NULL) {
         return -1;
     }
     module_state *st = state_of(m);
     PyObject *old_out = PySys_GetObject("stdout"), *old_err = PySys_GetObject("stderr");
-    *saved = Py_BuildValue("(OO)", old_out ? old_out : Py_None, old_err ? old_err : Py_None);
-    if (*saved == NULL) {
-        Py_DECREF(m);
-        return -1;
+    PyObject *prev = Py_BuildValue("(OO)", old_out ? old_out : Py_None, old_err ? old_err : Py_None);
+    PyObject *wout = NULL, *werr = NULL;
+    int rc = prev ? 0 : -1;
+    if (rc == 0 && out) {
+        wout = new_writer(st, out);
+        if (wout != NULL) {
+            *adopted |= SI_ADOPTED_OUT;
+        } else {
+            rc = -1;
+        }
     }
-    /* The writer objects take the handles over first, so that whatever
-     * fails below, each handle is freed exactly once (by its object's
-     * deallocator, or here if no object took it). */
-    PyObject *wout = out ? new_writer(st, out) : NULL;
-    PyObject *werr = err ? new_writer(st, err) : NULL;
-    int rc = 0;
-    if ((out && wout == NULL) || (err && werr == NULL)) {
-        if (out && wout == NULL) {
-            subinterpGoWriterFree(out);
+    if (rc == 0 && err) {
+        werr = new_writer(st, err);
+        if (werr != NULL) {
+            *adopted |= SI_ADOPTED_ERR;
+        } else {
+            rc = -1;
         }
-        if (err && werr == NULL) {
-            subinterpGoWriterFree(err);
-        }
-        rc = -1;
     }
     if (rc == 0 && wout != NULL) {
         rc = PySys_SetObject("stdout", wout);
@@ -362,10 +367,11 @@ int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved) {
     Py_XDECREF(werr);
     Py_DECREF(m);
     if (rc < 0) {
-        si_restore_output(*saved);
-        *saved = NULL;
+        si_restore_output(prev);
+        return -1;
     }
-    return rc;
+    *saved = prev;
+    return 0;
 }
 
 /* si_restore_output undoes si_redirect and releases saved, keeping any

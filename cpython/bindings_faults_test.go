@@ -1,0 +1,119 @@
+package cpython_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"weak"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/cpython"
+)
+
+// Faults in the bindings package (the C subinterp module and its Go
+// callbacks): each test drives one through the public API.
+
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("writer exploded") }
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestPanickingWriter: an io.Writer that panics raises in Python like one
+// that fails, instead of taking the process down, and the interpreter
+// stays usable.
+func TestPanickingWriter(t *testing.T) {
+	for _, stream := range []struct {
+		name string
+		src  string
+		with func(io.Writer) cpython.ExecOption
+	}{
+		{"stdout", "print('x')", cpython.WithStdout},
+		{"stderr", "import sys\nprint('x', file=sys.stderr)", cpython.WithStderr},
+	} {
+		t.Run(stream.name, func(t *testing.T) {
+			for _, in := range []*cpython.Interpreter{rt.Main(), newInterp(t), newInterp(t, cpython.LegacyConfig())} {
+				var rf *cpython.RunFailedError
+				require.ErrorAs(t, in.Exec(bg, stream.src, stream.with(failWriter{})), &rf)
+				assert.Equal(t, "OSError", rf.Type)
+				assert.Equal(t, "write to Go writer failed: disk full", rf.Message)
+
+				require.ErrorAs(t, in.Exec(bg, stream.src, stream.with(panicWriter{})), &rf)
+				assert.Equal(t, "OSError", rf.Type, "the same type as a failing writer")
+				assert.Equal(t, "write to Go writer failed: io.Writer panicked: writer exploded", rf.Message)
+
+				var buf bytes.Buffer
+				require.NoError(t, in.Exec(bg, stream.src, stream.with(&buf)), "interpreter %d still usable", in.ID())
+				assert.Equal(t, "x\n", buf.String())
+			}
+		})
+	}
+}
+
+// writerCollected runs exec with a fresh writer and reports whether the
+// writer can be collected afterwards: a cgo handle that was never deleted
+// keeps it reachable for good.
+func writerCollected(exec func(w io.Writer)) bool {
+	wp := func() weak.Pointer[bytes.Buffer] {
+		w := new(bytes.Buffer)
+		exec(w)
+		return weak.Make(w)
+	}()
+	for i := 0; i < 5 && wp.Value() != nil; i++ {
+		runtime.GC()
+	}
+	return wp.Value() == nil
+}
+
+// TestOutputRedirectionReleasesWriters: the handles that lend Go writers to
+// Python are freed when the call ends, also when the redirection fails
+// before Python took them (here: the subinterp module cannot be imported).
+func TestOutputRedirectionReleasesWriters(t *testing.T) {
+	in := newInterp(t)
+	pyOK(t, in, "import sys")
+	for _, c := range []struct {
+		name     string
+		sabotage bool
+	}{
+		{"redirected", false},
+		{"redirection fails", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.sabotage {
+				pyOK(t, in, "saved = sys.modules.pop('subinterp', None); sys.modules['subinterp'] = None")
+				defer pyOK(t, in, "del sys.modules['subinterp']\nif saved is not None: sys.modules['subinterp'] = saved")
+			}
+			for _, streams := range []string{"stdout", "stderr", "both"} {
+				ok := writerCollected(func(w io.Writer) {
+					var opts []cpython.ExecOption
+					if streams != "stderr" {
+						opts = append(opts, cpython.WithStdout(w))
+					}
+					if streams != "stdout" {
+						opts = append(opts, cpython.WithStderr(w))
+					}
+					err := in.Exec(bg, "import sys\nfor f in streams: print('x', file=getattr(sys, f))", append(opts,
+						cpython.WithGlobals(map[string]any{"streams": strings.Fields(strings.ReplaceAll(streams, "both", "stdout stderr"))}))...)
+					if !c.sabotage {
+						assert.NoError(t, err)
+						return
+					}
+					var rf *cpython.RunFailedError
+					if assert.ErrorAs(t, err, &rf) {
+						assert.Equal(t, "ModuleNotFoundError", rf.Type)
+						assert.Equal(t, "import of subinterp halted; None in sys.modules", rf.Message)
+					}
+				})
+				assert.True(t, ok, "%s: the writer is still referenced (a leaked cgo handle)", streams)
+			}
+		})
+	}
+	pyOK(t, in, "import subinterp") // the module is back
+}
