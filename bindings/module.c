@@ -4,6 +4,7 @@
 #include "bindings.h"
 #include "_cgo_export.h"
 #include <stdio.h>
+#include <string.h>
 
 
 static module_state *state_of(PyObject *module) {
@@ -58,35 +59,49 @@ void si_raise(int kind, const char *msg) {
     PyErr_SetString(type, msg);
 }
 
+/* utf8 decodes text from Go, replacing bytes that are not UTF-8 (a Go
+ * error message need not be). */
+static PyObject *utf8(const char *s) { return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace"); }
+
 /* si_raise_run_failed raises RunFailedError for code that failed in another
  * interpreter; its __cause__ is a RemoteError carrying the original
  * exception's type name, message and traceback text (objects cannot cross
- * interpreters, their description can). */
+ * interpreters, their description can). If either exception cannot be made
+ * (Python code may have replaced their __init__) a plain RuntimeError with
+ * the same text is raised, the failure as its __context__; a MemoryError
+ * propagates as it is. */
 PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb) {
     module_state *st = si_state();
     if (st == NULL) {
         return NULL;
     }
-    PyObject *cause = PyObject_CallFunction((PyObject *)st->remote_error_type, "sss", type, msg, tb);
-    if (cause == NULL) {
-        return NULL;
-    }
-    PyObject *exc = PyObject_CallFunction(st->run_failed_error, "s", *msg ? msg : type);
-    if (exc == NULL) {
-        Py_DECREF(cause);
-        return NULL;
-    }
-    PyObject *text = PyUnicode_FromFormat("%s: %s", type, msg);
-    if (text != NULL) {
-        PyObject *args = PyTuple_Pack(1, text);
-        if (args != NULL) {
-            PyObject_SetAttrString(exc, "args", args);
-            Py_DECREF(args);
+    PyObject *t = utf8(type);
+    PyObject *m = t ? utf8(msg) : NULL;
+    PyObject *b = m ? utf8(tb) : NULL;
+    PyObject *text = b ? PyUnicode_FromFormat("%U: %U", t, m) : NULL;
+    PyObject *cause = text ? PyObject_CallFunctionObjArgs((PyObject *)st->remote_error_type, t, m, b, NULL) : NULL;
+    PyObject *exc = cause ? PyObject_CallOneArg(st->run_failed_error, text) : NULL;
+    Py_XDECREF(t);
+    Py_XDECREF(m);
+    Py_XDECREF(b);
+    if (exc == NULL && text != NULL && !PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        PyObject *why = PyErr_GetRaisedException();
+        exc = PyObject_CallOneArg(PyExc_RuntimeError, text);
+        if (exc != NULL) {
+            PyException_SetContext(exc, why); /* steals why */
+        } else {
+            Py_XDECREF(why);
         }
-        Py_DECREF(text);
     }
-    PyException_SetCause(exc, cause); /* steals cause */
-    PyErr_SetObject(st->run_failed_error, exc);
+    Py_XDECREF(text);
+    if (exc == NULL) {
+        Py_XDECREF(cause);
+        return NULL;
+    }
+    if (cause != NULL) {
+        PyException_SetCause(exc, cause); /* steals cause */
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
     Py_DECREF(exc);
     return NULL;
 }

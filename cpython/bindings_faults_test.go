@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/subinterp/subinterp/channel"
 	"github.com/subinterp/subinterp/cpython"
 )
 
@@ -116,4 +117,43 @@ func TestOutputRedirectionReleasesWriters(t *testing.T) {
 		})
 	}
 	pyOK(t, in, "import subinterp") // the module is back
+}
+
+// TestRunFailedErrorFallback: when RunFailedError or its RemoteError cause
+// cannot be made (Python code replaced their __init__), run() raises a
+// plain RuntimeError with the same text, the failure as its __context__,
+// instead of whatever the broken constructor raised.
+func TestRunFailedErrorFallback(t *testing.T) {
+	in := newInterp(t)
+	pyOK(t, in, `
+import subinterp
+inner = subinterp.create()
+def broken(self, *args):
+    raise LookupError("broken __init__")
+def outcome():
+    try:
+        inner.run("raise ValueError('bad value')")
+    except Exception as e:
+        return (type(e).__name__, str(e), type(e.__cause__).__name__, type(e.__context__).__name__)
+`)
+	defer pyOK(t, in, "inner.close()")
+	for _, c := range []struct {
+		name  string
+		patch string
+		want  channel.Tuple
+	}{
+		{"intact", "", channel.Tuple{"RunFailedError", "ValueError: bad value", "RemoteError", "NoneType"}},
+		{"RunFailedError broken", "subinterp.RunFailedError.__init__ = broken",
+			channel.Tuple{"RuntimeError", "ValueError: bad value", "RemoteError", "LookupError"}},
+		{"RemoteError broken", "subinterp.RemoteError.__init__ = broken",
+			channel.Tuple{"RuntimeError", "ValueError: bad value", "NoneType", "LookupError"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.patch != "" {
+				pyOK(t, in, c.patch)
+				defer pyOK(t, in, "for tp in (subinterp.RunFailedError, subinterp.RemoteError):\n    if '__init__' in vars(tp): del tp.__init__")
+			}
+			assert.Equal(t, c.want, evalPy(t, in, "outcome()"))
+		})
+	}
 }
