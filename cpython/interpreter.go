@@ -105,6 +105,15 @@ func (in *Interpreter) acquire(ctx context.Context) error {
 }
 
 // take marks the interpreter busy for one call or for closing it.
+//
+// busy is the interpreter's one lock: whoever swaps it from false to true
+// owns the interpreter until it stores false again. A successful Close never
+// gives it back: it sets closed and leaves busy true, so a closed
+// interpreter cannot be taken. closed is read three times, each for a race:
+// before the swap (the usual way to learn it is closed); after a failed
+// swap (busy because a Close won: say closed, not running); and after a
+// successful swap, because Finalize marks the main interpreter closed
+// without taking busy.
 func (in *Interpreter) take() error {
 	if in.closed.Load() {
 		return in.closedError()
@@ -400,6 +409,7 @@ func (in *Interpreter) CloseContext(ctx context.Context) error {
 		in.busy.Store(false)
 		return fmt.Errorf("%w: cannot close interpreter %d: %w", ErrRunning, in.id, err)
 	}
+	// busy stays true: a closed interpreter can never be taken again.
 	in.closed.Store(true)
 	in.rt.forget(in)
 	return nil

@@ -17,7 +17,7 @@ import (
 //
 // A Pool keeps Size warm interpreters and runs one task at a time on each.
 // Its costs are dominated by the handoff between goroutines and pinned OS
-// threads (see "Handoff cost" in DESIGN.md and package internal/handoff):
+// threads (see package internal/handoff for the measurements):
 // waking a parked pinned thread costs 26-40 µs on the target VMs, a spinning
 // one sees a task in well under a microsecond. The pool therefore adds no
 // wake-up of its own on the fast path:
@@ -245,21 +245,8 @@ func NewPool(rt *Runtime, opts PoolOptions) (*Pool, error) {
 	if rt == nil {
 		return nil, ErrNotInitialized
 	}
-	size := opts.Size
-	switch {
-	case size < 0:
-		return nil, fmt.Errorf("%w: Size %d (want 0 for runtime.NumCPU(), or more)", ErrInvalidPoolOptions, size)
-	case size == 0:
-		size = runtime.NumCPU()
-	}
-	if opts.MaxTasksPerInterpreter < 0 {
-		return nil, fmt.Errorf("%w: MaxTasksPerInterpreter %d (want 0 for unlimited, or more)", ErrInvalidPoolOptions, opts.MaxTasksPerInterpreter)
-	}
-	cfg := IsolatedConfig()
-	if opts.Config != nil {
-		cfg = *opts.Config
-	}
-	if err := cfg.validate(); err != nil {
+	size, cfg, err := poolSettings(opts)
+	if err != nil {
 		return nil, err
 	}
 	p := &Pool{
@@ -280,11 +267,45 @@ func NewPool(rt *Runtime, opts PoolOptions) (*Pool, error) {
 		done:     make(chan struct{}),
 	}
 	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
+	ms, err := p.startMembers()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		p.members[m] = struct{}{}
+		p.idle = append(p.idle, m)
+	}
+	p.wg.Add(1)
+	go p.janitor()
+	return p, nil
+}
 
-	ms := make([]*member, size)
-	errs := make([]error, size)
+// poolSettings checks opts and fills in the defaults.
+func poolSettings(opts PoolOptions) (size int, cfg Config, err error) {
+	size = opts.Size
+	switch {
+	case size < 0:
+		return 0, cfg, fmt.Errorf("%w: Size %d (want 0 for runtime.NumCPU(), or more)", ErrInvalidPoolOptions, size)
+	case size == 0:
+		size = runtime.NumCPU()
+	}
+	if opts.MaxTasksPerInterpreter < 0 {
+		return 0, cfg, fmt.Errorf("%w: MaxTasksPerInterpreter %d (want 0 for unlimited, or more)", ErrInvalidPoolOptions, opts.MaxTasksPerInterpreter)
+	}
+	cfg = IsolatedConfig()
+	if opts.Config != nil {
+		cfg = *opts.Config
+	}
+	return size, cfg, cfg.validate()
+}
+
+// startMembers creates the pool's interpreters concurrently. If any fails,
+// it closes the others and returns the first error.
+func (p *Pool) startMembers() ([]*member, error) {
+	ms := make([]*member, p.size)
+	errs := make([]error, p.size)
 	var wg sync.WaitGroup
-	for i := range size {
+	for i := range p.size {
 		wg.Go(func() { ms[i], errs[i] = p.newMember(context.Background(), false) })
 	}
 	wg.Wait()
@@ -298,39 +319,33 @@ func NewPool(rt *Runtime, opts PoolOptions) (*Pool, error) {
 			}
 		}
 	}
-	if first != nil {
-		p.bgCancel()
-		var cerrs []error
-		var cmu sync.Mutex
-		for _, m := range ms {
-			if m == nil {
-				continue
-			}
-			wg.Go(func() {
-				if err := m.in.Close(); err != nil {
-					cmu.Lock()
-					cerrs = append(cerrs, err)
-					cmu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		if _, rerrs := p.closeRetired(); len(rerrs) > 0 {
-			cerrs = append(cerrs, rerrs...)
-		}
-		err := fmt.Errorf("%s: %d of %d interpreters failed to start: %w", p.prefix(), failed, size, first)
-		if len(cerrs) > 0 {
-			err = errors.Join(err, fmt.Errorf("%s: could not close the interpreters created: %w", p.prefix(), errors.Join(cerrs...)))
-		}
-		return nil, err
+	if first == nil {
+		return ms, nil
 	}
+	p.bgCancel()
+	var cerrs []error
+	var cmu sync.Mutex
 	for _, m := range ms {
-		p.members[m] = struct{}{}
-		p.idle = append(p.idle, m)
+		if m == nil {
+			continue
+		}
+		wg.Go(func() {
+			if err := m.in.Close(); err != nil {
+				cmu.Lock()
+				cerrs = append(cerrs, err)
+				cmu.Unlock()
+			}
+		})
 	}
-	p.wg.Add(1)
-	go p.janitor()
-	return p, nil
+	wg.Wait()
+	if _, rerrs := p.closeRetired(); len(rerrs) > 0 {
+		cerrs = append(cerrs, rerrs...)
+	}
+	err := fmt.Errorf("%s: %d of %d interpreters failed to start: %w", p.prefix(), failed, p.size, first)
+	if len(cerrs) > 0 {
+		err = errors.Join(err, fmt.Errorf("%s: could not close the interpreters created: %w", p.prefix(), errors.Join(cerrs...)))
+	}
+	return nil, err
 }
 
 // prefix starts the pool's error messages.
@@ -739,6 +754,22 @@ func (p *Pool) Close(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("subinterp: nil context")
 	}
+	if err := p.stopTaking(); err != nil {
+		return err
+	}
+	p.waitForTasks(ctx)
+	close(p.done)
+	p.wg.Wait() // replacements and the janitor
+	errs := p.closeInterpreters(ctx)
+	if len(errs) > 0 {
+		return fmt.Errorf("%s: close: %w", p.prefix(), errors.Join(errs...))
+	}
+	return nil
+}
+
+// stopTaking refuses new calls from now on and sends the queued callers
+// away with ErrClosed.
+func (p *Pool) stopTaking() error {
 	p.mu.Lock()
 	if p.state != poolOpen {
 		p.mu.Unlock()
@@ -753,43 +784,51 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.waiters.Init()
 	p.mu.Unlock()
 	p.bgCancel() // interrupts preludes of replacements under way
+	return nil
+}
 
-	// Let running tasks finish, or interrupt them once ctx ends.
-	done := ctx.Done()
-	var grace <-chan time.Time
-	var tick *time.Ticker
-wait:
-	for {
-		p.mu.Lock()
-		busy := p.busy
-		p.mu.Unlock()
-		if busy == 0 {
-			break
-		}
-		var tickC <-chan time.Time
-		if tick != nil {
-			tickC = tick.C
-		}
+// waitForTasks lets running tasks finish; once ctx ends it interrupts them.
+func (p *Pool) waitForTasks(ctx context.Context) {
+	for p.anyBusy() {
 		select {
 		case <-p.drained:
-		case <-done:
-			done = nil
-			p.interruptBusy()
-			grace = time.After(closeGrace)
-			tick = time.NewTicker(50 * time.Millisecond)
-		case <-tickC:
-			p.interruptBusy() // a task that had not started at the last try
-		case <-grace:
-			break wait
+		case <-ctx.Done():
+			p.interruptUntilDrained()
+			return
 		}
 	}
-	if tick != nil {
-		tick.Stop()
+}
+
+// interruptUntilDrained interrupts the running tasks (again every 50 ms,
+// for one that had not started at the last try) and waits for them at
+// most closeGrace.
+func (p *Pool) interruptUntilDrained() {
+	p.interruptBusy()
+	grace := time.NewTimer(closeGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for p.anyBusy() {
+		select {
+		case <-p.drained:
+		case <-tick.C:
+			p.interruptBusy()
+		case <-grace.C:
+			return
+		}
 	}
+}
 
-	close(p.done)
-	p.wg.Wait()
+func (p *Pool) anyBusy() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.busy > 0
+}
 
+// closeInterpreters closes the idle and retired interpreters (waiting,
+// until ctx ends, for retired ones still inside a C call) and names those
+// it could not close.
+func (p *Pool) closeInterpreters(ctx context.Context) []error {
 	p.mu.Lock()
 	p.state = poolClosed
 	idle := p.idle
@@ -834,10 +873,7 @@ wait:
 	for _, in := range orphans {
 		errs = append(errs, fmt.Errorf("interpreter %d still runs its task; it is closed when the task returns", in.ID()))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s: close: %w", p.prefix(), errors.Join(errs...))
-	}
-	return nil
+	return errs
 }
 
 // interruptBusy interrupts the tasks of all busy interpreters.
