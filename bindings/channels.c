@@ -12,11 +12,13 @@ typedef struct {
     PyObject_HEAD
     int64_t id;
     int bound; /* holds a binding of its side */
+    /* Which side, kept in the object: the deallocator must not work it
+     * out from the module state, which the module's m_clear may have
+     * emptied before the last end goes. */
+    int send;
 } end_object;
 
 extern struct PyModuleDef si_module_def;
-
-static int is_send_type(PyTypeObject *tp, module_state *st) { return tp == st->send_type; }
 
 static module_state *type_state(PyTypeObject *tp) { return (module_state *)PyType_GetModuleState(tp); }
 
@@ -56,6 +58,7 @@ PyObject *si_new_end(module_state *st, unsigned char kind, int64_t id, int bind)
     }
     e->id = id;
     e->bound = 1;
+    e->send = send;
     return (PyObject *)e;
 }
 
@@ -64,7 +67,7 @@ static void end_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     if (e->bound) {
         e->bound = 0;
-        subinterpGoRelease(e->id, is_send_type(tp, type_state(tp)));
+        subinterpGoRelease(e->id, e->send);
     }
     PyObject_Free(self);
     Py_DECREF(tp);
@@ -107,7 +110,7 @@ static PyObject *end_release(PyObject *self, PyObject *unused) {
     end_object *e = (end_object *)self;
     if (e->bound) {
         e->bound = 0;
-        subinterpGoRelease(e->id, is_send_type(Py_TYPE(self), type_state(Py_TYPE(self))));
+        subinterpGoRelease(e->id, e->send);
     }
     Py_RETURN_NONE;
 }
@@ -122,7 +125,7 @@ static PyObject *end_close(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (id < 0) {
         return NULL;
     }
-    if (subinterpGoCloseChannel(id, is_send_type(Py_TYPE(self), type_state(Py_TYPE(self))), force) < 0) {
+    if (subinterpGoCloseChannel(id, ((end_object *)self)->send, force) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;

@@ -157,3 +157,38 @@ def outcome():
 		})
 	}
 }
+
+// TestChannelEndOutlivesModuleState: a send end that dies after its module's
+// m_clear emptied the module state still releases its send binding, not a
+// receive binding. (CPython 3.13 ends an interpreter's last channel end
+// before that; the test calls m_clear through ctypes to get there.)
+func TestChannelEndOutlivesModuleState(t *testing.T) {
+	in := newInterp(t, cpython.LegacyConfig())
+	if err := in.Exec(bg, "import ctypes"); err != nil {
+		t.Skipf("no ctypes: %v", err)
+	}
+	r, s, err := rt.Channels().Create(channel.Options{})
+	require.NoError(t, err)
+	pyOK(t, in, `
+import ctypes, sys
+class PyModuleDef(ctypes.Structure):
+    _fields_ = [("ob_refcnt", ctypes.c_ssize_t), ("ob_type", ctypes.c_void_p),
+                ("m_init", ctypes.c_void_p), ("m_index", ctypes.c_ssize_t), ("m_copy", ctypes.c_void_p),
+                ("m_name", ctypes.c_char_p), ("m_doc", ctypes.c_char_p), ("m_size", ctypes.c_ssize_t),
+                ("m_methods", ctypes.c_void_p), ("m_slots", ctypes.c_void_p),
+                ("m_traverse", ctypes.c_void_p), ("m_clear", ctypes.c_void_p), ("m_free", ctypes.c_void_p)]
+ctypes.pythonapi.PyModule_GetDef.restype = ctypes.POINTER(PyModuleDef)
+ctypes.pythonapi.PyModule_GetDef.argtypes = [ctypes.py_object]
+mod = sys.modules.pop("subinterp")    # the end's module; later imports make a new one
+definition = ctypes.pythonapi.PyModule_GetDef(mod).contents
+assert definition.m_name == b"subinterp"
+assert ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.py_object)(definition.m_clear)(mod) == 0
+del end    # the last reference: its module state is empty now
+`, cpython.WithGlobals(map[string]any{"end": s}))
+	require.NoError(t, s.Release(), "Go's own send binding")
+	// Python's send binding is gone and Go's receive binding is intact: the
+	// last release destroys the channel.
+	require.NoError(t, r.Release(), "Go's receive binding must not have been released for Python's send end")
+	_, _, err = rt.Channels().Lookup(r.ID())
+	assert.ErrorIs(t, err, channel.ErrNotFound)
+}
