@@ -42,10 +42,20 @@ static PyType_Spec host_func_spec = {
     .slots = host_func_slots,
 };
 
+/* is_dunder reports whether name is a __special__ name. Those are Python's
+ * (__class__, __dir__, __reduce_ex__ ... are looked up on this object), so
+ * Go refuses to register them and they are never asked for. */
+static int is_dunder(PyObject *name) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    return n > 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_' &&
+           PyUnicode_READ_CHAR(name, n - 2) == '_' && PyUnicode_READ_CHAR(name, n - 1) == '_';
+}
+
 /* The namespace object: attribute lookup asks Go whether the name is
- * registered, so functions registered later are found too. */
+ * registered, so functions registered later are found too. Registered
+ * names come first: the object has no attributes of its own but dunders. */
 static PyObject *host_funcs_getattro(PyObject *self, PyObject *name) {
-    if (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) > 0 && PyUnicode_READ_CHAR(name, 0) != '_') {
+    if (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) > 0 && !is_dunder(name)) {
         int known = subinterpGoHasHost(name);
         if (known < 0) {
             return NULL;

@@ -192,3 +192,26 @@ del end    # the last reference: its module state is empty now
 	_, _, err = rt.Channels().Lookup(r.ID())
 	assert.ErrorIs(t, err, channel.ErrNotFound)
 }
+
+// TestHostFuncPrivateNames: names with a leading underscore are served like
+// any other; __dunder__ names, which Python looks up on subinterp.host
+// itself, are refused at registration.
+func TestHostFuncPrivateNames(t *testing.T) {
+	require.NoError(t, rt.RegisterFunc("_hf_private", func(x int) int { return x * 2 }))
+	require.NoError(t, rt.RegisterFunc("__hf_mangled", func() string { return "ok" }))
+	for _, in := range []*cpython.Interpreter{rt.Main(), newInterp(t)} {
+		pyOK(t, in, `
+import subinterp
+h = subinterp.host
+assert h._hf_private(21) == 42
+assert getattr(h, "__hf_mangled")() == "ok"
+assert {"_hf_private", "__hf_mangled"} <= set(dir(h))
+assert isinstance(h, type(h)) and h.__class__ is type(h)
+`)
+	}
+	for _, name := range []string{"__hf_dunder__", "__class__", "__reduce_ex__"} {
+		err := rt.RegisterFunc(name, func() {})
+		assert.ErrorIs(t, err, cpython.ErrFuncRegistration, name)
+		assert.ErrorContains(t, err, "__dunder__ names are reserved for Python's special attributes", name)
+	}
+}

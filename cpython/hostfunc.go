@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"sort"
+	"strings"
 
 	"github.com/subinterp/subinterp/bindings"
 	"github.com/subinterp/subinterp/channel"
@@ -46,14 +47,18 @@ type hostFunc struct {
 // that interpreter's GIL released, so it may block. Channel ends among the
 // arguments are the caller's: Bind them to keep them past the call.
 //
-// name must be a Python identifier not registered before; fn's parameter
-// and result types must have Python counterparts.
+// name must be a Python identifier not registered before, and not a
+// __dunder__ name (see isDunder); other names starting with an underscore
+// are fine. fn's parameter and result types must have Python counterparts.
 func (rt *Runtime) RegisterFunc(name string, fn any) error {
 	if rt == nil {
 		return ErrNotInitialized
 	}
 	if !identRE.MatchString(name) {
 		return fmt.Errorf("%w: %q is not a Python identifier", ErrFuncRegistration, name)
+	}
+	if isDunder(name) {
+		return fmt.Errorf("%w: %q: __dunder__ names are reserved for Python's special attributes, which Python looks up on subinterp.host itself (__class__, __dir__, __reduce_ex__...); a function there would shadow them", ErrFuncRegistration, name)
 	}
 	hf, err := newHostFunc(name, fn)
 	if err != nil {
@@ -69,6 +74,14 @@ func (rt *Runtime) RegisterFunc(name string, fn any) error {
 	}
 	rt.funcs[name] = hf
 	return nil
+}
+
+// isDunder reports whether name is a __special__ name. Python looks such
+// names up on the subinterp.host object itself (isinstance reads __class__,
+// copy and pickle __reduce_ex__, help __doc__), so a host function served
+// under one would break it; bindings' host_funcs_getattro never serves them.
+func isDunder(name string) bool {
+	return len(name) > 4 && strings.HasPrefix(name, "__") && strings.HasSuffix(name, "__")
 }
 
 func newHostFunc(name string, fn any) (*hostFunc, error) {
