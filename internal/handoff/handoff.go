@@ -79,11 +79,6 @@ func (s *Signal) Notify() {
 	}
 }
 
-// Pending reports whether a notification waits to be consumed.
-func (s *Signal) Pending() bool {
-	return s.state.Load() == stateNotified
-}
-
 // Wait consumes one notification, spinning for up to budget before it
 // parks. It returns ctx.Err() if ctx ends first; a notification that
 // arrives meanwhile stays pending for the next Wait. A nil ctx never ends.
@@ -134,7 +129,7 @@ func (s *Signal) spin(budget time.Duration) bool {
 		s.coldWaits.Add(-1)
 		return spin(budget, 0, consume) != missed
 	}
-	switch spin(budget, HotSpin, consume) {
+	switch spin(budget, hotSpin, consume) {
 	case hotHit:
 		s.hotMisses.Store(0)
 		return true
@@ -155,17 +150,10 @@ func (s *Signal) missedHot() {
 	}
 }
 
-// HotSpin is how long Spin polls without yielding: a sched_yield costs
-// about 0.9 µs on these VMs, longer than a whole handoff, so the first
-// microseconds, where most handoffs complete, poll flat out.
-const HotSpin = 5 * time.Microsecond
-
-// Spin calls ready until it returns true or budget has passed and reports
-// whether ready returned true. It polls flat out for HotSpin, then yields
-// the OS thread between polls.
-func Spin(budget time.Duration, ready func() bool) bool {
-	return spin(budget, HotSpin, ready) != missed
-}
+// hotSpin is how long a waiter polls without yielding: a sched_yield
+// costs about 0.9 µs on these VMs, longer than a whole handoff, so the
+// first microseconds, where most handoffs complete, poll flat out.
+const hotSpin = 5 * time.Microsecond
 
 // spinResult says how a spin ended.
 type spinResult int
@@ -176,7 +164,9 @@ const (
 	yieldHit                   // ready during the yielding phase
 )
 
-// spin is Spin with a hot phase of hot.
+// spin calls ready until it returns true or budget has passed, and says
+// in which phase ready returned true, if it did. It polls flat out for
+// hot, then yields the OS thread between polls.
 func spin(budget, hot time.Duration, ready func() bool) spinResult {
 	if ready() {
 		return hotHit
