@@ -12,8 +12,8 @@ type ChurnFigures struct {
 	// NoSite is the runtime's mode (RuntimeOptions.NoSite): with site,
 	// every new interpreter imports it, which costs time and memory.
 	NoSite bool `json:"no_site"`
-	// Created and Closed count interpreters; Evaluated counts Evals that
-	// returned 1.
+	// Created and Closed count the churn's interpreters; Evaluated counts
+	// Evals that returned 1.
 	Created   int64 `json:"created"`
 	Evaluated int64 `json:"evaluated"`
 	Closed    int64 `json:"closed"`
@@ -21,19 +21,31 @@ type ChurnFigures struct {
 	// interpreters (main included) before and after the scenario.
 	InterpretersBefore int `json:"interpreters_before"`
 	InterpretersAfter  int `json:"interpreters_after"`
-	// RSSKBPerCycle is the RSS growth per cycle after the warm-up, in KB.
+	// RSSKBPerCycle is the churn's RSS growth per cycle after the warm-up,
+	// in KB.
 	RSSKBPerCycle float64 `json:"rss_kb_per_cycle"`
-	// CPythonCycles isolated interpreters were created, run "1" and
-	// destroyed by CPython's own _interpreters module in the main
-	// interpreter before the churn, growing RSS by CPythonKBPerCycle per
-	// cycle: what CPython itself leaks, which subinterp cannot avoid.
-	// OwnKBPerCycle is RSSKBPerCycle minus that: subinterp's share.
+
+	// Two baselines run before the churn, each for BaselineCycles cycles
+	// after a few unmeasured ones.
+	//
+	// CPython's own: _interpreters.create/exec "1"/destroy of isolated
+	// interpreters, from the main interpreter, growing RSS by
+	// CPythonKBPerCycle per cycle. CPython 3.13 keeps all the memory an
+	// isolated interpreter's allocator ever took, so this is not zero, and
+	// it is not subinterp's to fix. OwnKBPerCycle is RSSKBPerCycle minus
+	// it.
 	CPythonCycles     int     `json:"cpython_cycles"`
 	CPythonKBPerCycle float64 `json:"cpython_kb_per_cycle"`
 	OwnKBPerCycle     float64 `json:"own_kb_per_cycle"`
-	// CPythonError says why the baseline could not be measured
+	// CPythonError says why that baseline could not be measured
 	// (CPythonCycles 0 and no error: it was not asked for).
 	CPythonError string `json:"cpython_error,omitempty"`
+	// Shared allocator: the churn's own cycle through subinterp (thread,
+	// bindings, Eval, Close) with LegacyConfig(), whose objects live in
+	// the main interpreter's allocator, which CPython does reuse. Its RSS
+	// growth per cycle, SharedKBPerCycle, is what subinterp itself leaks.
+	SharedCycles     int     `json:"shared_cycles"`
+	SharedKBPerCycle float64 `json:"shared_kb_per_cycle"`
 }
 
 // baselineCode defines _soak_churn(n) in the main interpreter: n cycles of
@@ -57,13 +69,14 @@ def _soak_churn(n):
             xi.destroy(iid)
 `
 
-// baselineWarmup cycles run before the baseline is measured.
+// baselineWarmup cycles run, unmeasured, before each baseline.
 const baselineWarmup = 10
 
-// baselineCycles is how many cycles the CPython baseline measures: by
-// default a tenth of the churn, at least 20 and at most 200 (each may leak
-// over a megabyte that stays for the rest of the run).
-func baselineCycles(o Options) int {
+// baselineCycles is how many cycles each baseline measures: by default a
+// tenth of the churn, at least 20, and at most 200 for CPython's own
+// (each of which keeps over a megabyte for the rest of the run) or 1,000
+// for the shared allocator's.
+func baselineCycles(o Options, most int64) int {
 	if o.BaselineCycles != 0 {
 		return max(o.BaselineCycles, 0)
 	}
@@ -71,40 +84,79 @@ func baselineCycles(o Options) int {
 	if o.Duration > 0 {
 		n = 100
 	}
-	return int(min(max(n, 20), 200))
+	return int(min(max(n, 20), most))
 }
 
-// cpythonBaseline measures CPython's own RSS growth per create+destroy
-// cycle, in this process.
-func cpythonBaseline(ctx context.Context, rt *cpython.Runtime, n int) (kbPerCycle float64, err error) {
-	main := rt.Main()
-	if err := main.Exec(ctx, baselineCode); err != nil {
-		return 0, err
-	}
-	if _, err := main.Call(ctx, "_soak_churn", baselineWarmup); err != nil {
+// rssKBPerCycle runs warm-up cycles, then n measured ones, and returns the
+// RSS growth per measured cycle.
+func rssKBPerCycle(rt *cpython.Runtime, n int, cycles func(n int) error) (float64, error) {
+	if err := cycles(baselineWarmup); err != nil {
 		return 0, err
 	}
 	before := takeSample(rt)
-	if _, err := main.Call(ctx, "_soak_churn", n); err != nil {
+	if err := cycles(n); err != nil {
 		return 0, err
 	}
 	after := takeSample(rt)
 	return (float64(after.RSSBytes) - float64(before.RSSBytes)) / 1024 / float64(n), nil
 }
 
+// cpythonBaseline measures CPython's own RSS growth per create+destroy
+// cycle of an isolated interpreter, in this process.
+func cpythonBaseline(ctx context.Context, rt *cpython.Runtime, n int) (float64, error) {
+	main := rt.Main()
+	if err := main.Exec(ctx, baselineCode); err != nil {
+		return 0, err
+	}
+	return rssKBPerCycle(rt, n, func(n int) error {
+		_, err := main.Call(ctx, "_soak_churn", n)
+		return err
+	})
+}
+
+// sharedBaseline measures the RSS growth per churn cycle with
+// LegacyConfig() interpreters, whose memory CPython reuses.
+func sharedBaseline(ctx context.Context, rt *cpython.Runtime, n int) (float64, error) {
+	return rssKBPerCycle(rt, n, func(n int) error {
+		var f ChurnFigures
+		t := newTally()
+		for range n {
+			churnOnce(ctx, rt, cpython.LegacyConfig(), t, &f)
+			if t.total() > 0 {
+				errs, _, samples := t.snapshot()
+				for kind := range errs {
+					return fmt.Errorf("%s: %s", kind, samples[kind])
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // runChurn creates an own-GIL interpreter, evaluates "1" in it and closes
 // it, over and over: the life of a per-request interpreter, or of a pool's
-// replacements. Each cycle's memory must come back.
+// replacements. Each cycle's memory must come back, as far as CPython
+// gives it back: two baselines first tell CPython's share from
+// subinterp's.
 func runChurn(ctx context.Context, rt *cpython.Runtime, o Options) *ScenarioReport {
 	sr := &ScenarioReport{Name: Churn}
 	t := newTally()
 	f := &ChurnFigures{NoSite: o.noSite, InterpretersBefore: len(rt.Interpreters())}
 	sr.Churn = f
-	if n := baselineCycles(o); n > 0 {
+	if n := baselineCycles(o, 1000); n > 0 {
+		o.progress("soak: churn: shared-allocator baseline: %d cycles of LegacyConfig() create/Eval/Close", n)
+		if kb, err := sharedBaseline(ctx, rt, n); err != nil {
+			t.fail("shared-allocator baseline", err)
+		} else {
+			f.SharedCycles, f.SharedKBPerCycle = n, kb
+			o.progress("soak: churn: shared-allocator RSS growth: %.1f KB per cycle", kb)
+		}
+	}
+	if n := baselineCycles(o, 200); n > 0 {
 		o.progress("soak: churn: CPython's own baseline: %d cycles of _interpreters.create/exec/destroy", n)
 		if kb, err := cpythonBaseline(ctx, rt, n); err != nil {
 			f.CPythonError = err.Error()
-			o.progress("soak: churn: no baseline: %v", err)
+			o.progress("soak: churn: no CPython baseline: %v", err)
 		} else {
 			f.CPythonCycles, f.CPythonKBPerCycle = n, kb
 			o.progress("soak: churn: CPython's own RSS growth: %.1f KB per cycle", kb)
@@ -113,7 +165,7 @@ func runChurn(ctx context.Context, rt *cpython.Runtime, o Options) *ScenarioRepo
 	m := newMeter(rt, o, sr, t, "cycles")
 	m.begin()
 	for m.next(ctx) {
-		churnOnce(ctx, rt, t, f)
+		churnOnce(ctx, rt, cpython.IsolatedConfig(), t, f)
 		m.finished(1)
 		if t.total() >= maxErrors {
 			sr.Aborted = fmt.Sprintf("stopped after %d errors", t.total())
@@ -131,8 +183,8 @@ func runChurn(ctx context.Context, rt *cpython.Runtime, o Options) *ScenarioRepo
 // churnOnce is one cycle. A failed step is counted and the cycle goes on
 // as far as it can, so that an interpreter is never left open by the soak
 // itself.
-func churnOnce(ctx context.Context, rt *cpython.Runtime, t *tally, f *ChurnFigures) {
-	in, err := rt.NewInterpreter(cpython.IsolatedConfig())
+func churnOnce(ctx context.Context, rt *cpython.Runtime, cfg cpython.Config, t *tally, f *ChurnFigures) {
+	in, err := rt.NewInterpreter(cfg)
 	if err != nil {
 		t.fail("create", err)
 		return

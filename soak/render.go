@@ -88,8 +88,11 @@ func writeScenario(ew *errWriter, s ScenarioReport) {
 		case f.CPythonCycles == 0:
 			ew.printf("  RSS %+.1f KB per cycle (no CPython baseline)\n", f.RSSKBPerCycle)
 		default:
-			ew.printf("  RSS %+.1f KB per cycle: CPython's own %+.1f KB (%d cycles of _interpreters), subinterp's %+.1f KB\n",
+			ew.printf("  RSS %+.1f KB per cycle: CPython's own %+.1f KB (%d cycles of _interpreters), the difference %+.1f KB\n",
 				f.RSSKBPerCycle, f.CPythonKBPerCycle, f.CPythonCycles, f.OwnKBPerCycle)
+		}
+		if f.SharedCycles > 0 {
+			ew.printf("  shared allocator (LegacyConfig): RSS %+.1f KB per cycle over %d cycles\n", f.SharedKBPerCycle, f.SharedCycles)
 		}
 	case s.Pool != nil:
 		f := s.Pool

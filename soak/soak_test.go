@@ -103,6 +103,12 @@ func TestRunSmall(t *testing.T) {
 		assert.Empty(t, churnRep.Expected)
 		assert.Empty(t, f.CPythonError, "CPython's own baseline ran")
 		assert.Equal(t, 20, f.CPythonCycles, "a tenth of the churn, at least 20")
+		assert.Equal(t, 20, f.SharedCycles, "a tenth of the churn, at least 20")
+		var names []string
+		for _, g := range churnRep.Goals {
+			names = append(names, g.Name)
+		}
+		assert.Equal(t, []string{"RSS growth", "RSS growth, shared allocator", "errors", "interpreters left open"}, names)
 		assert.InDelta(t, f.RSSKBPerCycle-f.CPythonKBPerCycle, f.OwnKBPerCycle, 1e-9)
 	})
 	t.Run("pool-cancel counts", func(t *testing.T) {
