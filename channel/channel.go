@@ -147,13 +147,13 @@ type channel struct {
 	nrecv     int // bindings of the recv end
 	nsend     int // bindings of the send end
 
-	// queuedPins counts the bindings of this channel's ends held by
+	// queuedBindings counts the bindings of this channel's ends held by
 	// messages waiting in a queue (queue or sendq) of any channel. It is
 	// changed under the lock of the queue's channel, not this one, so it
 	// is only a hint: a release that leaves no more bindings than this
 	// may have left the channel reachable only from queues, and asks the
 	// Registry to look for unreachable cycles (see collectCycles).
-	queuedPins atomic.Int64
+	queuedBindings atomic.Int64
 }
 
 // aftermath is what a state change leaves to do once the lock is dropped:
@@ -307,8 +307,8 @@ func (c *channel) prepare(m *Message) error {
 	}
 	d := decoder{data: m.data, msg: true, nbufs: len(m.bufs()), reg: c.reg}
 	_, err := d.top()
-	for _, p := range d.pins {
-		m.addPin(p) // on error too: releasing m unbinds them
+	for _, b := range d.bound {
+		m.addEndBinding(b) // on error too: releasing m unbinds them
 	}
 	if err != nil {
 		return fmt.Errorf("channel %d: %w", c.id, err)
@@ -554,7 +554,7 @@ func (c *channel) release(send bool) error {
 	}
 	*n--
 	if left := c.nrecv + c.nsend; left > 0 {
-		onlyQueued := int64(left) <= c.queuedPins.Load()
+		onlyQueued := int64(left) <= c.queuedBindings.Load()
 		c.mu.Unlock()
 		if onlyQueued {
 			c.reg.collectCycles(c)

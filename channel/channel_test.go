@@ -752,7 +752,7 @@ func TestEndsTravel(t *testing.T) {
 	_, _, err = reg.Lookup(r2.ID())
 	assert.ErrorIs(t, err, ErrNotFound)
 
-	// Dropped in flight: the pins go with the value.
+	// Dropped in flight: the end bindings go with the value.
 	r3, s3, err := reg.Create(Options{})
 	require.NoError(t, err)
 	_, err = s1.SendNowait(s3)
@@ -763,7 +763,7 @@ func TestEndsTravel(t *testing.T) {
 	_, _, err = reg.Lookup(r3.ID())
 	assert.ErrorIs(t, err, ErrNotFound)
 
-	// Raw messages from the bindings are pinned when sent.
+	// Raw messages from the bindings bind the ends they name when sent.
 	r4, s4, err := reg.Create(Options{})
 	require.NoError(t, err)
 	r5, s5, err := reg.Create(Options{})

@@ -121,17 +121,17 @@ func AppendEncodeArgs(dst []byte, args []any) ([]byte, error) {
 func EncodeMessage(v any) (Message, error) {
 	e := encoder{buf: make([]byte, 0, initialBuf), msg: true}
 	if err := e.enc(v, 0); err != nil {
-		newMessage(nil, e.bufs, e.pins, false).Release()
+		newMessage(nil, e.bufs, e.bound, false).Release()
 		return Message{}, err
 	}
-	return newMessage(e.buf, e.bufs, e.pins, true), nil
+	return newMessage(e.buf, e.bufs, e.bound, true), nil
 }
 
 type encoder struct {
-	buf  []byte
-	msg  bool // Message mode: buffers allowed, ends pinned
-	bufs []*Buffer
-	pins []pin
+	buf   []byte
+	msg   bool // Message mode: buffers allowed, ends bound
+	bufs  []*Buffer
+	bound []endBinding
 }
 
 func notShareable(format string, args ...any) error {
@@ -304,7 +304,7 @@ func (e *encoder) end(tag byte, id ID, c *channel, send bool) error {
 		if err := c.bind(send); err != nil {
 			return err
 		}
-		e.pins = append(e.pins, pin{c, send})
+		e.bound = append(e.bound, endBinding{c, send})
 	}
 	e.buf = append(e.buf, tag)
 	e.buf = binary.AppendUvarint(e.buf, uint64(id))
@@ -418,14 +418,6 @@ func DecodeMessage(m Message, ends EndResolver) (any, error) {
 	return d.top()
 }
 
-// validate checks encoded data (with nbufs out-of-band buffers) without
-// building values.
-func validate(data []byte, nbufs int) error {
-	d := decoder{data: data, msg: true, nbufs: nbufs}
-	_, err := d.top()
-	return err
-}
-
 type decoder struct {
 	data  []byte
 	off   int
@@ -434,8 +426,8 @@ type decoder struct {
 	msg   bool // 'B' allowed
 	bufs  []*Buffer
 	nbufs int       // when !build
-	reg   *Registry // when !build: bind every end named, into pins
-	pins  []pin
+	reg   *Registry // when !build: bind every end named, into bound
+	bound []endBinding
 	views []*BufferView
 }
 
@@ -629,7 +621,7 @@ func (d *decoder) value(depth int) (any, error) {
 		}
 		if !d.build {
 			if d.reg != nil {
-				return nil, d.pin(tag, ID(x))
+				return nil, d.bindEnd(tag, ID(x))
 			}
 			return nil, nil
 		}
@@ -666,8 +658,8 @@ func (d *decoder) value(depth int) (any, error) {
 	return nil, d.corrupt("unknown tag 0x%02x", tag)
 }
 
-// pin binds the end named in a Message being sent (see Message).
-func (d *decoder) pin(kind byte, id ID) error {
+// bindEnd binds the end named in a Message being sent (see Message).
+func (d *decoder) bindEnd(kind byte, id ID) error {
 	target := d.reg.get(id)
 	if target == nil {
 		return errf(id, ErrNotFound, "not found")
@@ -676,7 +668,7 @@ func (d *decoder) pin(kind byte, id ID) error {
 	if err := target.bind(send); err != nil {
 		return err
 	}
-	d.pins = append(d.pins, pin{target, send})
+	d.bound = append(d.bound, endBinding{target, send})
 	return nil
 }
 

@@ -352,7 +352,7 @@ func TestEncodeMessageCleansUpOnError(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotShareable)
 	assert.Equal(t, int64(1), buf.refCount(), "the buffer reference was given back")
 	nr, _ := rc.c.bindings()
-	assert.Equal(t, 1, nr, "the pin was given back")
+	assert.Equal(t, 1, nr, "the binding was given back")
 
 	m, err := EncodeMessage(Tuple{buf, buf, sc})
 	require.NoError(t, err)

@@ -12,6 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// validate checks encoded data (with nbufs out-of-band buffers) the way
+// a send checks a Message it did not encode, without building values.
+func validate(data []byte, nbufs int) error {
+	d := decoder{data: data, msg: true, nbufs: nbufs}
+	_, err := d.top()
+	return err
+}
+
 func FuzzDecode(f *testing.F) {
 	seeds := []any{
 		nil, true, false, int64(0), int64(-1), int64(math.MaxInt64),
@@ -94,7 +102,7 @@ type modelChan struct {
 	queue        []modelVal
 	closed       bool
 	destroyed    bool
-	heldR, heldS int // bindings the test holds (pins come from queues)
+	heldR, heldS int // bindings the test holds (more come from queued values)
 }
 
 type modelVal struct {
@@ -131,8 +139,9 @@ func joinLines(s []string) string {
 	return out
 }
 
-// pins counts the queued values (in live channels) carrying an end of ch.
-func (m *channelModel) pins(ch int, send bool) int {
+// queuedBindings counts the queued values (in live channels) carrying an
+// end of ch.
+func (m *channelModel) queuedBindings(ch int, send bool) int {
 	n := 0
 	for _, c := range m.chans {
 		for _, v := range c.queue {
@@ -203,9 +212,9 @@ func (m *channelModel) check() {
 			m.fail("channel %d: Lookup: %v", i, err)
 		}
 		nr, ns := c.rc.c.bindings()
-		if nr != c.heldR+m.pins(i, false) || ns != c.heldS+m.pins(i, true) {
+		if nr != c.heldR+m.queuedBindings(i, false) || ns != c.heldS+m.queuedBindings(i, true) {
 			m.fail("channel %d bindings %d/%d, model %d+%d/%d+%d", i, nr, ns,
-				c.heldR, m.pins(i, false), c.heldS, m.pins(i, true))
+				c.heldR, m.queuedBindings(i, false), c.heldS, m.queuedBindings(i, true))
 		}
 		if q := c.rc.c.queued(); q != len(c.queue) {
 			m.fail("channel %d has %d queued, model %d", i, q, len(c.queue))
@@ -230,7 +239,7 @@ func (m *channelModel) checkValue(want modelVal, got any) {
 			m.fail("got %#v, want (%d, end of %d)", got, want.seq, want.end)
 		}
 		// The value's binding of the end is now ours (held +1 in the
-		// model, pins -1); give it back at once (held -1).
+		// model, queued bindings -1); give it back at once (held -1).
 		target := m.chans[want.end]
 		var err error
 		if want.endIsS {
@@ -404,7 +413,7 @@ func runChannelOps(t *testing.T, ops []byte) {
 				if isS {
 					held, release = &c.heldS, c.sc.Release
 				}
-				if *held == 0 && !c.destroyed && m.pins(i, isS) > 0 {
+				if *held == 0 && !c.destroyed && m.queuedBindings(i, isS) > 0 {
 					break // would release a binding that a queued value owns
 				}
 				err := release()

@@ -91,9 +91,10 @@ func (v *BufferView) Release() {
 // String describes the view for debugging.
 func (v *BufferView) String() string { return fmt.Sprintf("BufferView(%d bytes)", v.Len()) }
 
-// pin is one binding of a channel end held by a value in flight, so that
-// the channel cannot disappear while a message naming it is queued.
-type pin struct {
+// endBinding is one binding of a channel end held by a value in flight,
+// so that the channel cannot disappear while a message naming it is
+// queued.
+type endBinding struct {
 	c    *channel
 	send bool
 }
@@ -112,20 +113,20 @@ type pin struct {
 // frees.
 type Message struct {
 	data    []byte
-	x       *msgExtra // nil unless there are buffers or pins: keeps Message small
-	checked bool      // data validated and pins taken (Go-encoded or already sent once)
+	x       *msgExtra // nil unless there are buffers or end bindings: keeps Message small
+	checked bool      // data validated and ends bound (Go-encoded or already sent once)
 }
 
 // msgExtra holds what most messages do not have.
 type msgExtra struct {
-	bufs []*Buffer
-	pins []pin
+	bufs  []*Buffer
+	bound []endBinding
 }
 
-func newMessage(data []byte, bufs []*Buffer, pins []pin, checked bool) Message {
+func newMessage(data []byte, bufs []*Buffer, bound []endBinding, checked bool) Message {
 	m := Message{data: data, checked: checked}
-	if len(bufs) > 0 || len(pins) > 0 {
-		m.x = &msgExtra{bufs, pins}
+	if len(bufs) > 0 || len(bound) > 0 {
+		m.x = &msgExtra{bufs, bound}
 	}
 	return m
 }
@@ -137,23 +138,23 @@ func (m Message) bufs() []*Buffer {
 	return m.x.bufs
 }
 
-func (m Message) pins() []pin {
+func (m Message) endBindings() []endBinding {
 	if m.x == nil {
 		return nil
 	}
-	return m.x.pins
+	return m.x.bound
 }
 
-func (m *Message) addPin(p pin) {
+func (m *Message) addEndBinding(b endBinding) {
 	if m.x == nil {
 		m.x = &msgExtra{}
 	}
-	m.x.pins = append(m.x.pins, p)
+	m.x.bound = append(m.x.bound, b)
 }
 
 // NewMessage makes a Message of encoded bytes, taking ownership of data:
 // the caller must not modify it afterwards. Sending it validates the bytes
-// and pins the channel ends they name.
+// and binds the channel ends they name.
 func NewMessage(data []byte) Message { return Message{data: data} }
 
 // NewMessageWithBuffers is NewMessage for data whose 'B' tags index bufs;
@@ -177,30 +178,30 @@ func (m Message) Release() {
 	for _, b := range m.bufs() {
 		b.Release()
 	}
-	for _, p := range m.pins() {
-		_ = p.c.release(p.send)
+	for _, b := range m.endBindings() {
+		_ = b.c.release(b.send)
 	}
 }
 
-// markQueued adds delta to the queuedPins of every channel m pins: +1
-// when m enters a channel's queue, -1 when it leaves it.
+// markQueued adds delta to the queuedBindings of every channel m binds:
+// +1 when m enters a channel's queue, -1 when it leaves it.
 func (m Message) markQueued(delta int64) {
-	for _, p := range m.pins() {
-		p.c.queuedPins.Add(delta)
+	for _, b := range m.endBindings() {
+		b.c.queuedBindings.Add(delta)
 	}
 }
 
 // collectIfOnlyQueued runs after m entered a queue. If that left a
-// channel m pins held by queued values alone (m was its last holder
+// channel m binds held by queued values alone (m was its last holder
 // outside a queue: a received Message sent on again), no release will
 // ever come to look for a cycle (see channel.release), so look now.
 func (m Message) collectIfOnlyQueued() {
-	for _, p := range m.pins() {
-		c := p.c
+	for _, b := range m.endBindings() {
+		c := b.c
 		c.lock()
 		left, destroyed := c.nrecv+c.nsend, c.destroyed
 		c.mu.Unlock()
-		if !destroyed && int64(left) <= c.queuedPins.Load() {
+		if !destroyed && int64(left) <= c.queuedBindings.Load() {
 			c.reg.collectCycles(c)
 		}
 	}

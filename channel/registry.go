@@ -176,7 +176,7 @@ func (r *Registry) CloseAll() {
 // errors.Is) as well as the usual sentinel (blocked receivers: ErrClosed;
 // blocked senders: ErrNotReceived and ErrClosed; Bind, Release, Send and
 // Recv on an end: ErrClosed; Lookup: ErrNotFound). Queued values are
-// dropped and their buffers and pinned ends released, and Create fails.
+// dropped and their buffers and end bindings released, and Create fails.
 // A nil cause means ErrClosed. Closing again does nothing and keeps the
 // first cause.
 func (r *Registry) Close(cause error) {
@@ -402,15 +402,15 @@ func (r *Registry) collectCycles(start *channel) {
 			c := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			queued(c, func(m Message) {
-				for _, p := range m.pins() {
+				for _, b := range m.endBindings() {
 					switch {
-					case seen[p.c]:
-					case !set[p.c]:
-						seen[p.c] = true
-						missing = append(missing, p.c)
+					case seen[b.c]:
+					case !set[b.c]:
+						seen[b.c] = true
+						missing = append(missing, b.c)
 					default:
-						seen[p.c] = true
-						stack = append(stack, p.c)
+						seen[b.c] = true
+						stack = append(stack, b.c)
 					}
 				}
 			})
@@ -439,10 +439,10 @@ func (r *Registry) discover(set map[*channel]bool, todo []*channel) {
 		todo = todo[:len(todo)-1]
 		c.lock()
 		queued(c, func(m Message) {
-			for _, p := range m.pins() {
-				if !set[p.c] {
-					set[p.c] = true
-					todo = append(todo, p.c)
+			for _, b := range m.endBindings() {
+				if !set[b.c] {
+					set[b.c] = true
+					todo = append(todo, b.c)
 				}
 			}
 		})
@@ -478,8 +478,8 @@ func (r *Registry) collectLocked(locked []*channel) {
 	}
 	for _, c := range locked {
 		queued(c, func(m Message) {
-			for _, p := range m.pins() {
-				if j, ok := idx[p.c]; ok {
+			for _, b := range m.endBindings() {
+				if j, ok := idx[b.c]; ok {
 					outside[j]--
 				}
 			}
@@ -497,8 +497,8 @@ func (r *Registry) collectLocked(locked []*channel) {
 		c := locked[stack[len(stack)-1]]
 		stack = stack[:len(stack)-1]
 		queued(c, func(m Message) {
-			for _, p := range m.pins() {
-				if j, ok := idx[p.c]; ok && !live[j] {
+			for _, b := range m.endBindings() {
+				if j, ok := idx[b.c]; ok && !live[j] {
 					live[j] = true
 					stack = append(stack, j)
 				}
@@ -522,7 +522,7 @@ func (r *Registry) collectLocked(locked []*channel) {
 	for _, c := range dead {
 		r.remove(c)
 	}
-	// The dropped values release their pins: on the dead channels that is
+	// The dropped values release their end bindings: on the dead channels that is
 	// a no-op (ErrClosed, ignored), on live ones an ordinary release.
 	a.run()
 }
