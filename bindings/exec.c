@@ -91,6 +91,21 @@ static PyObject *lookup_global(PyObject *name) {
     return Py_XNewRef(v);
 }
 
+/* names_module_or_parent reports whether name (a ModuleNotFoundError's
+ * .name) is modname or one of its parent packages, in whole dotted parts:
+ * "a", "a.b" or "a.b.c" for "a.b.c", but not "a.b" for "a.bc" (a module
+ * that failed to import a missing module "a.b" is not missing itself). */
+static int names_module_or_parent(PyObject *modname, PyObject *name) {
+    if (name == NULL || !PyUnicode_Check(name)) {
+        return 0;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name), m = PyUnicode_GET_LENGTH(modname);
+    if (n > m || PyUnicode_Tailmatch(modname, name, 0, n, -1) != 1) {
+        return 0;
+    }
+    return n == m || PyUnicode_READ_CHAR(modname, n) == '.';
+}
+
 /* import_prefix imports the longest dotted prefix of parts[0..] that names a
  * module: "pkg.mod.Class.method" imports pkg.mod. It returns the module and
  * sets *used to the number of parts consumed, or returns NULL with *used 0
@@ -125,8 +140,7 @@ static PyObject *import_prefix(PyObject *parts, Py_ssize_t *used, PyObject **mis
          * module that fails to import one of its own imports is an error. */
         PyObject *exc = PyErr_GetRaisedException();
         PyObject *excname = PyObject_GetAttrString(exc, "name");
-        int same = excname != NULL && excname != Py_None &&
-                   PyUnicode_Check(excname) && PyUnicode_Tailmatch(modname, excname, 0, PY_SSIZE_T_MAX, -1) == 1;
+        int same = names_module_or_parent(modname, excname);
         Py_XDECREF(excname);
         PyErr_Clear();
         Py_DECREF(modname);

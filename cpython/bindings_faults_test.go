@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -213,5 +215,39 @@ assert isinstance(h, type(h)) and h.__class__ is type(h)
 		err := rt.RegisterFunc(name, func() {})
 		assert.ErrorIs(t, err, cpython.ErrFuncRegistration, name)
 		assert.ErrorContains(t, err, "__dunder__ names are reserved for Python's special attributes", name)
+	}
+}
+
+// TestCallImportErrors: Call reports the import error of the module it
+// names, not a missing attribute of its package.
+func TestCallImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	pkg := filepath.Join(dir, "bfpkg")
+	require.NoError(t, os.Mkdir(pkg, 0o755))
+	for name, src := range map[string]string{
+		"__init__.py": "",
+		"ok.py":       "def f(): return 'ok'\n",
+		"sub.py":      "import bfpk\ndef f(): pass\n",     // a missing module whose name starts like the package's
+		"sub2.py":     "import bfpkg.su\ndef f(): pass\n", // ... and one that starts like "bfpkg.sub2"
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(pkg, name), []byte(src), 0o644))
+	}
+	in := newInterp(t)
+	pyOK(t, in, "import sys\nsys.path.insert(0, dir)", cpython.WithGlobals(map[string]any{"dir": dir}))
+
+	v, err := in.Call(bg, "bfpkg.ok.f")
+	require.NoError(t, err)
+	assert.Equal(t, "ok", v)
+	for fn, want := range map[string][2]string{
+		"bfpkg.sub.f":    {"ModuleNotFoundError", "No module named 'bfpk'"},
+		"bfpkg.sub2.f":   {"ModuleNotFoundError", "No module named 'bfpkg.su'"},
+		"bfpkg.nosuch.f": {"AttributeError", "module 'bfpkg' has no attribute 'nosuch'"},
+		"bfpk_nosuch.f":  {"ModuleNotFoundError", "No module named 'bfpk_nosuch'"},
+	} {
+		_, err := in.Call(bg, fn)
+		var rf *cpython.RunFailedError
+		if assert.ErrorAs(t, err, &rf, fn) {
+			assert.Equal(t, want, [2]string{rf.Type, rf.Message}, fn)
+		}
 	}
 }
