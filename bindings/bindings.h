@@ -85,6 +85,9 @@ PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb)
 /* hostfuncs.c */
 int si_hostfuncs_exec(PyObject *module, module_state *st);
 
+/* signals.c */
+int si_guard_signals(void);
+
 /* channels.c */
 int si_channels_exec(PyObject *module, module_state *st);
 int si_channel_end(PyObject *obj, unsigned char *kind, int64_t *id);

@@ -3,12 +3,16 @@ package cpython_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 	"weak"
 
 	"github.com/stretchr/testify/assert"
@@ -251,3 +255,85 @@ func TestCallImportErrors(t *testing.T) {
 		}
 	}
 }
+
+// sink keeps the nil dereference below from being optimised away.
+var sink int
+
+// TestPythonCannotTakeSignals: Python code in any interpreter cannot
+// install signal handlers or enable faulthandler (both take over signals Go
+// relies on), by any route; reading the state still works. Afterwards Go's
+// signal handling is intact: os/signal delivers SIGUSR1, and a nil
+// dereference Go recovers from does not kill the process.
+func TestPythonCannotTakeSignals(t *testing.T) {
+	const refused = "subinterp: Go owns the process's signals; %s(...) is refused (see README, Limits)"
+	for _, c := range []struct {
+		name string
+		in   *cpython.Interpreter
+	}{
+		{"main", rt.Main()},
+		{"legacy", newInterp(t, cpython.LegacyConfig())},
+		{"isolated", newInterp(t)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for call, what := range map[string]string{
+				"import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)":     "signal.signal",
+				"import _signal\n_signal.signal(_signal.SIGUSR1, _signal.SIG_IGN)": "signal.signal",
+				"import signal\nsignal.set_wakeup_fd(-1)":                          "signal.set_wakeup_fd",
+				"import signal\nsignal.siginterrupt(signal.SIGUSR1, False)":        "signal.siginterrupt",
+				"import sys, _signal\ndel sys.modules['_signal']\nimport _signal as fresh\nassert fresh is not _signal\nfresh.signal(fresh.SIGUSR1, fresh.SIG_IGN)": "signal.signal",
+				faulthandler + "faulthandler.enable()":                                                                  "faulthandler.enable",
+				faulthandler + "faulthandler.enable(all_threads=True)":                                                  "faulthandler.enable",
+				faulthandler + "import signal\nfaulthandler.register(signal.SIGUSR1)":                                   "faulthandler.register",
+				faulthandler + "import sys\ndel sys.modules['faulthandler']\n" + faulthandler + "faulthandler.enable()": "faulthandler.enable",
+			} {
+				var rf *cpython.RunFailedError
+				if assert.ErrorAs(t, c.in.Exec(bg, call), &rf, call) {
+					assert.Equal(t, "RuntimeError", rf.Type, call)
+					assert.Equal(t, fmt.Sprintf(refused, what), rf.Message, call)
+				}
+			}
+			pyOK(t, c.in, faulthandler+`
+import signal, tempfile
+assert signal.getsignal(signal.SIGUSR1) is None    # Go's handler, not one set from Python
+assert faulthandler.is_enabled() is False
+with tempfile.TemporaryFile() as f:
+    faulthandler.dump_traceback(f)
+    f.seek(0)
+    assert b"line" in f.read()
+`)
+		})
+	}
+
+	got := make(chan os.Signal, 1)
+	signal.Notify(got, syscall.SIGUSR1)
+	defer signal.Stop(got)
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	select {
+	case sig := <-got:
+		assert.Equal(t, syscall.SIGUSR1, sig)
+	case <-time.After(30 * time.Second):
+		t.Fatal("SIGUSR1 never reached os/signal")
+	}
+
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		var p *int
+		sink = *p
+	}()
+	assert.ErrorContains(t, (<-recovered).(error), "nil pointer dereference")
+}
+
+// faulthandler imports faulthandler, also in an isolated interpreter,
+// where its plain import fails (it lacks per-interpreter GIL support) but
+// _imp's override for tests lets it in: Python code could do that too.
+const faulthandler = `import _imp
+try:
+    import faulthandler
+except ImportError:
+    _old = _imp._override_multi_interp_extensions_check(-1)
+    try:
+        import faulthandler
+    finally:
+        _imp._override_multi_interp_extensions_check(_old)
+`

@@ -123,6 +123,14 @@ func initPython(opts RuntimeOptions, paths **C.char, npaths C.int) (*C.PyThreadS
 	if err := cError(C.si_runtime_init(&o, &ts)); err != nil {
 		return nil, err
 	}
+	// Before any other interpreter exists: this first call also guards
+	// the builtin modules' method tables (see bindings.GuardSignals).
+	C.si_attach(ts)
+	err := bindings.GuardSignals()
+	C.si_detach()
+	if err != nil {
+		return nil, err
+	}
 	return ts, nil
 }
 
@@ -230,6 +238,16 @@ func (rt *Runtime) NewInterpreter(cfg Config) (*Interpreter, error) {
 				// Created, but sys.path could not be set: end it again.
 				_ = cError(C.si_interp_end(ts))
 			}
+			return nil, err
+		}
+		C.si_attach(ts)
+		err := bindings.GuardSignals()
+		C.si_detach()
+		if err != nil {
+			// As above: no Python code ran in it yet.
+			var msg *C.char
+			C.si_interp_end(ts, &msg)
+			_ = cError(msg)
 			return nil, err
 		}
 		return ts, nil
