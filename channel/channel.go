@@ -58,19 +58,21 @@ type Options struct {
 // RecvChannel is the receiving end of a channel. Ends are small handles:
 // the Registry hands out one *RecvChannel per channel, so pointer equality
 // means the same channel. The methods are safe for concurrent use.
-type RecvChannel struct {
-	c  *channel
-	id ID
-}
+type RecvChannel struct{ end }
 
 // SendChannel is the sending end of a channel; see RecvChannel.
-type SendChannel struct {
-	c  *channel
-	id ID
+type SendChannel struct{ end }
+
+// end is what the two ends of a channel have in common, and carries the
+// methods that work the same on either (ID, Options, Close, CloseNow,
+// Bind, Release).
+type end struct {
+	c    *channel
+	id   ID
+	send bool // the sending end: Bind and Release count its bindings
 }
 
-func (*RecvChannel) isChannelEnd() {}
-func (*SendChannel) isChannelEnd() {}
+func (*end) isChannelEnd() {}
 
 // waiter states (recvWaiter.state)
 const (
@@ -578,45 +580,103 @@ func (c *channel) destroyLocked() {
 
 // ---- ends ----
 
-func (r *RecvChannel) ch() (*channel, error) {
-	if r == nil || r.c == nil {
-		var id ID
-		if r != nil {
-			id = r.id
-		}
-		return nil, errf(id, ErrNotFound, "end not from a Registry")
+func (e *end) ch() (*channel, error) {
+	if e.c == nil {
+		return nil, errNotFromRegistry(e.id)
 	}
-	return r.c, nil
+	return e.c, nil
 }
 
-func (s *SendChannel) ch() (*channel, error) {
-	if s == nil || s.c == nil {
-		var id ID
-		if s != nil {
-			id = s.id
-		}
-		return nil, errf(id, ErrNotFound, "end not from a Registry")
+// ch is end.ch for a *RecvChannel that may be nil, so that its own
+// methods and Select report ErrNotFound for a nil end. (The methods of
+// end cannot: calling one through a nil pointer panics.)
+func (r *RecvChannel) ch() (*channel, error) {
+	if r == nil {
+		return nil, errNotFromRegistry(0)
 	}
-	return s.c, nil
+	return r.end.ch()
 }
+
+// ch is end.ch for a *SendChannel that may be nil; see RecvChannel.ch.
+func (s *SendChannel) ch() (*channel, error) {
+	if s == nil {
+		return nil, errNotFromRegistry(0)
+	}
+	return s.end.ch()
+}
+
+// errNotFromRegistry is the error about an end the caller made itself (a
+// zero value, or nil) rather than got from a Registry.
+func errNotFromRegistry(id ID) error { return errf(id, ErrNotFound, "end not from a Registry") }
 
 // ID returns the channel's id, shared by both ends.
-func (r *RecvChannel) ID() ID { return r.id }
+func (e *end) ID() ID { return e.id }
 
 // String returns "RecvChannel(<id>)".
 func (r *RecvChannel) String() string { return fmt.Sprintf("RecvChannel(%d)", r.id) }
 
+// String returns "SendChannel(<id>)".
+func (s *SendChannel) String() string { return fmt.Sprintf("SendChannel(%d)", s.id) }
+
 // Options returns the options the channel was created with (MaxBytes
 // resolved).
-func (r *RecvChannel) Options() Options {
-	if r.c == nil {
+func (e *end) Options() Options {
+	if e.c == nil {
 		return Options{}
 	}
-	return r.c.options()
+	return e.c.options()
 }
 
 func (c *channel) options() Options {
 	return Options{Capacity: c.capacity, MaxBytes: c.maxBytes, Fallback: c.fallback}
+}
+
+// Close closes the channel (both ends): senders get ErrClosed at once,
+// blocking senders whose value is already queued keep waiting for it to be
+// received, senders waiting for room in a full bounded queue get
+// ErrNotReceived, receivers drain what is queued and then get ErrClosed.
+// Closing twice is not an error. The channel stays in the Registry (Lookup
+// finds it, List does not) until every end is released.
+func (e *end) Close() error {
+	c, err := e.ch()
+	if err != nil {
+		return err
+	}
+	return c.close()
+}
+
+// CloseNow closes the channel at once. With force false it refuses with
+// ErrNotEmpty if values are queued (PEP 554's ChannelNotEmptyError) and
+// changes nothing; with force true queued values are dropped (their
+// blocking senders get ErrNotReceived, their buffers and ends released).
+// Waiting receivers get ErrClosed.
+func (e *end) CloseNow(force bool) error {
+	c, err := e.ch()
+	if err != nil {
+		return err
+	}
+	return c.closeNow(force)
+}
+
+// Bind records one more holder of this end (an interpreter, or Go code
+// keeping it). Every Bind needs a matching Release.
+func (e *end) Bind() error {
+	c, err := e.ch()
+	if err != nil {
+		return err
+	}
+	return c.bind(e.send)
+}
+
+// Release drops one binding of this end. When no binding of either end is
+// left the channel closes as with CloseNow(true) and leaves the Registry.
+// Releasing more often than bound gives ErrClosed.
+func (e *end) Release() error {
+	c, err := e.ch()
+	if err != nil {
+		return err
+	}
+	return c.release(e.send)
 }
 
 // Recv returns the next value, waiting for one if none is queued. Taking
@@ -671,69 +731,6 @@ func (r *RecvChannel) RecvMsgNowait() (Message, bool, error) {
 		return Message{}, false, err
 	}
 	return c.tryRecv()
-}
-
-// Close closes the channel (both ends): senders get ErrClosed at once,
-// blocking senders whose value is already queued keep waiting for it to be
-// received, senders waiting for room in a full bounded queue get
-// ErrNotReceived, receivers drain what is queued and then get ErrClosed.
-// Closing twice is not an error. The channel stays in the Registry (Lookup
-// finds it, List does not) until every end is released.
-func (r *RecvChannel) Close() error {
-	c, err := r.ch()
-	if err != nil {
-		return err
-	}
-	return c.close()
-}
-
-// CloseNow closes the channel at once. With force false it refuses with
-// ErrNotEmpty if values are queued (PEP 554's ChannelNotEmptyError) and
-// changes nothing; with force true queued values are dropped (their
-// blocking senders get ErrNotReceived, their buffers and ends released).
-// Waiting receivers get ErrClosed.
-func (r *RecvChannel) CloseNow(force bool) error {
-	c, err := r.ch()
-	if err != nil {
-		return err
-	}
-	return c.closeNow(force)
-}
-
-// Bind records one more holder of this end (an interpreter, or Go code
-// keeping it). Every Bind needs a matching Release.
-func (r *RecvChannel) Bind() error {
-	c, err := r.ch()
-	if err != nil {
-		return err
-	}
-	return c.bind(false)
-}
-
-// Release drops one binding of this end. When no binding of either end is
-// left the channel closes as with CloseNow(true) and leaves the Registry.
-// Releasing more often than bound gives ErrClosed.
-func (r *RecvChannel) Release() error {
-	c, err := r.ch()
-	if err != nil {
-		return err
-	}
-	return c.release(false)
-}
-
-// ID returns the channel's id, shared by both ends.
-func (s *SendChannel) ID() ID { return s.id }
-
-// String returns "SendChannel(<id>)".
-func (s *SendChannel) String() string { return fmt.Sprintf("SendChannel(%d)", s.id) }
-
-// Options returns the options the channel was created with (MaxBytes
-// resolved).
-func (s *SendChannel) Options() Options {
-	if s.c == nil {
-		return Options{}
-	}
-	return s.c.options()
 }
 
 // Fallback returns the channel's Fallback, which the Python side applies
@@ -819,40 +816,4 @@ func (s *SendChannel) SendMsgNowait(m Message) (bool, error) {
 		return false, err
 	}
 	return c.sendMsgNowait(m)
-}
-
-// Close is RecvChannel.Close: it closes the whole channel.
-func (s *SendChannel) Close() error {
-	c, err := s.ch()
-	if err != nil {
-		return err
-	}
-	return c.close()
-}
-
-// CloseNow is RecvChannel.CloseNow.
-func (s *SendChannel) CloseNow(force bool) error {
-	c, err := s.ch()
-	if err != nil {
-		return err
-	}
-	return c.closeNow(force)
-}
-
-// Bind records one more holder of this end; see RecvChannel.Bind.
-func (s *SendChannel) Bind() error {
-	c, err := s.ch()
-	if err != nil {
-		return err
-	}
-	return c.bind(true)
-}
-
-// Release drops one binding of this end; see RecvChannel.Release.
-func (s *SendChannel) Release() error {
-	c, err := s.ch()
-	if err != nil {
-		return err
-	}
-	return c.release(true)
 }

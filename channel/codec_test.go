@@ -19,9 +19,9 @@ type fakeEnds struct{}
 
 func (fakeEnds) ResolveEnd(kind byte, id ID) (any, error) {
 	if kind == 'r' {
-		return &RecvChannel{id: id}, nil
+		return &RecvChannel{end{id: id}}, nil
 	}
-	return &SendChannel{id: id}, nil
+	return &SendChannel{end{id: id, send: true}}, nil
 }
 
 func mustBig(t testing.TB, s string) *big.Int {
@@ -80,9 +80,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"dict order kept", Dict{{"z", int64(1)}, {"a", int64(2)}, {int64(5), nil}, {Tuple{int64(1), "k"}, []any{}}}},
 		{"nested containers", []any{Dict{{"k", []any{Tuple{[]byte("x"), Dict{{nil, false}}}}}}}},
 		{"max depth", nested(MaxDepth)},
-		{"recv end", &RecvChannel{id: 7}},
-		{"send end", &SendChannel{id: 1 << 40}},
-		{"ends in a tuple", Tuple{&RecvChannel{id: 1}, &SendChannel{id: 1}}},
+		{"recv end", &RecvChannel{end{id: 7}}},
+		{"send end", &SendChannel{end{id: 1 << 40, send: true}}},
+		{"ends in a tuple", Tuple{&RecvChannel{end{id: 1}}, &SendChannel{end{id: 1, send: true}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,8 +155,8 @@ func TestCodecExactBytes(t *testing.T) {
 		{Dict{{"a", []byte{}}}, "d\x01s\x01ab\x00"},
 		{new(big.Int).Neg(new(big.Int).Lsh(big.NewInt(1), 64)), "I\x14-0x10000000000000000"},
 		{uint64(math.MaxUint64), "I\x120xffffffffffffffff"},
-		{&RecvChannel{id: 300}, "r\xac\x02"},
-		{&SendChannel{id: 1}, "w\x01"},
+		{&RecvChannel{end{id: 300}}, "r\xac\x02"},
+		{&SendChannel{end{id: 1, send: true}}, "w\x01"},
 		{Pickled("x"), "p\x01x"},
 		{strings.Repeat("a", 200)[:128], "s\x80\x01" + strings.Repeat("a", 128)},
 	}
@@ -368,7 +368,7 @@ func TestEncodeMessageCleansUpOnError(t *testing.T) {
 	require.NoError(t, sc.Release())
 	_, err = EncodeMessage(rc)
 	assert.ErrorIs(t, err, ErrClosed, "an end of a released channel cannot travel")
-	_, err = EncodeMessage(&RecvChannel{id: 9})
+	_, err = EncodeMessage(&RecvChannel{end{id: 9}})
 	assert.ErrorIs(t, err, ErrNotFound, "an end from no registry cannot travel")
 	buf.Release()
 	assert.Equal(t, int32(1), freed.Load())

@@ -27,7 +27,7 @@ func FuzzDecode(f *testing.F) {
 		math.NaN(), math.Inf(-1), math.Copysign(0, -1), "", "h\xffé\U0001F40D\x00",
 		[]byte{0, 1}, Pickled("\x80\x04N."), []any{int64(1), Tuple{nil, "x"}},
 		Dict{{"a", Dict{{int64(1), []any{}}}}, {Tuple{}, nil}},
-		&RecvChannel{id: 3}, &SendChannel{id: 300},
+		&RecvChannel{end{id: 3}}, &SendChannel{end{id: 300, send: true}},
 	}
 	for _, v := range seeds {
 		data, err := Encode(v)

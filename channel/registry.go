@@ -88,8 +88,8 @@ func (r *Registry) Create(opts Options) (*RecvChannel, *SendChannel, error) {
 	}
 	r.lastID++
 	c.id = r.lastID
-	c.recvEnd = RecvChannel{c, c.id}
-	c.sendEnd = SendChannel{c, c.id}
+	c.recvEnd = RecvChannel{end{c: c, id: c.id}}
+	c.sendEnd = SendChannel{end{c: c, id: c.id, send: true}}
 	r.chans[c.id] = c
 	r.mu.Unlock()
 	return &c.recvEnd, &c.sendEnd, nil

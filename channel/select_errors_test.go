@@ -38,7 +38,12 @@ func TestSelectErrorNamesChannel(t *testing.T) {
 	assert.EqualError(t, err, fmt.Sprintf("select: channels[1]: channel %d: closed", rs[2].ID()))
 
 	// An end from no Registry.
-	_, _, err = reg.Select(context.Background(), rs[0], &RecvChannel{id: 42})
+	_, _, err = reg.Select(context.Background(), rs[0], &RecvChannel{end{id: 42}})
 	assert.ErrorIs(t, err, ErrNotFound)
 	assert.EqualError(t, err, "select: channels[1]: channel 42: end not from a Registry")
+
+	// No end at all.
+	_, _, err = reg.Select(context.Background(), rs[0], nil)
+	assert.ErrorIs(t, err, ErrNotFound)
+	assert.EqualError(t, err, "select: channels[1]: channel 0: end not from a Registry")
 }
