@@ -497,6 +497,8 @@ func (d *decoder) fixed8() (uint64, error) {
 	return x, nil
 }
 
+// value reads one value (depth containers deep): its tag, then the
+// payload as the format table above says.
 func (d *decoder) value(depth int) (any, error) {
 	if d.off >= len(d.data) {
 		return nil, d.corrupt("unexpected end of input")
@@ -523,18 +525,7 @@ func (d *decoder) value(depth int) (any, error) {
 		}
 		return math.Float64frombits(x), nil
 	case 'I':
-		n, err := d.length()
-		if err != nil {
-			return nil, err
-		}
-		start := d.off
-		d.off += n
-		z, err := parseBig(d.data[start:d.off])
-		if err != nil {
-			d.off = start
-			return nil, d.corrupt("%v", err)
-		}
-		return z, nil
+		return d.bigInt()
 	case 's', 'b', 'p':
 		n, err := d.length()
 		if err != nil {
@@ -553,109 +544,150 @@ func (d *decoder) value(depth int) (any, error) {
 		}
 		return Pickled(append([]byte(nil), b...)), nil
 	case 'l', 't':
-		if depth >= MaxDepth {
-			return nil, d.corrupt("containers nested deeper than %d", MaxDepth)
-		}
-		n, err := d.count(1)
-		if err != nil {
-			return nil, err
-		}
-		var items []any
-		if d.build {
-			items = make([]any, n)
-		}
-		for i := 0; i < n; i++ {
-			v, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			if d.build {
-				items[i] = v
-			}
-		}
-		if !d.build {
-			return nil, nil
-		}
-		if tag == 't' {
-			return Tuple(items), nil
-		}
-		return items, nil
+		return d.sequence(tag, depth)
 	case 'd':
-		if depth >= MaxDepth {
-			return nil, d.corrupt("containers nested deeper than %d", MaxDepth)
-		}
-		n, err := d.count(2)
-		if err != nil {
-			return nil, err
-		}
-		var items Dict
-		if d.build {
-			items = make(Dict, n)
-		}
-		for i := 0; i < n; i++ {
-			k, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			v, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			if d.build {
-				items[i] = Item{k, v}
-			}
-		}
-		if !d.build {
-			return nil, nil
-		}
-		return items, nil
+		return d.dict(depth)
 	case 'r', 'w':
-		start := d.off
-		x, err := d.uvarint()
-		if err != nil {
-			return nil, err
-		}
-		if x > math.MaxInt64 {
-			d.off = start
-			return nil, d.corrupt("channel id %d out of range", x)
-		}
-		if !d.build {
-			if d.reg != nil {
-				return nil, d.bindEnd(tag, ID(x))
-			}
-			return nil, nil
-		}
-		if d.ends == nil {
-			return nil, fmt.Errorf("channel %d: decoding a channel end needs an EndResolver", x)
-		}
-		return d.ends.ResolveEnd(tag, ID(x))
+		return d.end(tag)
 	case 'B':
-		if !d.msg {
-			d.off--
-			return nil, d.corrupt("buffer reference outside a Message")
-		}
-		start := d.off
-		x, err := d.uvarint()
-		if err != nil {
-			return nil, err
-		}
-		nbufs := d.nbufs
-		if d.build {
-			nbufs = len(d.bufs)
-		}
-		if x >= uint64(nbufs) {
-			d.off = start
-			return nil, d.corrupt("buffer index %d, the Message has %d", x, nbufs)
-		}
-		if !d.build {
-			return nil, nil
-		}
-		v := newView(d.bufs[x])
-		d.views = append(d.views, v)
-		return v, nil
+		return d.buffer()
 	}
 	d.off--
 	return nil, d.corrupt("unknown tag 0x%02x", tag)
+}
+
+// bigInt reads the payload of an 'I'.
+func (d *decoder) bigInt() (any, error) {
+	n, err := d.length()
+	if err != nil {
+		return nil, err
+	}
+	start := d.off
+	d.off += n
+	z, err := parseBig(d.data[start:d.off])
+	if err != nil {
+		d.off = start
+		return nil, d.corrupt("%v", err)
+	}
+	return z, nil
+}
+
+// container checks that a container at depth may nest, and reads its item
+// count, each item taking at least per bytes.
+func (d *decoder) container(depth, per int) (int, error) {
+	if depth >= MaxDepth {
+		return 0, d.corrupt("containers nested deeper than %d", MaxDepth)
+	}
+	return d.count(per)
+}
+
+// sequence reads the payload of an 'l' or 't' at depth.
+func (d *decoder) sequence(tag byte, depth int) (any, error) {
+	n, err := d.container(depth, 1)
+	if err != nil {
+		return nil, err
+	}
+	var items []any
+	if d.build {
+		items = make([]any, n)
+	}
+	for i := 0; i < n; i++ {
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if d.build {
+			items[i] = v
+		}
+	}
+	if !d.build {
+		return nil, nil
+	}
+	if tag == 't' {
+		return Tuple(items), nil
+	}
+	return items, nil
+}
+
+// dict reads the payload of a 'd' at depth.
+func (d *decoder) dict(depth int) (any, error) {
+	n, err := d.container(depth, 2)
+	if err != nil {
+		return nil, err
+	}
+	var items Dict
+	if d.build {
+		items = make(Dict, n)
+	}
+	for i := 0; i < n; i++ {
+		k, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if d.build {
+			items[i] = Item{k, v}
+		}
+	}
+	if !d.build {
+		return nil, nil
+	}
+	return items, nil
+}
+
+// end reads the payload of an 'r' or 'w': resolved through d.ends when
+// building, bound into d.bound when checking a Message for d.reg.
+func (d *decoder) end(tag byte) (any, error) {
+	start := d.off
+	x, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if x > math.MaxInt64 {
+		d.off = start
+		return nil, d.corrupt("channel id %d out of range", x)
+	}
+	if !d.build {
+		if d.reg != nil {
+			return nil, d.bindEnd(tag, ID(x))
+		}
+		return nil, nil
+	}
+	if d.ends == nil {
+		return nil, fmt.Errorf("channel %d: decoding a channel end needs an EndResolver", x)
+	}
+	return d.ends.ResolveEnd(tag, ID(x))
+}
+
+// buffer reads the payload of a 'B' (only inside a Message) into a view
+// of the Buffer it indexes.
+func (d *decoder) buffer() (any, error) {
+	if !d.msg {
+		d.off--
+		return nil, d.corrupt("buffer reference outside a Message")
+	}
+	start := d.off
+	x, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	nbufs := d.nbufs
+	if d.build {
+		nbufs = len(d.bufs)
+	}
+	if x >= uint64(nbufs) {
+		d.off = start
+		return nil, d.corrupt("buffer index %d, the Message has %d", x, nbufs)
+	}
+	if !d.build {
+		return nil, nil
+	}
+	v := newView(d.bufs[x])
+	d.views = append(d.views, v)
+	return v, nil
 }
 
 // bindEnd binds the end named in a Message being sent (see Message).

@@ -67,42 +67,25 @@ func canConvertTo(t reflect.Type, seen map[reflect.Type]bool) error {
 // (no canonical value is; a Go value that contains itself would be).
 func ConvertTo(v any, t reflect.Type) (reflect.Value, error) { return convertTo(v, t, 0) }
 
-// convertTo is ConvertTo for a value nested depth containers deep.
+// convertTo is ConvertTo for a value nested depth containers deep. It
+// takes None and the types with a fixed counterpart first, then goes by
+// the kind of t.
 func convertTo(v any, t reflect.Type, depth int) (reflect.Value, error) {
-	fail := func() (reflect.Value, error) {
-		return reflect.Value{}, fmt.Errorf("%w: %s to %s", ErrConvert, describe(v), t)
-	}
 	if v == nil {
 		switch t.Kind() {
 		case reflect.Interface, reflect.Pointer, reflect.Slice, reflect.Map:
 			return reflect.Zero(t), nil
 		}
-		return fail()
+		return noFit(v, t)
 	}
 	switch t {
-	case bigIntType:
-		switch x := v.(type) {
-		case int64:
-			return reflect.ValueOf(big.NewInt(x)), nil
-		case *big.Int:
-			return reflect.ValueOf(new(big.Int).Set(x)), nil
-		}
-		return fail()
-	case recvType, sendType, tupleType, dictType:
-		if reflect.TypeOf(v) == t {
-			return reflect.ValueOf(v), nil
-		}
-		if t == tupleType {
-			if l, ok := v.([]any); ok {
-				return reflect.ValueOf(Tuple(l)), nil
-			}
-		}
-		return fail()
+	case bigIntType, recvType, sendType, tupleType, dictType:
+		return convertSpecial(v, t)
 	}
 	switch t.Kind() {
 	case reflect.Interface:
 		if t.NumMethod() != 0 || !reflect.TypeOf(v).AssignableTo(t) {
-			return fail()
+			return noFit(v, t)
 		}
 		out := reflect.New(t).Elem()
 		out.Set(reflect.ValueOf(v))
@@ -116,103 +99,162 @@ func convertTo(v any, t reflect.Type, depth int) (reflect.Value, error) {
 			return reflect.ValueOf(s).Convert(t), nil
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if i, ok := v.(int64); ok {
-			out := reflect.New(t).Elem()
-			if out.OverflowInt(i) {
-				return reflect.Value{}, fmt.Errorf("%w: %d overflows %s", ErrConvert, i, t)
-			}
-			out.SetInt(i)
-			return out, nil
-		}
-		if _, ok := v.(*big.Int); ok {
-			return reflect.Value{}, fmt.Errorf("%w: %s overflows %s", ErrConvert, v, t)
-		}
+		return convertInt(v, t)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		var u uint64
-		switch x := v.(type) {
-		case int64:
-			if x < 0 {
-				return reflect.Value{}, fmt.Errorf("%w: %d is negative, %s is not", ErrConvert, x, t)
-			}
-			u = uint64(x)
-		case *big.Int:
-			if x.Sign() < 0 || !x.IsUint64() {
-				return reflect.Value{}, fmt.Errorf("%w: %s overflows %s", ErrConvert, x, t)
-			}
-			u = x.Uint64()
-		default:
-			return fail()
-		}
-		out := reflect.New(t).Elem()
-		if out.OverflowUint(u) {
-			return reflect.Value{}, fmt.Errorf("%w: %d overflows %s", ErrConvert, u, t)
-		}
-		out.SetUint(u)
-		return out, nil
+		return convertUint(v, t)
 	case reflect.Float32, reflect.Float64:
-		var f float64
-		switch x := v.(type) {
-		case float64:
-			f = x
-		case int64:
-			f = float64(x)
-		default:
-			return fail()
-		}
-		if t.Kind() == reflect.Float32 && !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) > math.MaxFloat32 {
-			return reflect.Value{}, fmt.Errorf("%w: %g overflows float32", ErrConvert, f)
-		}
-		return reflect.ValueOf(f).Convert(t), nil
+		return convertFloat(v, t)
 	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			if b, ok := v.([]byte); ok {
-				return reflect.ValueOf(b).Convert(t), nil
-			}
-		}
-		var items []any
-		switch x := v.(type) {
-		case []any:
-			items = x
-		case Tuple:
-			items = x
-		default:
-			return fail()
-		}
-		if depth >= MaxDepth {
-			return reflect.Value{}, convertTooDeep()
-		}
-		out := reflect.MakeSlice(t, len(items), len(items))
-		for i, item := range items {
-			e, err := convertTo(item, t.Elem(), depth+1)
-			if err != nil {
-				return reflect.Value{}, fmt.Errorf("item %d: %w", i, err)
-			}
-			out.Index(i).Set(e)
-		}
-		return out, nil
+		return convertSlice(v, t, depth)
 	case reflect.Map:
-		d, ok := v.(Dict)
-		if !ok {
-			return fail()
-		}
-		if depth >= MaxDepth {
-			return reflect.Value{}, convertTooDeep()
-		}
-		out := reflect.MakeMapWithSize(t, len(d))
-		for _, it := range d {
-			k, err := convertTo(it.Key, t.Key(), depth+1)
-			if err != nil {
-				return reflect.Value{}, fmt.Errorf("key %s: %w", describe(it.Key), err)
-			}
-			val, err := convertTo(it.Value, t.Elem(), depth+1)
-			if err != nil {
-				return reflect.Value{}, fmt.Errorf("value of key %s: %w", describe(it.Key), err)
-			}
-			out.SetMapIndex(k, val)
-		}
-		return out, nil
+		return convertMap(v, t, depth)
 	}
-	return fail()
+	return noFit(v, t)
+}
+
+// noFit is the error for a value of the wrong Python type for t.
+func noFit(v any, t reflect.Type) (reflect.Value, error) {
+	return reflect.Value{}, fmt.Errorf("%w: %s to %s", ErrConvert, describe(v), t)
+}
+
+// convertSpecial converts to the types that have one Python counterpart:
+// *big.Int (from any int), the channel ends, Tuple (also from a list) and
+// Dict.
+func convertSpecial(v any, t reflect.Type) (reflect.Value, error) {
+	if t == bigIntType {
+		switch x := v.(type) {
+		case int64:
+			return reflect.ValueOf(big.NewInt(x)), nil
+		case *big.Int:
+			return reflect.ValueOf(new(big.Int).Set(x)), nil
+		}
+		return noFit(v, t)
+	}
+	if reflect.TypeOf(v) == t {
+		return reflect.ValueOf(v), nil
+	}
+	if t == tupleType {
+		if l, ok := v.([]any); ok {
+			return reflect.ValueOf(Tuple(l)), nil
+		}
+	}
+	return noFit(v, t)
+}
+
+// convertInt converts a Python int to a signed integer type it fits.
+func convertInt(v any, t reflect.Type) (reflect.Value, error) {
+	switch x := v.(type) {
+	case int64:
+		out := reflect.New(t).Elem()
+		if out.OverflowInt(x) {
+			return reflect.Value{}, fmt.Errorf("%w: %d overflows %s", ErrConvert, x, t)
+		}
+		out.SetInt(x)
+		return out, nil
+	case *big.Int:
+		return reflect.Value{}, fmt.Errorf("%w: %s overflows %s", ErrConvert, x, t)
+	}
+	return noFit(v, t)
+}
+
+// convertUint converts a non-negative Python int to an unsigned integer
+// type it fits.
+func convertUint(v any, t reflect.Type) (reflect.Value, error) {
+	var u uint64
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return reflect.Value{}, fmt.Errorf("%w: %d is negative, %s is not", ErrConvert, x, t)
+		}
+		u = uint64(x)
+	case *big.Int:
+		if x.Sign() < 0 || !x.IsUint64() {
+			return reflect.Value{}, fmt.Errorf("%w: %s overflows %s", ErrConvert, x, t)
+		}
+		u = x.Uint64()
+	default:
+		return noFit(v, t)
+	}
+	out := reflect.New(t).Elem()
+	if out.OverflowUint(u) {
+		return reflect.Value{}, fmt.Errorf("%w: %d overflows %s", ErrConvert, u, t)
+	}
+	out.SetUint(u)
+	return out, nil
+}
+
+// convertFloat converts a Python float or int64 to a float type; only a
+// finite value beyond float32's range fails.
+func convertFloat(v any, t reflect.Type) (reflect.Value, error) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case int64:
+		f = float64(x)
+	default:
+		return noFit(v, t)
+	}
+	if t.Kind() == reflect.Float32 && !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) > math.MaxFloat32 {
+		return reflect.Value{}, fmt.Errorf("%w: %g overflows float32", ErrConvert, f)
+	}
+	return reflect.ValueOf(f).Convert(t), nil
+}
+
+// convertSlice converts bytes to a byte slice type, and a list or tuple
+// (depth containers deep) to any slice type, item by item.
+func convertSlice(v any, t reflect.Type, depth int) (reflect.Value, error) {
+	if t.Elem().Kind() == reflect.Uint8 {
+		if b, ok := v.([]byte); ok {
+			return reflect.ValueOf(b).Convert(t), nil
+		}
+	}
+	var items []any
+	switch x := v.(type) {
+	case []any:
+		items = x
+	case Tuple:
+		items = x
+	default:
+		return noFit(v, t)
+	}
+	if depth >= MaxDepth {
+		return reflect.Value{}, convertTooDeep()
+	}
+	out := reflect.MakeSlice(t, len(items), len(items))
+	for i, item := range items {
+		e, err := convertTo(item, t.Elem(), depth+1)
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("item %d: %w", i, err)
+		}
+		out.Index(i).Set(e)
+	}
+	return out, nil
+}
+
+// convertMap converts a dict (depth containers deep) to a map type, key
+// by key.
+func convertMap(v any, t reflect.Type, depth int) (reflect.Value, error) {
+	d, ok := v.(Dict)
+	if !ok {
+		return noFit(v, t)
+	}
+	if depth >= MaxDepth {
+		return reflect.Value{}, convertTooDeep()
+	}
+	out := reflect.MakeMapWithSize(t, len(d))
+	for _, it := range d {
+		k, err := convertTo(it.Key, t.Key(), depth+1)
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("key %s: %w", describe(it.Key), err)
+		}
+		val, err := convertTo(it.Value, t.Elem(), depth+1)
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("value of key %s: %w", describe(it.Key), err)
+		}
+		out.SetMapIndex(k, val)
+	}
+	return out, nil
 }
 
 func convertTooDeep() error {
