@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# A Debian sid chroot for building and testing subinterp against CPython 3.14
+# and 3.15: Debian ships those as binary packages (python3.14-dev,
+# python3.15-dev and their -dbg builds) that need a newer glibc than the host
+# has, so they run inside a sid chroot rather than on the host.
+#
+# Usage:
+#   scripts/sid-chroot.sh up [--packages "PKG..."]
+#       Create the chroot (debootstrap --variant=minbase sid) if it does not
+#       exist yet, then refresh it: apt-get update, install/upgrade the
+#       packages (default: gcc, libc6-dev, pkg-config, make and the 3.14/3.15
+#       -dev and -dbg packages). Safe to run again; quick when up to date.
+#   scripts/sid-chroot.sh run [--repo DIR] [--python 3.14|3.15] [--debug]
+#                             [--env NAME=VALUE]... [--] CMD [ARG...]
+#       Run CMD inside the chroot, in DIR (default: this repository), with
+#       DIR bind-mounted read-write at the same path, and the host's Go
+#       (/usr/local/go) and Go module cache bind-mounted read-only. With
+#       --python, the environment is set for cgo against that CPython (as
+#       `eval "$(scripts/python.sh)"` does on the host): PKG_CONFIG_PATH so
+#       that both `pkg-config python3-embed` and `pkg-config python-3.X-embed`
+#       find it, SUBINTERP_PYTHON_PREFIX/VERSION/DEBUG. --debug picks the
+#       --with-pydebug build (python3.X-dbg). CMD's exit status is returned.
+#   scripts/sid-chroot.sh down
+#       Unmount anything a killed run left mounted inside the chroot.
+#   scripts/sid-chroot.sh path
+#       Print the chroot's directory.
+#
+# The chroot lives in ${SUBINTERP_CACHE:-$HOME/.cache/subinterp}/sid-chroot,
+# never inside the repository. The Debian mirror is the one this machine's
+# apt configuration names (the same rule as scripts/python.sh); set
+# SUBINTERP_SID_MIRROR to use another. Needs root (debootstrap, chroot, mount).
+#
+# Mounts: each run mounts inside a private mount namespace (unshare), so its
+# mounts are invisible to the host and vanish when it ends, even if it is
+# killed. Where unshare is not allowed, mounts go into the host namespace and
+# an exit trap removes them; `down` cleans up after a run that was killed.
+# A lock serialises up, run and down on one chroot.
+#
+# Progress goes to stderr; stdout is CMD's.
+set -euo pipefail
+
+say() { printf 'sid-chroot: %s\n' "$*" >&2; }
+die() { printf 'sid-chroot: error: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
+
+cache="${SUBINTERP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/subinterp}"
+base="$cache/sid-chroot"
+root="$base/root"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+default_packages="gcc libc6-dev pkg-config make python3.14-dev python3.14-dbg python3.15-dev python3.15-dbg"
+
+# The mirror URI comes from this machine's apt configuration: the first
+# Debian archive entry that is not the security archive (as in python.sh).
+mirror_uri() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1=="deb" { i=2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                      if ($(i+1) !~ /security/ && $i ~ /debian\/?$/) { print $i; exit } }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN{RS=""; FS="\n"}
+         { uri=""; suites=""; types="";
+           for (j=1;j<=NF;j++) { if ($j ~ /^URIs:/) uri=$j; if ($j ~ /^Suites:/) suites=$j; if ($j ~ /^Types:/) types=$j }
+           sub(/^URIs:[ \t]*/,"",uri); split(uri,u,/[ \t]+/)
+           if (types ~ /deb/ && suites !~ /security/ && u[1] ~ /debian\/?$/) { print u[1]; exit } }' "$f"
+  done
+}
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot and mount do); run it with sudo"
+}
+
+# lock takes the chroot's lock for the rest of the script (fd 9).
+lock() {
+  mkdir -p "$base"
+  exec 9>"$base/.lock"
+  if ! flock -n 9; then
+    say "another sid-chroot.sh is using $base; waiting for it"
+    flock 9
+  fi
+}
+
+# can_unshare: whether this process may make a private mount namespace
+# (SUBINTERP_SID_NO_UNSHARE=1 pretends it may not, to test the fallback).
+can_unshare() {
+  [ "${SUBINTERP_SID_NO_UNSHARE:-0}" != 1 ] && unshare --mount --propagation private true 2>/dev/null
+}
+
+# mounts_under DIR: mount points at or below DIR in this namespace, deepest
+# first.
+mounts_under() {
+  local dir=$1
+  awk -v d="$dir" '{ m=$5; gsub(/\\040/, " ", m); if (m == d || index(m, d "/") == 1) print m }' /proc/self/mountinfo \
+    | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
+}
+
+# unmount_all unmounts everything under the chroot, deepest first (lazily
+# where something still holds a mount busy).
+unmount_all() {
+  local m
+  while IFS= read -r m; do
+    [ -n "$m" ] || continue
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || say "cannot unmount $m"
+  done < <(mounts_under "$root")
+  return 0
+}
+
+# bind SRC DST [ro]: bind-mount SRC at DST inside the chroot.
+bind() {
+  local src=$1 dst="$root$2" mode=${3:-rw}
+  [ -e "$src" ] || die "cannot bind-mount $src: it does not exist"
+  if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "$(dirname "$dst")"; touch "$dst"; fi
+  mount --bind "$src" "$dst"
+  if [ "$mode" = ro ]; then
+    mount -o remount,bind,ro "$dst" 2>/dev/null || say "cannot make $2 read-only; it stays read-write"
+  fi
+}
+
+# mount_system mounts what programs in the chroot expect: /proc, /sys, /dev.
+# The recursive binds are made slaves first thing, so that unmounting them
+# later can never propagate back to the host's /dev or /sys.
+mount_system() {
+  local d
+  mkdir -p "$root/proc" "$root/sys" "$root/dev"
+  mount -t proc proc "$root/proc"
+  for d in sys dev; do
+    mount --rbind "/$d" "$root/$d"
+    mount --make-rslave "$root/$d" || { umount -l "$root/$d"; die "cannot make $root/$d a slave mount"; }
+  done
+}
+
+# in_namespace CMD...: run CMD (a subcommand of this script) in a private
+# mount namespace if possible, else here with a trap that unmounts.
+in_namespace() {
+  if can_unshare; then
+    unshare --mount --propagation private -- "$0" "$@"
+  else
+    say "unshare is not allowed here: mounting in the host namespace (unmounted on exit)"
+    trap unmount_all EXIT
+    trap 'exit 130' INT TERM HUP
+    "$0" "$@"
+  fi
+}
+
+# base_env is the environment every command in the chroot starts from
+# (nothing of the caller's leaks in but what run is told to pass).
+base_env=(HOME=/root LANG=C.UTF-8 TMPDIR=/tmp "TERM=${TERM:-dumb}"
+          PATH=/usr/local/go/bin:/root/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+
+# ---- up ---------------------------------------------------------------------
+
+cmd_up() {
+  local packages=$default_packages
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --packages) [ $# -ge 2 ] || die "--packages needs a value"; packages=$2; shift 2 ;;
+      -h|--help) usage; exit 0 ;;
+      *) die "up: unknown argument: $1" ;;
+    esac
+  done
+  need_root
+  lock
+  unmount_all
+  local uri=${SUBINTERP_SID_MIRROR:-}
+  [ -n "$uri" ] || uri=$(mirror_uri | head -n1)
+  [ -n "$uri" ] || die "cannot find a Debian mirror in /etc/apt/sources.list{,.d} (set SUBINTERP_SID_MIRROR)"
+  say "Debian mirror from apt configuration: $uri"
+  if [ ! -f "$base/.bootstrapped" ]; then
+    if ! command -v debootstrap >/dev/null 2>&1; then
+      say "installing debootstrap"
+      apt-get update -qq >&2 || die "apt-get update failed"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >&2 \
+        || die "cannot install debootstrap"
+    fi
+    rm -rf "$root"
+    mkdir -p "$root"
+    local log="$base/debootstrap.log"
+    say "bootstrapping Debian sid into $root (about 2 minutes); log: $log"
+    # In a namespace of its own, so the /proc and /sys debootstrap mounts
+    # cannot outlive it.
+    local ns=()
+    can_unshare && ns=(unshare --mount --propagation private --)
+    if ! "${ns[@]}" debootstrap --variant=minbase sid "$root" "$uri" >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      unmount_all
+      die "debootstrap failed; see $log"
+    fi
+    unmount_all
+    touch "$base/.bootstrapped"
+  fi
+  # apt inside: the mirror may serve a snapshot whose Release files have
+  # passed their Valid-Until date; no recommends keeps the chroot small.
+  cat >"$root/etc/apt/apt.conf.d/99subinterp" <<'EOF'
+Acquire::Check-Valid-Until "false";
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Retries "2";
+Dpkg::Use-Pty "false";
+EOF
+  echo "deb $uri sid main" >"$root/etc/apt/sources.list"
+  rm -f "$root/etc/apt/sources.list.d/debian.sources"
+  # No daemons start in the chroot.
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 755 "$root/usr/sbin/policy-rc.d"
+  cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+  chmod 1777 "$root/tmp"
+  local log="$base/apt.log"
+  say "installing/refreshing in the chroot: $packages (log: $log)"
+  # shellcheck disable=SC2086
+  if ! in_namespace __inner-apt $packages >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    die "apt-get in the chroot failed; see $log"
+  fi
+  make_prefixes
+  {
+    echo "mirror suite: sid"
+    date -u +'refreshed: %Y-%m-%dT%H:%M:%SZ'
+    chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' $packages 2>/dev/null || true
+  } >"$base/.complete"
+  say "ready: $(grep -E '^python3\.[0-9]+-(dev|dbg) ' "$base/.complete" | tr '\n' ' ')"
+}
+
+# __inner-apt runs in the namespace: apt-get update and install.
+inner_apt() {
+  mount_system
+  chroot "$root" /usr/bin/env -i "${base_env[@]}" DEBIAN_FRONTEND=noninteractive \
+    sh -c 'apt-get update -q && apt-get install -y -q "$@" && apt-get clean' _ "$@"
+}
+
+# make_prefixes makes, for each CPython installed in the chroot, a prefix
+# laid out as scripts/python.sh expects one (bin/pythonX.Y,
+# lib/pkgconfig/python3-embed.pc, lib/libpythonX.Y.so) out of symlinks to
+# Debian's files, so tools that take SUBINTERP_PYTHON_PREFIX work unchanged.
+make_prefixes() {
+  local multiarch pc ver flavour suffix dir
+  multiarch=$(chroot "$root" gcc -print-multiarch 2>/dev/null || true)
+  [ -n "$multiarch" ] || multiarch=x86_64-linux-gnu
+  echo "$multiarch" >"$base/.multiarch"
+  rm -rf "$root/opt/subinterp"
+  for pc in "$root/usr/lib/$multiarch/pkgconfig"/python-3.*-embed.pc; do
+    [ -e "$pc" ] || continue
+    ver=$(basename "$pc" -embed.pc)
+    ver=${ver#python-}
+    [[ $ver =~ ^3\.[0-9]+d?$ ]] || continue # python-3.X-dbg-embed.pc is an alias of 3.Xd
+    case "$ver" in
+      *d) flavour=debug; suffix=d; ver=${ver%d} ;;
+      *) flavour=release; suffix= ;;
+    esac
+    [ -x "$root/usr/bin/python$ver$suffix" ] || continue
+    dir="/opt/subinterp/cpython-$ver-$flavour"
+    mkdir -p "$root$dir/bin" "$root$dir/lib/pkgconfig"
+    ln -s "/usr/bin/python$ver$suffix" "$root$dir/bin/python$ver"
+    ln -s "python$ver" "$root$dir/bin/python3"
+    ln -s "/usr/lib/$multiarch/pkgconfig/python-$ver$suffix-embed.pc" "$root$dir/lib/pkgconfig/python3-embed.pc"
+    ln -s "/usr/lib/$multiarch/pkgconfig/python-$ver$suffix-embed.pc" "$root$dir/lib/pkgconfig/python-$ver$suffix-embed.pc"
+    ln -s "/usr/lib/$multiarch/libpython$ver$suffix.so" "$root$dir/lib/libpython$ver$suffix.so"
+  done
+}
+
+# ---- run --------------------------------------------------------------------
+
+cmd_run() {
+  local repo=$here python="" debug=0 extra=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --repo) [ $# -ge 2 ] || die "--repo needs a directory"; repo=$2; shift 2 ;;
+      --python) [ $# -ge 2 ] || die "--python needs a version (3.14, 3.15)"; python=$2; shift 2 ;;
+      --debug) debug=1; shift ;;
+      --env) [ $# -ge 2 ] || die "--env needs NAME=VALUE"
+             [[ $2 == [A-Za-z_]*=* ]] || die "--env needs NAME=VALUE, not $2"
+             extra+=("$2"); shift 2 ;;
+      -h|--help) usage; exit 0 ;;
+      --) shift; break ;;
+      -*) die "run: unknown option: $1" ;;
+      *) break ;;
+    esac
+  done
+  [ $# -gt 0 ] || die "run: no command given"
+  need_root
+  [ -f "$base/.complete" ] || die "no chroot in $base yet: run 'scripts/sid-chroot.sh up' first"
+  [ -d "$repo" ] || die "--repo $repo is not a directory"
+  repo=$(cd "$repo" && pwd -P)
+  [ "$debug" = 0 ] || [ -n "$python" ] || die "--debug needs --python"
+  local multiarch env=()
+  multiarch=$(cat "$base/.multiarch" 2>/dev/null || echo x86_64-linux-gnu)
+  if [ -n "$python" ]; then
+    [[ $python =~ ^3\.[0-9]+$ ]] || die "--python wants a version like 3.14, not $python"
+    local flavour=release
+    [ "$debug" = 1 ] && flavour=debug
+    local prefix="/opt/subinterp/cpython-$python-$flavour"
+    # (symlinks into the chroot: they dangle when seen from the host)
+    if [ ! -L "$root$prefix/lib/pkgconfig/python3-embed.pc" ]; then
+      local pkg="python$python-dev"
+      [ "$debug" = 1 ] && pkg="python$python-dbg"
+      die "CPython $python ($flavour) is not installed in the chroot: run 'scripts/sid-chroot.sh up --packages \"... $pkg\"'"
+    fi
+    env+=("SUBINTERP_PYTHON_PREFIX=$prefix" "SUBINTERP_PYTHON_VERSION=$python" "SUBINTERP_PYTHON_DEBUG=$debug"
+          "PKG_CONFIG_PATH=$prefix/lib/pkgconfig:/usr/lib/$multiarch/pkgconfig")
+  else
+    env+=("PKG_CONFIG_PATH=/usr/lib/$multiarch/pkgconfig")
+  fi
+  local goroot=/usr/local/go modcache=""
+  [ -x "$goroot/bin/go" ] || die "no Go at $goroot to bind-mount"
+  modcache=$("$goroot/bin/go" env GOMODCACHE 2>/dev/null || true)
+  env+=(CGO_ENABLED=1 GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-buildvcs=false
+        GOPATH=/root/go GOCACHE=/root/.cache/go-build)
+  [ -n "$modcache" ] && [ -d "$modcache" ] && env+=("GOMODCACHE=$modcache")
+  lock
+  unmount_all
+  in_namespace __inner-run "$repo" "$goroot" "$modcache" "${env[@]}" "${extra[@]}" -- "$@"
+}
+
+# __inner-run REPO GOROOT MODCACHE NAME=VALUE... -- CMD...: in the
+# namespace, mount and run.
+inner_run() {
+  local repo=$1 goroot=$2 modcache=$3
+  shift 3
+  local env=()
+  while [ "$1" != -- ]; do env+=("$1"); shift; done
+  shift
+  trap unmount_all EXIT
+  mount_system
+  bind "$goroot" "$goroot" ro
+  if [ -n "$modcache" ] && [ -d "$modcache" ]; then bind "$modcache" "$modcache" ro; fi
+  bind "$repo" "$repo"
+  mkdir -p "$root/root/.cache/go-build" "$root/root/go"
+  set +e
+  chroot "$root" /usr/bin/env -i "${base_env[@]}" "${env[@]}" sh -c 'cd "$0" && exec "$@"' "$repo" "$@"
+  local rc=$?
+  set -e
+  unmount_all
+  trap - EXIT
+  return "$rc"
+}
+
+# ---- down -------------------------------------------------------------------
+
+cmd_down() {
+  need_root
+  lock
+  local left
+  left=$(mounts_under "$root" | wc -l)
+  if [ "$left" = 0 ]; then
+    say "nothing is mounted in $root"
+    return 0
+  fi
+  say "unmounting $left mount(s) under $root"
+  unmount_all
+  left=$(mounts_under "$root" | wc -l)
+  [ "$left" = 0 ] || die "$left mount(s) under $root are still there: $(mounts_under "$root" | tr '\n' ' ')"
+}
+
+# ---- main -------------------------------------------------------------------
+
+[ $# -gt 0 ] || { usage >&2; exit 2; }
+sub=$1
+shift
+case "$sub" in
+  up) cmd_up "$@" ;;
+  run) cmd_run "$@" ;;
+  down) cmd_down ;;
+  path) echo "$root" ;;
+  # Internal: the parts that run inside the private mount namespace (the
+  # caller holds the lock).
+  __inner-apt) inner_apt "$@" ;;
+  __inner-run) inner_run "$@" ;;
+  -h|--help|help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac
