@@ -45,29 +45,36 @@ type Host interface {
 	Interpreter(id int64) (InterpreterInfo, bool)
 	// Channels is the runtime's channel registry.
 	Channels() *channel.Registry
-	// Create makes an interpreter (isolated: own GIL) and returns its id.
-	Create(isolated bool) (int64, error)
+	// Create makes an interpreter (isolated: own GIL) and returns its id;
+	// if ctx ends meanwhile it closes it again and fails. Python
+	// Interpreter objects own it (InterpreterRef).
+	Create(ctx context.Context, isolated bool) (int64, error)
+	// InterpreterRef adds delta to the number of Python Interpreter
+	// objects for interpreter id; one Python created is closed when none
+	// is left (delta 0 only checks).
+	InterpreterRef(id int64, delta int)
 	// Run runs src in interpreter target's __main__ after binding the
 	// encoded dict bind, and waits; ctx ends the wait (and interrupts the
 	// code). A Python exception in target comes back as *Exception.
 	Run(ctx context.Context, target int64, src string, bind []byte) error
-	// Close ends interpreter id.
-	Close(id int64) error
+	// Close ends interpreter id, joining its Python threads until ctx ends.
+	Close(ctx context.Context, id int64) error
 	// IsRunning reports whether interpreter id runs code, and whether it
 	// exists.
 	IsRunning(id int64) (running, ok bool)
-	// WaitContext is the context blocking calls made by Python code in
-	// interpreter id wait under: it ends when the Go call running there is
-	// cancelled or interrupted.
-	WaitContext(id int64) context.Context
+	// WaitContext is the context blocking calls made by Python code of
+	// interpreter id on OS thread thread (PyThread_get_thread_ident) wait
+	// under: for the interpreter's own thread it ends when the Go call
+	// running there is cancelled or interrupted.
+	WaitContext(id int64, thread uint64) context.Context
 	// HasHostFunc reports whether a Go function is registered as name.
 	HasHostFunc(name string) bool
 	// HostFuncNames lists the registered Go functions.
 	HostFuncNames() []string
-	// CallHost calls the Go function name with the encoded argument tuple
-	// and returns the encoded result. Argument errors wrap
-	// ErrHostArguments.
-	CallHost(ctx context.Context, name string, args []byte) ([]byte, error)
+	// CallHost calls the Go function name for Python code of interpreter
+	// caller with the encoded argument tuple and returns the encoded
+	// result. Argument errors wrap ErrHostArguments.
+	CallHost(ctx context.Context, caller int64, name string, args []byte) ([]byte, error)
 }
 
 // host is installed once by the runtime singleton (cpython.Initialize): C
@@ -376,6 +383,16 @@ func (g *goWriter) write(b []byte) (err error) {
 //export subinterpGoWriterFree
 func subinterpGoWriterFree(h C.uintptr_t) {
 	cgo.Handle(h).Delete()
+}
+
+// subinterpGoInterpRef counts Python Interpreter objects (see
+// Host.InterpreterRef). It never raises: it runs from deallocators.
+//
+//export subinterpGoInterpRef
+func subinterpGoInterpRef(id C.int64_t, delta C.int) {
+	if h := currentHost(); h != nil {
+		h.InterpreterRef(int64(id), int(delta))
+	}
 }
 
 //export subinterpGoIsolated

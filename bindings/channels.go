@@ -76,6 +76,12 @@ func registry() (*channel.Registry, bool) {
 
 func currentID() int64 { return int64(C.PyInterpreterState_GetID(C.PyInterpreterState_Get())) }
 
+// callerContext is the context Python code on this thread waits under (see
+// Host.WaitContext).
+func callerContext(h Host) context.Context {
+	return h.WaitContext(currentID(), uint64(C.PyThread_get_thread_ident()))
+}
+
 // waitContext is the context a blocking call from Python waits under: the
 // Go call running in this interpreter (cancelled when its caller's context
 // ends or the interpreter is interrupted), bounded by timeout seconds if
@@ -83,7 +89,7 @@ func currentID() int64 { return int64(C.PyInterpreterState_GetID(C.PyInterpreter
 func waitContext(timeout C.double) (base, ctx context.Context, cancel context.CancelFunc) {
 	base = context.Background()
 	if h := currentHost(); h != nil {
-		base = h.WaitContext(currentID())
+		base = callerContext(h)
 	}
 	if timeout < 0 {
 		return base, base, func() {}
@@ -445,10 +451,15 @@ func subinterpGoCreate(isolated C.int) C.int64_t {
 	}
 	var id int64
 	var err error
+	base := callerContext(h)
 	// Creating needs the main interpreter's GIL, which this thread may hold.
-	detached(func() { id, err = h.Create(isolated != 0) })
+	detached(func() { id, err = h.Create(base, isolated != 0) })
 	if err != nil {
-		raise(C.SI_EXC_RUNTIME, err.Error())
+		if base.Err() != nil {
+			raise(C.SI_EXC_INTERRUPTED, fmt.Sprintf("interrupted: %v", context.Cause(base)))
+		} else {
+			raise(C.SI_EXC_RUNTIME, err.Error())
+		}
 		return -1
 	}
 	return C.int64_t(id)
@@ -469,7 +480,7 @@ func subinterpGoRun(target C.int64_t, src *C.char, n C.Py_ssize_t, bind *C.PyObj
 		}
 	}
 	code := C.GoStringN(src, C.int(n))
-	base := h.WaitContext(currentID())
+	base := callerContext(h)
 	var err error
 	detached(func() { err = h.Run(base, int64(target), code, bound) })
 	if err == nil {
@@ -503,7 +514,8 @@ func subinterpGoClose(id C.int64_t) C.int {
 		return -1
 	}
 	var err error
-	detached(func() { err = h.Close(int64(id)) })
+	base := callerContext(h)
+	detached(func() { err = h.Close(base, int64(id)) })
 	if err != nil {
 		raise(C.SI_EXC_RUNTIME, err.Error())
 		return -1
@@ -578,10 +590,11 @@ func subinterpGoCallHost(name *C.PyObject, args *C.PyObject) *C.PyObject {
 		return nil // e.g. NotShareableError naming the argument's type
 	}
 	fn := pyString(name)
-	base := h.WaitContext(currentID())
+	base := callerContext(h)
+	caller := currentID()
 	var result []byte
 	var err error
-	detached(func() { result, err = h.CallHost(base, fn, encoded) })
+	detached(func() { result, err = h.CallHost(base, caller, fn, encoded) })
 	if err != nil {
 		if errors.Is(err, ErrHostArguments) {
 			raise(C.SI_EXC_TYPE, err.Error())

@@ -272,18 +272,28 @@ int si_error_info(PyObject **type_name, PyObject **message, PyObject **traceback
         *message = PyUnicode_FromString("<exception str() failed>");
     }
     *traceback = NULL;
-    PyObject *tbmod = PyImport_ImportModule("traceback");
-    if (tbmod != NULL) {
-        PyObject *lines = PyObject_CallMethod(tbmod, "format_exception", "O", exc);
-        if (lines != NULL) {
-            PyObject *empty = PyUnicode_FromString("");
-            if (empty != NULL) {
-                *traceback = PyUnicode_Join(empty, lines);
-                Py_DECREF(empty);
+    /* An interrupt raised again while the code was stopping (cpython
+     * retries interrupts that code swallowed) can land in the formatting
+     * itself, which is Python code: format again. Retries are at least
+     * 50 ms apart, so a second attempt normally completes. */
+    for (int attempt = 0; attempt < 3 && *traceback == NULL; attempt++) {
+        PyObject *tbmod = PyImport_ImportModule("traceback");
+        if (tbmod != NULL) {
+            PyObject *lines = PyObject_CallMethod(tbmod, "format_exception", "O", exc);
+            if (lines != NULL) {
+                PyObject *empty = PyUnicode_FromString("");
+                if (empty != NULL) {
+                    *traceback = PyUnicode_Join(empty, lines);
+                    Py_DECREF(empty);
+                }
+                Py_DECREF(lines);
             }
-            Py_DECREF(lines);
+            Py_DECREF(tbmod);
         }
-        Py_DECREF(tbmod);
+        if (*traceback == NULL && !PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            break;
+        }
+        PyErr_Clear();
     }
     if (*traceback == NULL) {
         PyErr_Clear();

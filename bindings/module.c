@@ -128,11 +128,14 @@ PyObject *si_new_interpreter_object(PyObject *module, int64_t id, int isolated) 
     }
     self->id = id;
     self->isolated = isolated;
+    subinterpGoInterpRef(id, 1);
     return (PyObject *)self;
 }
 
 static void interpreter_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
+    /* The last object of an interpreter Python created closes it. */
+    subinterpGoInterpRef(((interpreter_object *)self)->id, -1);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -449,7 +452,11 @@ static PyObject *mod_create(PyObject *module, PyObject *args, PyObject *kwargs) 
     if (id < 0) {
         return NULL;
     }
-    return si_new_interpreter_object(module, id, isolated);
+    PyObject *obj = si_new_interpreter_object(module, id, isolated);
+    if (obj == NULL) {
+        subinterpGoInterpRef(id, 0); /* no object owns it: close it */
+    }
+    return obj;
 }
 
 /* mod_module_def is the private _module_def(module) that `subinterp compat`

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/subinterp/subinterp/bindings"
@@ -41,7 +42,27 @@ type Runtime struct {
 
 	funcsMu sync.RWMutex
 	funcs   map[string]*hostFunc // RegisterFunc
+	workers hostWorkers          // run host functions
+
+	// dropped joins the goroutines closing interpreters Python created
+	// and no longer refers to (host.InterpreterRef).
+	dropped sync.WaitGroup
 }
+
+// DefaultFinalizeTimeout bounds Finalize when RuntimeOptions.FinalizeTimeout
+// is not set.
+const DefaultFinalizeTimeout = 30 * time.Second
+
+func (rt *Runtime) interruptGrace() time.Duration {
+	if rt.opts.InterruptGrace > 0 {
+		return rt.opts.InterruptGrace
+	}
+	return DefaultInterruptGrace
+}
+
+// hostCallOfCaller returns the host function call the calling goroutine
+// runs in, if any.
+func (rt *Runtime) hostCallOfCaller() (hostCall, bool) { return rt.workers.callOfCaller() }
 
 type runtimeState int
 
@@ -235,8 +256,11 @@ func (rt *Runtime) NewInterpreter(cfg Config) (*Interpreter, error) {
 		var ts *C.PyThreadState
 		if err := cError(C.si_interp_new(&c, rt.paths, rt.npaths, &ts)); err != nil {
 			if ts != nil {
-				// Created, but sys.path could not be set: end it again.
-				_ = cError(C.si_interp_end(ts))
+				// Created, but sys.path could not be set: end it again
+				// (no Python code ran in it, so no thread can refuse).
+				var msg *C.char
+				C.si_interp_end(ts, &msg)
+				_ = cError(msg)
 			}
 			return nil, err
 		}
@@ -276,12 +300,40 @@ func (rt *Runtime) forget(in *Interpreter) {
 	rt.mu.Unlock()
 }
 
-// Finalize ends every subinterpreter (interrupting code that still runs),
-// then the main interpreter and the runtime. CPython cannot be initialized
-// again in this process afterwards.
+// Finalize is FinalizeContext bounded by RuntimeOptions.FinalizeTimeout
+// (DefaultFinalizeTimeout when unset).
 func (rt *Runtime) Finalize() error {
 	if rt == nil {
 		return ErrNotInitialized
+	}
+	d := rt.opts.FinalizeTimeout
+	if d <= 0 {
+		d = DefaultFinalizeTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return rt.FinalizeContext(ctx)
+}
+
+// FinalizeContext ends every subinterpreter (interrupting code that still
+// runs, joining the Python threads it started), then the main interpreter
+// and the runtime, and closes the channel registry: Go code still waiting
+// on a channel gets an error wrapping ErrFinalized. CPython cannot be
+// initialized again in this process afterwards. If ctx ends first (a call
+// stuck in C, a Python thread that does not end) it fails with an error
+// naming what still runs and leaves CPython up: Py_FinalizeEx would wait
+// for those threads forever, or abort the process. It fails at once when
+// called from a Go host function (the interpreter that called it would
+// wait for it).
+func (rt *Runtime) FinalizeContext(ctx context.Context) error {
+	if rt == nil {
+		return ErrNotInitialized
+	}
+	if ctx == nil {
+		return errors.New("subinterp: nil context")
+	}
+	if call, ok := rt.hostCallOfCaller(); ok {
+		return fmt.Errorf("%w: Finalize called from Go host function %s, which interpreter %d is waiting for", ErrRunning, call.name, call.interp)
 	}
 	rt.mu.Lock()
 	if rt.state != stateRunning {
@@ -297,17 +349,25 @@ func (rt *Runtime) Finalize() error {
 		if in.main {
 			continue
 		}
-		if err := in.closeForFinalize(); err != nil {
+		if err := in.closeForFinalize(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	main := rt.main
+	if len(errs) == 0 {
+		if err := main.waitIdle(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		// Py_FinalizeEx would abort the process on an interpreter that
-		// still has threads; leave CPython up and say why.
+		// still has threads; leave CPython up and say why. Finalize may be
+		// called again.
+		rt.mu.Lock()
+		rt.state = stateRunning
+		rt.mu.Unlock()
 		return fmt.Errorf("subinterp: finalize: %w", errors.Join(errs...))
 	}
-	main := rt.main
-	main.waitIdle()
 	err := main.th.end(func() error {
 		if C.si_runtime_finalize(main.th.ts) < 0 {
 			return errors.New("subinterp: Py_FinalizeEx could not flush buffered data")
@@ -319,6 +379,9 @@ func (rt *Runtime) Finalize() error {
 	rt.mu.Lock()
 	rt.state = stateFinalized
 	rt.mu.Unlock()
+	rt.dropped.Wait()
+	rt.workers.stop()
+	rt.channels.Close(ErrFinalized)
 	singleton.mu.Lock()
 	singleton.rt = nil
 	singleton.finalized = true
@@ -355,7 +418,10 @@ func (h host) lookup(id int64) (*Interpreter, error) {
 
 func (h host) Channels() *channel.Registry { return h.rt.channels }
 
-func (h host) Create(isolated bool) (int64, error) {
+func (h host) Create(ctx context.Context, isolated bool) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	cfg := LegacyConfig()
 	if isolated {
 		cfg = IsolatedConfig()
@@ -364,7 +430,66 @@ func (h host) Create(isolated bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Python objects own it from here: the first Interpreter object takes
+	// the first reference (InterpreterRef).
+	in.pyOwned.Store(true)
+	if err := ctx.Err(); err != nil {
+		// The calling code was interrupted while the interpreter was made:
+		// nothing will ever hold it.
+		_ = in.Close()
+		return 0, err
+	}
 	return in.id, nil
+}
+
+// InterpreterRef counts the Python Interpreter objects of interpreter id.
+// One that Python created is closed once no object refers to it any more
+// (delta 0 only checks), as CPython 3.14 does for the interpreters of
+// concurrent.interpreters.
+func (h host) InterpreterRef(id int64, delta int) {
+	h.rt.mu.Lock()
+	in, ok := h.rt.interps[id]
+	h.rt.mu.Unlock()
+	if !ok || !in.pyOwned.Load() {
+		return
+	}
+	if in.pyRefs.Add(int64(delta)) > 0 {
+		return
+	}
+	h.rt.mu.Lock()
+	defer h.rt.mu.Unlock()
+	if h.rt.state != stateRunning {
+		return // Finalize ends it
+	}
+	h.rt.dropped.Add(1)
+	go func() {
+		defer h.rt.dropped.Done()
+		h.rt.closeDropped(in)
+	}()
+}
+
+// closeDropped closes an interpreter Python no longer refers to, once it
+// is idle; it gives up if Python takes a new reference, if the interpreter
+// cannot be closed (threads that do not end), or when the runtime
+// finalizes.
+func (rt *Runtime) closeDropped(in *Interpreter) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for in.pyRefs.Load() <= 0 && !in.closed.Load() {
+		rt.mu.Lock()
+		running := rt.state == stateRunning
+		rt.mu.Unlock()
+		if !running {
+			return
+		}
+		if !in.busy.Load() {
+			err := in.Close()
+			if err == nil || !errors.Is(err, ErrRunning) || !in.busy.Load() {
+				return
+			}
+		}
+		<-tick.C // a call runs in it: look again when it may have ended
+	}
 }
 
 func (h host) Run(ctx context.Context, target int64, src string, bind []byte) error {
@@ -381,12 +506,12 @@ func (h host) Run(ctx context.Context, target int64, src string, bind []byte) er
 	return err
 }
 
-func (h host) Close(id int64) error {
+func (h host) Close(ctx context.Context, id int64) error {
 	in, err := h.lookup(id)
 	if err != nil {
 		return err
 	}
-	return in.Close()
+	return in.CloseContext(ctx)
 }
 
 func (h host) IsRunning(id int64) (running, ok bool) {
@@ -397,9 +522,14 @@ func (h host) IsRunning(id int64) (running, ok bool) {
 	return in.IsRunning(), true
 }
 
-func (h host) WaitContext(id int64) context.Context {
+// WaitContext is the context for Python code of interpreter id blocking on
+// OS thread thread: the running call's for the interpreter's own thread.
+// Other Python threads wait under Background: the call that started them
+// ending (or being interrupted) must not cancel their waits, and closing
+// the interpreter waits for them, as CPython does.
+func (h host) WaitContext(id int64, thread uint64) context.Context {
 	in, err := h.lookup(id)
-	if err != nil {
+	if err != nil || uint64(in.th.ident) != thread {
 		return context.Background()
 	}
 	return in.th.waitContext()
@@ -409,12 +539,20 @@ func (h host) HasHostFunc(name string) bool { return h.rt.hostFunc(name) != nil 
 
 func (h host) HostFuncNames() []string { return h.rt.hostFuncNames() }
 
-func (h host) CallHost(ctx context.Context, name string, args []byte) ([]byte, error) {
+func (h host) CallHost(ctx context.Context, caller int64, name string, args []byte) ([]byte, error) {
 	hf := h.rt.hostFunc(name)
 	if hf == nil {
 		return nil, fmt.Errorf("no Go host function %q is registered", name)
 	}
-	return hf.call(ctx, h.rt.channels, args)
+	var result []byte
+	var err error
+	goexit := h.rt.workers.run(hostCall{name: name, interp: caller}, func() {
+		result, err = hf.call(ctx, h.rt.channels, args)
+	})
+	if goexit {
+		return nil, fmt.Errorf("host function %s called runtime.Goexit (t.FailNow or require in a test?) instead of returning", name)
+	}
+	return result, err
 }
 
 func (h host) Interpreters() []bindings.InterpreterInfo {
