@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -245,13 +246,47 @@ type event struct {
 }
 
 // checkAll runs every target in every mode, opts.Jobs children at a time,
-// and returns the modules with their verdicts.
+// and returns the modules with their verdicts. The first child that
+// cannot be run at all stops the check.
 func checkAll(ctx context.Context, opts Options, targets []target, start time.Time) ([]Module, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	events := runJobs(ctx, opts, targets)
+	tl := newTally(opts, targets, start)
+	tl.report(nil)
+	var firstErr error
+	for ev := range events {
+		if ev.started {
+			tl.started(ev.job.mod)
+			continue
+		}
+		tl.stopped(ev.job.mod)
+		if ev.err != nil {
+			if firstErr == nil {
+				firstErr = ev.err
+				cancel()
+			}
+			continue
+		}
+		if ctx.Err() == nil {
+			tl.record(ev)
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return tl.modules, nil
+}
+
+// runJobs starts up to opts.Jobs workers that run every target in every
+// mode, one child per job, and returns their events: a started event and
+// then a result (or error) event per job. Once ctx ends the jobs left are
+// skipped. The channel closes when every worker has stopped.
+func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 	jobs := make(chan job)
-	events := make(chan event)
-	done := make(chan struct{})
 	go func() {
 		defer close(jobs)
 		for i := range targets {
@@ -264,104 +299,113 @@ func checkAll(ctx context.Context, opts Options, targets []target, start time.Ti
 			}
 		}
 	}()
-	workers := opts.Jobs
-	if n := len(targets) * len(Modes); workers > n {
-		workers = n
-	}
-	for w := 0; w < workers; w++ {
+	events := make(chan event)
+	var wg sync.WaitGroup
+	for range min(opts.Jobs, len(targets)*len(Modes)) {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
+			defer wg.Done()
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
 				events <- event{job: j, started: true}
-				t := targets[j.mod]
-				req := request{Op: opCheck, Module: t.name, Mode: j.mode, Paths: opts.Paths, NoSite: t.noSite}
-				run, err := runChild(ctx, opts, req)
-				ev := event{job: j, err: err}
-				if err == nil {
-					ev.result, ev.info = run.modeResult(opts.Timeout), run.info()
-				}
-				events <- ev
+				events <- runJob(ctx, opts, targets[j.mod], j)
 			}
 		}()
 	}
 	go func() {
-		for w := 0; w < workers; w++ {
-			<-done
-		}
+		wg.Wait()
 		close(events)
 	}()
+	return events
+}
 
-	modules := make([]Module, len(targets))
-	infos := make([]map[Mode]info, len(targets))
-	for i, t := range targets {
-		modules[i] = Module{Name: t.name, Results: map[Mode]ModeResult{}}
-		infos[i] = map[Mode]info{}
+// runJob runs the child of job j, which checks t.
+func runJob(ctx context.Context, opts Options, t target, j job) event {
+	req := request{Op: opCheck, Module: t.name, Mode: j.mode, Paths: opts.Paths, NoSite: t.noSite}
+	run, err := runChild(ctx, opts, req)
+	ev := event{job: j, err: err}
+	if err == nil {
+		ev.result, ev.info = run.modeResult(opts.Timeout), run.info()
 	}
-	var (
-		firstErr error
-		running  []int // module indexes, one entry per running child
-		finished int
-	)
-	report := func(fin *Module) {
-		if opts.Progress == nil {
+	return ev
+}
+
+// tally collects checkAll's results into modules and reports progress.
+type tally struct {
+	opts     Options
+	targets  []target
+	start    time.Time
+	modules  []Module
+	infos    []map[Mode]info
+	running  []int // module indexes, one entry per running child
+	finished int   // modules with every mode checked
+}
+
+func newTally(opts Options, targets []target, start time.Time) *tally {
+	tl := &tally{
+		opts:    opts,
+		targets: targets,
+		start:   start,
+		modules: make([]Module, len(targets)),
+		infos:   make([]map[Mode]info, len(targets)),
+	}
+	for i, t := range targets {
+		tl.modules[i] = Module{Name: t.name, Results: map[Mode]ModeResult{}}
+		tl.infos[i] = map[Mode]info{}
+	}
+	return tl
+}
+
+// started counts a child of module mod as running.
+func (tl *tally) started(mod int) {
+	tl.running = append(tl.running, mod)
+	tl.report(nil)
+}
+
+// stopped counts one child of module mod as no longer running.
+func (tl *tally) stopped(mod int) {
+	for k, i := range tl.running {
+		if i == mod {
+			tl.running = append(tl.running[:k], tl.running[k+1:]...)
 			return
 		}
-		names := make([]string, 0, len(running))
-		seen := map[int]bool{}
-		for _, i := range running {
-			if !seen[i] {
-				seen[i] = true
-				names = append(names, targets[i].name)
-			}
-		}
-		opts.Progress(Progress{Total: len(targets), Done: finished, Running: names, Finished: fin, Elapsed: time.Since(start)})
 	}
-	report(nil)
-	for ev := range events {
-		if ev.started {
-			running = append(running, ev.job.mod)
-			report(nil)
-			continue
-		}
-		for k, i := range running {
-			if i == ev.job.mod {
-				running = append(running[:k], running[k+1:]...)
-				break
-			}
-		}
-		if ev.err != nil {
-			if firstErr == nil {
-				firstErr = ev.err
-				cancel()
-			}
-			continue
-		}
-		if ctx.Err() != nil {
-			continue
-		}
-		m := &modules[ev.job.mod]
-		m.Results[ev.job.mode] = ev.result
-		if ev.info != nil {
-			infos[ev.job.mod][ev.job.mode] = *ev.info
-		}
-		if len(m.Results) < len(Modes) {
-			report(nil)
-			continue
-		}
-		fill(m, infos[ev.job.mod])
-		finished++
-		report(m)
+}
+
+// record adds the result of a child, and judges its module once every mode
+// has a result.
+func (tl *tally) record(ev event) {
+	m := &tl.modules[ev.job.mod]
+	m.Results[ev.job.mode] = ev.result
+	if ev.info != nil {
+		tl.infos[ev.job.mod][ev.job.mode] = *ev.info
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if len(m.Results) < len(Modes) {
+		tl.report(nil)
+		return
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	fill(m, tl.infos[ev.job.mod])
+	tl.finished++
+	tl.report(m)
+}
+
+// report calls opts.Progress, if set, with the state of the check; fin is
+// the module just judged, if any.
+func (tl *tally) report(fin *Module) {
+	if tl.opts.Progress == nil {
+		return
 	}
-	return modules, nil
+	names := make([]string, 0, len(tl.running))
+	seen := map[int]bool{}
+	for _, i := range tl.running {
+		if !seen[i] {
+			seen[i] = true
+			names = append(names, tl.targets[i].name)
+		}
+	}
+	tl.opts.Progress(Progress{Total: len(tl.targets), Done: tl.finished, Running: names, Finished: fin, Elapsed: time.Since(tl.start)})
 }
 
 // fill sets a module's description from the first mode (most permissive
