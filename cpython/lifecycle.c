@@ -170,14 +170,16 @@ static void collect_other_threads(PyInterpreterState *interp, PyThreadState *ts,
     }
 }
 
-/* si_thread_count counts the thread states of interp, the caller's included.
- * Called with interp's GIL held, under which its threads are created. */
-int si_thread_count(PyInterpreterState *interp) {
+/* si_thread_count counts the thread states of interp, the caller's included,
+ * less the temporary ones interrupters hold (running[3] of them, at most;
+ * see si_interrupt_if). Called with interp's GIL held, under which its
+ * threads are created. */
+int si_thread_count(PyInterpreterState *interp, int64_t *running) {
     int n = 0;
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL; t = PyThreadState_Next(t)) {
         n++;
     }
-    return n;
+    return n - (int)__atomic_load_n(&running[3], __ATOMIC_ACQUIRE);
 }
 
 /* joinable_threads returns a new list of the alive non-daemon threading.Thread
@@ -385,8 +387,12 @@ static void install_rearm_hook(int64_t *running, unsigned long pinned) {
  * eval-breaker check after the drop request, within the switch interval
  * (5 ms by default). */
 int si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq) {
+    /* Counted while it may exist, so that the pinned thread does not take
+     * it for a thread the task left behind (si_thread_count). */
+    __atomic_add_fetch(&running[3], 1, __ATOMIC_ACQ_REL);
     PyThreadState *tmp = PyThreadState_New(interp);
     if (tmp == NULL) {
+        __atomic_sub_fetch(&running[3], 1, __ATOMIC_ACQ_REL);
         return 0;
     }
     PyEval_RestoreThread(tmp);
@@ -402,5 +408,6 @@ int si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t
     }
     PyThreadState_Clear(tmp);
     PyThreadState_DeleteCurrent();
+    __atomic_sub_fetch(&running[3], 1, __ATOMIC_ACQ_REL);
     return raised;
 }

@@ -22,7 +22,7 @@ int si_prepend_sys_path(char **paths, int n);
 enum { SI_END_DONE = 0, SI_END_JOINABLE = 1, SI_END_REFUSED = 2 };
 int si_interp_end(PyThreadState *ts, char **msg);
 int si_join_threads(PyThreadState *ts, double timeout, char **names);
-int si_thread_count(PyInterpreterState *interp);
+int si_thread_count(PyInterpreterState *interp, int64_t *running);
 void si_attach(PyThreadState *ts);
 void si_detach(void);
 int si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq);

@@ -102,9 +102,14 @@ func TestInterruptStormLeavesNothingRunning(t *testing.T) {
 	}
 	wg.Wait()
 	close(errs)
+	reached := 0
 	for err := range errs {
+		require.ErrorIs(t, err, context.DeadlineExceeded)
 		var ie *cpython.InterruptedError
-		require.ErrorAs(t, err, &ie)
+		if !errors.As(err, &ie) {
+			continue // the deadline passed before the call got an interpreter
+		}
+		reached++
 		require.True(t, ie.Stopped, "%v", err)
 	}
 	for _, in := range rt.Interpreters() {
@@ -112,7 +117,7 @@ func TestInterruptStormLeavesNothingRunning(t *testing.T) {
 	}
 	s := p.Stats()
 	assert.Equal(t, 0, s.Busy)
-	assert.Equal(t, uint64(200), s.Failed)
+	assert.GreaterOrEqual(t, s.Failed, uint64(reached), "every call that reached an interpreter failed")
 	assert.Equal(t, uint64(0), s.Replaced, "%+v", s.Replacements)
 }
 

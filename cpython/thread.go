@@ -88,7 +88,8 @@ const (
 	runningSeq    = 0 // the seq of the task holding the GIL, 0 between tasks
 	runningRaised = 1 // 1 once an interrupter raised in that task
 	runningHooked = 2 // 1 once the interpreter has the re-arming unraisablehook
-	runningLen    = 3
+	runningTemp   = 3 // interrupters' temporary thread states (atomic, any thread)
+	runningLen    = 4
 )
 
 // thread is the goroutine, locked to its OS thread for its whole life, that
@@ -210,13 +211,13 @@ func (th *thread) runTask(t *task) {
 	if th.interruptFor.Load() == t.seq || t.cs.ctx.Err() != nil {
 		t.err, t.skipped = errNotStarted, true
 	} else {
-		threads := C.si_thread_count(th.interp)
+		threads := C.si_thread_count(th.interp, &th.running[0])
 		t.err = runGuarded(t.fn)
 		// Ours: raised by an interrupter, or a Go-level wait (channel,
 		// run()) that the call's context or Interrupt woke.
 		if th.running[runningRaised] != 0 || t.cs.waitCancelled() {
 			t.raised = true
-			t.threadsLeft = C.si_thread_count(th.interp) > threads
+			t.threadsLeft = C.si_thread_count(th.interp, &th.running[0]) > threads
 		}
 	}
 	th.call.Store(nil)
