@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 func TestFIFO(t *testing.T) {
@@ -65,7 +67,7 @@ func TestManySendersReceivers(t *testing.T) {
 	for _, tc := range cases {
 		name := fmt.Sprintf("s%d_r%d_cap%d_blocking=%v", tc.senders, tc.receivers, tc.capacity, tc.blocking)
 		t.Run(name, func(t *testing.T) {
-			noLeaks(t)
+			testutil.NoGoroutineLeaks(t)
 			_, rc, sc := newChan(t, Options{Capacity: tc.capacity})
 			var mu sync.Mutex
 			seen := map[int64]int{}
@@ -129,7 +131,7 @@ func TestManySendersReceivers(t *testing.T) {
 // One receiver sees each sender's values in the order that sender sent
 // them (FIFO), even with many senders interleaving.
 func TestFIFOPerSenderConcurrent(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 	const senders, each = 4, 1000
 	var wg sync.WaitGroup
@@ -156,11 +158,11 @@ func TestFIFOPerSenderConcurrent(t *testing.T) {
 }
 
 func TestSendWaitsForReceipt(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 	done := make(chan error, 1)
 	go func() { done <- sc.Send(context.Background(), "hello") }()
-	eventually(t, "the value to be queued", func() bool { return rc.c.queued() == 1 })
+	testutil.WaitUntil(t, "the value to be queued", func() bool { return rc.c.queued() == 1 })
 	select {
 	case err := <-done:
 		t.Fatalf("Send returned (%v) before anyone received", err)
@@ -173,7 +175,7 @@ func TestSendWaitsForReceipt(t *testing.T) {
 }
 
 func TestSendToWaitingReceiver(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 	got := make(chan any, 1)
 	go func() {
@@ -181,13 +183,13 @@ func TestSendToWaitingReceiver(t *testing.T) {
 		assert.NoError(t, err)
 		got <- v
 	}()
-	eventually(t, "a receiver to wait", func() bool { return rc.c.liveReceivers() == 1 })
+	testutil.WaitUntil(t, "a receiver to wait", func() bool { return rc.c.liveReceivers() == 1 })
 	require.NoError(t, sc.Send(context.Background(), int64(5)))
 	assert.Equal(t, int64(5), <-got)
 }
 
 func TestSendNowaitReportsWaitingReceiver(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 
 	waiting, err := sc.SendNowait("nobody")
@@ -204,7 +206,7 @@ func TestSendNowaitReportsWaitingReceiver(t *testing.T) {
 		assert.NoError(t, err)
 		got <- v
 	}()
-	eventually(t, "a receiver to wait", func() bool { return rc.c.liveReceivers() == 1 })
+	testutil.WaitUntil(t, "a receiver to wait", func() bool { return rc.c.liveReceivers() == 1 })
 	waiting, err = sc.SendNowait("somebody")
 	require.NoError(t, err)
 	assert.True(t, waiting, "a receiver was waiting")
@@ -212,7 +214,7 @@ func TestSendNowaitReportsWaitingReceiver(t *testing.T) {
 }
 
 func TestRecvContext(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	cases := []struct {
 		name string
 		ctx  func() (context.Context, context.CancelFunc)
@@ -261,7 +263,7 @@ func TestRecvReadyDespiteDoneContext(t *testing.T) {
 }
 
 func TestSendContextWithdraws(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	for _, capacity := range []int{0, 1} {
 		t.Run(fmt.Sprintf("capacity=%d", capacity), func(t *testing.T) {
 			_, rc, sc := newChan(t, Options{Capacity: capacity})
@@ -297,7 +299,7 @@ func TestSendContextWithdraws(t *testing.T) {
 // succeeds (received once) or fails (never received): nothing is lost or
 // duplicated.
 func TestSendCancelRacesRecv(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 	const n = 2000
 	sent := make([]bool, n)
@@ -362,7 +364,7 @@ func TestSendCancelRacesRecv(t *testing.T) {
 // Receivers that give up while senders send: every value sent is received
 // exactly once by a receiver that did not give up.
 func TestRecvCancelRacesSend(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 	const n = 3000
 	var received sync.Map
@@ -399,7 +401,7 @@ func TestRecvCancelRacesSend(t *testing.T) {
 }
 
 func TestCapacity(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{Capacity: 2})
 	for i := 0; i < 2; i++ {
 		_, err := sc.SendNowait(i)
@@ -411,7 +413,7 @@ func TestCapacity(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { done <- sc.Send(context.Background(), 2) }()
-	eventually(t, "the sender to wait for room", func() bool { return sc.c.waitingForRoom() == 1 })
+	testutil.WaitUntil(t, "the sender to wait for room", func() bool { return sc.c.waitingForRoom() == 1 })
 	select {
 	case err := <-done:
 		t.Fatalf("Send returned (%v) while the queue was full", err)
@@ -432,7 +434,7 @@ func TestCapacity(t *testing.T) {
 		v, _ := rc1.Recv(context.Background())
 		got <- v
 	}()
-	eventually(t, "a receiver to wait", func() bool { return rc1.c.liveReceivers() == 1 })
+	testutil.WaitUntil(t, "a receiver to wait", func() bool { return rc1.c.liveReceivers() == 1 })
 	waiting, err := sc1.SendNowait("direct")
 	require.NoError(t, err)
 	assert.True(t, waiting)
@@ -440,7 +442,7 @@ func TestCapacity(t *testing.T) {
 }
 
 func TestCloseDrains(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg, rc, sc := newChan(t, Options{})
 	for i := 0; i < 3; i++ {
 		_, err := sc.SendNowait(i)
@@ -448,7 +450,7 @@ func TestCloseDrains(t *testing.T) {
 	}
 	blocked := make(chan error, 1)
 	go func() { blocked <- sc.Send(context.Background(), 3) }()
-	eventually(t, "the blocking send to queue", func() bool { return rc.c.queued() == 4 })
+	testutil.WaitUntil(t, "the blocking send to queue", func() bool { return rc.c.queued() == 4 })
 
 	require.NoError(t, rc.Close())
 	require.NoError(t, sc.Close(), "closing twice is fine")
@@ -477,7 +479,7 @@ func TestCloseDrains(t *testing.T) {
 }
 
 func TestCloseWakesBlocked(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg, rc, sc := newChan(t, Options{Capacity: 1})
 	_, rc2, _ := func() (*Registry, *RecvChannel, *SendChannel) {
 		r2, s2, err := reg.Create(Options{})
@@ -501,7 +503,7 @@ func TestCloseWakesBlocked(t *testing.T) {
 		_, _, err := reg.Select(context.Background(), rc2)
 		errs <- err
 	}()
-	eventually(t, "three receivers to wait", func() bool { return rc2.c.liveReceivers() == 3 })
+	testutil.WaitUntil(t, "three receivers to wait", func() bool { return rc2.c.liveReceivers() == 3 })
 	require.NoError(t, rc2.Close())
 	wg.Wait()
 	close(errs)
@@ -514,7 +516,7 @@ func TestCloseWakesBlocked(t *testing.T) {
 	require.NoError(t, err)
 	roomErr := make(chan error, 1)
 	go func() { roomErr <- sc.Send(context.Background(), "no room") }()
-	eventually(t, "a sender to wait for room", func() bool { return sc.c.waitingForRoom() == 1 })
+	testutil.WaitUntil(t, "a sender to wait for room", func() bool { return sc.c.waitingForRoom() == 1 })
 	require.NoError(t, sc.Close())
 	err = <-roomErr
 	assert.ErrorIs(t, err, ErrNotReceived)
@@ -527,7 +529,7 @@ func TestCloseWakesBlocked(t *testing.T) {
 }
 
 func TestCloseNow(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 	free, freed := countingFree()
 	buf := NewBuffer([]byte("b"), free)
@@ -536,7 +538,7 @@ func TestCloseNow(t *testing.T) {
 	buf.Release()
 	blocked := make(chan error, 1)
 	go func() { blocked <- sc.Send(context.Background(), "blocked") }()
-	eventually(t, "two queued", func() bool { return rc.c.queued() == 2 })
+	testutil.WaitUntil(t, "two queued", func() bool { return rc.c.queued() == 2 })
 
 	err = rc.CloseNow(false)
 	require.ErrorIs(t, err, ErrNotEmpty)
@@ -560,7 +562,7 @@ func TestCloseNow(t *testing.T) {
 }
 
 func TestBindRelease(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg, rc, sc := newChan(t, Options{})
 	id := rc.ID()
 	assert.Equal(t, []ID{id}, reg.List())
@@ -579,7 +581,7 @@ func TestBindRelease(t *testing.T) {
 	buf.Release()
 	blocked := make(chan error, 1)
 	go func() { blocked <- sc.Send(context.Background(), "blocked") }()
-	eventually(t, "two queued", func() bool { return rc.c.queued() == 2 })
+	testutil.WaitUntil(t, "two queued", func() bool { return rc.c.queued() == 2 })
 
 	require.NoError(t, sc.Release(), "the last binding")
 	err = <-blocked
@@ -600,7 +602,7 @@ func TestBindRelease(t *testing.T) {
 }
 
 func TestReleaseWakesReceivers(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg, rc, sc := newChan(t, Options{})
 	errs := make(chan error, 2)
 	go func() {
@@ -611,7 +613,7 @@ func TestReleaseWakesReceivers(t *testing.T) {
 		_, _, err := reg.Select(context.Background(), rc)
 		errs <- err
 	}()
-	eventually(t, "two receivers to wait", func() bool { return rc.c.liveReceivers() == 2 })
+	testutil.WaitUntil(t, "two receivers to wait", func() bool { return rc.c.liveReceivers() == 2 })
 	require.NoError(t, sc.Release())
 	require.NoError(t, rc.Release())
 	assert.ErrorIs(t, <-errs, ErrClosed)
@@ -723,7 +725,7 @@ func TestListAndLookup(t *testing.T) {
 }
 
 func TestEndsTravel(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg, r1, s1 := newChan(t, Options{})
 	r2, s2, err := reg.Create(Options{})
 	require.NoError(t, err)
@@ -788,7 +790,7 @@ func TestEndsTravel(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	_, rc, sc := newChan(t, Options{})
 
 	free, freed := countingFree()
@@ -830,7 +832,7 @@ func TestMessages(t *testing.T) {
 }
 
 func TestBuffers(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	free, freed := countingFree()
 	b := NewBuffer([]byte("abc"), free)
 	assert.Equal(t, 3, b.Len())
@@ -894,7 +896,7 @@ func TestBuffers(t *testing.T) {
 }
 
 func TestCloseAll(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg := NewRegistry()
 	r1, _, err := reg.Create(Options{})
 	require.NoError(t, err)
@@ -909,7 +911,7 @@ func TestCloseAll(t *testing.T) {
 	errs := make(chan error, 2)
 	go func() { _, err := r1.Recv(context.Background()); errs <- err }()
 	go func() { errs <- s2.Send(context.Background(), "blocked") }()
-	eventually(t, "both to block", func() bool { return r1.c.liveReceivers() == 1 && s2.c.queued() == 2 })
+	testutil.WaitUntil(t, "both to block", func() bool { return r1.c.liveReceivers() == 1 && s2.c.queued() == 2 })
 	reg.CloseAll()
 	assert.ErrorIs(t, <-errs, ErrClosed)
 	assert.ErrorIs(t, <-errs, ErrClosed)

@@ -1,36 +1,11 @@
 package channel
 
 import (
-	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// eventually waits until cond holds. It is a liveness guard (the test
-// fails rather than hangs), never a statement about speed.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(50 * time.Microsecond)
-	}
-}
-
-// noLeaks checks at the end of the test that the goroutine count is back
-// to what it was at the start.
-func noLeaks(t testing.TB) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		eventually(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= base })
-	})
-}
 
 func newChan(t testing.TB, opts Options) (*Registry, *RecvChannel, *SendChannel) {
 	t.Helper()

@@ -3,10 +3,11 @@ package channel
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // TestCycleCheckStaysWithReachableChannels: handing a channel over by
@@ -38,10 +39,8 @@ func TestCycleCheckStaysWithReachableChannels(t *testing.T) {
 		assert.NoError(t, rc.Release())
 		assert.NoError(t, sc.Release()) // only queued values hold it now
 	}()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the handoff waited for an unrelated channel's lock")
+	if _, ok := testutil.Receive(t, done, "the handoff, which must not wait for an unrelated channel's lock"); !ok {
+		t.FailNow()
 	}
 	rBusy.c.mu.Unlock()
 

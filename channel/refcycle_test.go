@@ -3,10 +3,11 @@ package channel
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // gone checks that channel id left the Registry.
@@ -99,7 +100,7 @@ func TestTwoChannelCycleReclaimed(t *testing.T) {
 		// (B's send end) counts as queued too.
 		sendErr := make(chan error, 1)
 		go func() { sendErr <- sb.Send(context.Background(), sb) }()
-		eventually(t, "the sender to wait for room", func() bool { return rb.c.waitingForRoom() == 1 })
+		testutil.WaitUntil(t, "the sender to wait for room", func() bool { return rb.c.waitingForRoom() == 1 })
 
 		first, second := []*RecvChannel{ra}, []*RecvChannel{rb}
 		firstS, secondS := []*SendChannel{sa}, []*SendChannel{sb}
@@ -114,13 +115,12 @@ func TestTwoChannelCycleReclaimed(t *testing.T) {
 		require.NoError(t, secondS[0].Release())
 		gone(t, reg, ra.ID())
 		gone(t, reg, rb.ID())
-		select {
-		case err = <-sendErr:
-			assert.ErrorIs(t, err, ErrNotReceived)
-			assert.ErrorIs(t, err, ErrClosed)
-		case <-time.After(30 * time.Second): // a failure bound, not a timing
-			t.Fatal("the blocked Send never returned")
+		err, ok := testutil.Receive(t, sendErr, "the blocked Send to return")
+		if !ok {
+			t.FailNow()
 		}
+		assert.ErrorIs(t, err, ErrNotReceived)
+		assert.ErrorIs(t, err, ErrClosed)
 	}
 }
 
@@ -177,7 +177,7 @@ func releaseEnds(t *testing.T, v any) {
 // received Messages untouched), building and breaking cycles; once every
 // binding outside the queues is released, the Registry is empty.
 func TestCyclesReclaimedUnderConcurrency(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	const nchans, workers, ops = 6, 4, 400
 	reg := NewRegistry()
 	rs, ss := makeChans(t, reg, nchans)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 var errTestShutdown = errors.New("test runtime shut down")
@@ -15,7 +17,7 @@ var errTestShutdown = errors.New("test runtime shut down")
 // TestRegistryCloseWakesEverything: Close ends every blocked operation
 // with an error wrapping its cause, and frees what was queued.
 func TestRegistryCloseWakesEverything(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg := NewRegistry()
 	rRecv, _, err := reg.Create(Options{})
 	require.NoError(t, err)
@@ -50,7 +52,7 @@ func TestRegistryCloseWakesEverything(t *testing.T) {
 		}
 		results <- result{"select", err}
 	}()
-	eventually(t, "every operation to block", func() bool {
+	testutil.WaitUntil(t, "every operation to block", func() bool {
 		return rRecv.c.liveReceivers() == 1 && sSend.c.queued() == 2 &&
 			sFull.c.waitingForRoom() == 1 && sel[0].c.liveReceivers() == 1 && sel[1].c.liveReceivers() == 1
 	})

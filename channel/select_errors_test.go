@@ -7,12 +7,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // TestSelectErrorNamesChannel: an error about one of Select's channels
 // says which one, by index and id, however Select ran into it.
 func TestSelectErrorNamesChannel(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg := NewRegistry()
 	rs, ss := makeChans(t, reg, 3)
 	want := func(i int) string { return fmt.Sprintf("select: channels[%d]: channel %d: closed", i, rs[i].ID()) }
@@ -31,7 +33,7 @@ func TestSelectErrorNamesChannel(t *testing.T) {
 		assert.Equal(t, 1, i)
 		done <- err
 	}()
-	eventually(t, "the select to wait", func() bool { return rs[2].c.liveReceivers() == 1 && rs[0].c.liveReceivers() == 1 })
+	testutil.WaitUntil(t, "the select to wait", func() bool { return rs[2].c.liveReceivers() == 1 && rs[0].c.liveReceivers() == 1 })
 	require.NoError(t, ss[2].Close())
 	err = <-done
 	assert.ErrorIs(t, err, ErrClosed)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 func makeChans(t *testing.T, reg *Registry, n int) ([]*RecvChannel, []*SendChannel) {
@@ -60,7 +62,7 @@ func TestSelectFair(t *testing.T) {
 }
 
 func TestSelectBlocks(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg := NewRegistry()
 	rs, ss := makeChans(t, reg, 4)
 	for target := range ss {
@@ -74,7 +76,7 @@ func TestSelectBlocks(t *testing.T) {
 			i, v, err := reg.Select(context.Background(), rs...)
 			done <- result{i, v, err}
 		}()
-		eventually(t, "the select to register everywhere", func() bool {
+		testutil.WaitUntil(t, "the select to register everywhere", func() bool {
 			for _, rc := range rs {
 				if rc.c.liveReceivers() != 1 {
 					return false
@@ -99,7 +101,7 @@ func TestSelectBlocks(t *testing.T) {
 }
 
 func TestSelectContext(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg := NewRegistry()
 	rs, ss := makeChans(t, reg, 2)
 
@@ -141,7 +143,7 @@ func TestSelectClosed(t *testing.T) {
 }
 
 func TestSelectSameChannelTwice(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg := NewRegistry()
 	rs, ss := makeChans(t, reg, 1)
 	done := make(chan error, 1)
@@ -152,7 +154,7 @@ func TestSelectSameChannelTwice(t *testing.T) {
 		}
 		done <- err
 	}()
-	eventually(t, "the select to wait", func() bool { return rs[0].c.liveReceivers() == 2 })
+	testutil.WaitUntil(t, "the select to wait", func() bool { return rs[0].c.liveReceivers() == 2 })
 	_, err := ss[0].SendNowait("x")
 	require.NoError(t, err)
 	require.NoError(t, <-done)
@@ -164,7 +166,7 @@ func TestSelectSameChannelTwice(t *testing.T) {
 // Many selecting receivers, many senders on several channels: every value
 // arrives exactly once.
 func TestSelectConcurrent(t *testing.T) {
-	noLeaks(t)
+	testutil.NoGoroutineLeaks(t)
 	reg := NewRegistry()
 	rs, ss := makeChans(t, reg, 3)
 	const each = 500
