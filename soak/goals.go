@@ -15,9 +15,9 @@ import (
 const (
 	growthBudgetMB = 50
 	noiseFloorMB   = 4
-	// cpythonRatio: churn's interpreters may keep up to this many times
-	// the memory CPython's own keep (see judge).
-	cpythonRatio = 1.25
+	// extraKBPerInterp: churn's interpreters may keep this much more than
+	// CPython's own (see judge); measured on 3.13: 220-255 KB.
+	extraKBPerInterp = 512
 )
 
 // judge checks the scenario's goals.
@@ -34,12 +34,13 @@ func (sr *ScenarioReport) judge() {
 	if f := sr.Churn; f != nil && f.CPythonCycles > 0 {
 		// CPython 3.13 keeps all the memory an isolated interpreter's
 		// allocator took, so each cycle costs about what one interpreter
-		// uses, and subinterp's use a little more than bare ones (its
-		// module, line-buffered stdio, sys.path). Judged against CPython's
-		// own figure, measured in this process.
-		perCycle := cpythonRatio*f.CPythonKBPerCycle + budgetKB
-		want = fmt.Sprintf("< %.0f KB per cycle (%g × CPython's own %.1f KB + %.1f KB), or < %d MB in all",
-			perCycle, cpythonRatio, f.CPythonKBPerCycle, budgetKB, noiseFloorMB)
+		// uses, and subinterp's use more than bare ones (its module,
+		// line-buffered stdio, sys.path): an absolute allowance on top of
+		// CPython's own figure, measured in this process. What subinterp
+		// itself leaks is judged by the shared-allocator goal.
+		perCycle := f.CPythonKBPerCycle + extraKBPerInterp
+		want = fmt.Sprintf("< %.0f KB per cycle (CPython's own %.1f KB + %d KB), or < %d MB in all",
+			perCycle, f.CPythonKBPerCycle, extraKBPerInterp, noiseFloorMB)
 		got = fmt.Sprintf("%.1f KB per cycle (%+.1f MB over %d)", f.RSSKBPerCycle, grown, measured)
 		pass = f.RSSKBPerCycle < perCycle || grown < noiseFloorMB
 	}
