@@ -1,18 +1,18 @@
 package compat
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // expect is what a check must find for one module.
@@ -247,31 +247,10 @@ func TestCancelKillsChildren(t *testing.T) {
 	assert.Empty(t, childrenOf(t, os.Getpid()))
 }
 
-// childrenOf lists the live processes whose parent is pid.
-func childrenOf(t *testing.T, pid int) []string {
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(t *testing.T, pid int) []testutil.Process {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var out []string
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after ")".
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, e.Name()+" "+string(stat[:i+1]))
-		}
-	}
-	return out
+	return testutil.Processes(t, func(p testutil.Process) bool { return p.PPID == pid })
 }
 
 func TestStartFailure(t *testing.T) {

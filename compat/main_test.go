@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // childEnv makes the test binary act as a check child (ChildMain) instead
@@ -23,11 +25,18 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		os.Exit(ChildMain(os.Args[len(os.Args)-1]))
 	}
-	code := m.Run()
+	testutil.Main(m, func() (func() error, error) {
+		return removeFixtures, nil
+	})
+}
+
+// removeFixtures removes what fixtureDirs compiled, if anything. It
+// ignores a failure: a directory left behind is litter, not a failed test.
+func removeFixtures() error {
 	if fixtures.root != "" {
-		os.RemoveAll(fixtures.root)
+		_ = os.RemoveAll(fixtures.root)
 	}
-	os.Exit(code)
+	return nil
 }
 
 // testOptions starts children from the test binary.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/subinterp/subinterp/cpython"
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // poolPrelude gives every pool interpreter its id (ME), a counter of the
@@ -66,16 +67,10 @@ func (g gate) open(t testing.TB) {
 	require.NoError(t, os.WriteFile(string(g), nil, 0o644))
 }
 
-// waitUntil polls cond (on the test's goroutine) for up to 20 s.
+// waitUntil polls cond (on the test's goroutine) for up to failAfter.
 func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitUntil(t, what, cond)
 }
 
 // waitFull waits until the pool serves at full size again, with nothing

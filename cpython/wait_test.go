@@ -1,31 +1,23 @@
 package cpython_test
 
 import (
-	"runtime"
 	"testing"
-	"time"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // failAfter bounds the waits for events in these tests. Nothing they wait
 // for takes more than a fraction of it even on a loaded machine, so
 // reaching it means the behaviour under test is broken: the test then
 // fails instead of hanging. It is never a statement about speed.
-const failAfter = 30 * time.Second
+const failAfter = testutil.FailAfter
 
 // receiveWithin returns the next value from ch. If none comes within
 // failAfter it marks the test failed (without stopping it, so the caller
 // can unblock what it started first) and returns ok false.
 func receiveWithin[T any](t testing.TB, ch <-chan T, what string) (v T, ok bool) {
 	t.Helper()
-	timer := time.NewTimer(failAfter)
-	defer timer.Stop()
-	select {
-	case v = <-ch:
-		return v, true
-	case <-timer.C:
-		t.Errorf("waited %v for %s", failAfter, what)
-		return v, false
-	}
+	return testutil.Receive(t, ch, what)
 }
 
 // spinUntil waits until cond holds, yielding the processor between looks,
@@ -34,13 +26,5 @@ func receiveWithin[T any](t testing.TB, ch <-chan T, what string) (v T, ok bool)
 // holds it marks the test failed and returns false.
 func spinUntil(t testing.TB, what string, cond func() bool) bool {
 	t.Helper()
-	deadline := time.Now().Add(failAfter)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("waited %v until %s", failAfter, what)
-			return false
-		}
-		runtime.Gosched()
-	}
-	return true
+	return testutil.SpinUntil(t, what, cond)
 }

@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // TestCompatBadUsage: every bad input is a usage error (exit 2) with a
@@ -227,41 +229,24 @@ func waitFor(t *testing.T, cmd *exec.Cmd, limit time.Duration) (int, time.Durati
 }
 
 // waitCompatChild waits until the compat run cmd has started a check child
-// (bounded: the test fails, cmd killed, if none appears within 30 s).
-// Children come and go, so this polls /proc.
+// (bounded: the test fails, cmd killed, if none appears within
+// testutil.FailAfter). Children come and go, so this polls /proc.
 func waitCompatChild(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); len(compatChildren(t)) == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("%v started no check child within 30s", cmd.Args)
-		}
+	started := func() bool { return len(compatChildren(t)) > 0 }
+	if !testutil.Eventually(t, fmt.Sprintf("%v to start a check child", cmd.Args), started) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.FailNow()
 	}
 }
 
 // compatChildren lists live check children of the test binary (their
 // command line holds --internal-child), wherever they were reparented.
-func compatChildren(t *testing.T) []string {
+func compatChildren(t *testing.T) []testutil.Process {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var out []string
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) > 2 && args[0] == binary && args[2] == "--internal-child" {
-			stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-			if !strings.Contains(string(stat), ") Z ") { // a zombie is dead already
-				out = append(out, e.Name()+" "+strings.Join(args, " "))
-			}
-		}
-	}
-	return out
+	return testutil.Processes(t, func(p testutil.Process) bool {
+		// A zombie is dead already (and has no command line).
+		return len(p.Args) > 2 && p.Args[0] == binary && p.Args[2] == "--internal-child" && p.State != "Z"
+	})
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // binary is the subinterp command built for the end-to-end tests. CPython
@@ -20,23 +22,28 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	testutil.Main(m, buildBinary)
+}
+
+// buildBinary builds the command into a temporary directory, which the
+// teardown it returns removes.
+func buildBinary() (func() error, error) {
 	dir, err := os.MkdirTemp("", "subinterp-cmd-test-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "temp dir:", err)
-		os.Exit(1)
+		return nil, fmt.Errorf("temp dir: %w", err)
 	}
 	binary = filepath.Join(dir, "subinterp")
 	// The cgo environment (scripts/python.sh) is inherited from the test run.
 	build := exec.Command("go", "build", "-o", binary, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building subinterp:", err)
 		os.RemoveAll(dir)
-		os.Exit(1)
+		return nil, fmt.Errorf("building subinterp: %w", err)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return func() error {
+		os.RemoveAll(dir)
+		return nil
+	}, nil
 }
 
 // result is what one run of the binary did.

@@ -18,23 +18,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/subinterp/subinterp/cpython"
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 var rt *cpython.Runtime
 
 func TestMain(m *testing.M) {
-	var err error
-	rt, err = cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "initialize:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := rt.Finalize(); err != nil {
-		fmt.Fprintln(os.Stderr, "finalize:", err)
-		code = 1
-	}
-	os.Exit(code)
+	testutil.Main(m, func() (func() error, error) {
+		var err error
+		rt, err = cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
+		if err != nil {
+			return nil, fmt.Errorf("initialize: %w", err)
+		}
+		return rt.Finalize, nil
+	})
 }
 
 // testExtras are Python functions the tests route /score to instead of
@@ -177,10 +174,8 @@ func TestOverloadIs503(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "open")
 	held := make(chan error, 1)
 	go func() { _, err := pool.Call(context.Background(), "wait_for", gate); held <- err }()
-	deadline := time.Now().Add(10 * time.Second)
-	for pool.Stats().Busy != 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Not fatal if it never comes: the gate must still open below.
+	testutil.Eventually(t, "the pool's one interpreter to be busy", func() bool { return pool.Stats().Busy == 1 })
 	code, body := do(t, h, "POST", "/score", `{"text": "stars"}`)
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Contains(t, errorOf(t, body), "overloaded")
