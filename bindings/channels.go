@@ -102,10 +102,11 @@ func waitContext(timeout C.double) (base, ctx context.Context, cancel context.Ca
 	return base, ctx, cancel
 }
 
-// detached runs fn with this interpreter's GIL released.
+// detached runs fn with this interpreter's GIL released (the thread-state
+// primitives are in include/subinterp.h).
 func detached(fn func()) {
-	ts := C.PyEval_SaveThread()
-	defer C.PyEval_RestoreThread(ts)
+	ts := C.si_tstate_detach()
+	defer C.si_tstate_attach(ts)
 	fn()
 }
 

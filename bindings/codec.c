@@ -243,6 +243,7 @@ static int enc(encoder *e, PyObject *obj, int depth) {
  * si_encode_into needs (a new reference it consumes, or NULL: most values
  * need none). */
 Py_ssize_t si_encoded_size(PyObject *obj, int flags, PyObject **side) {
+    si_assert_attached(NULL);
     encoder e = {0};
     e.flags = flags;
     int rc = enc(&e, obj, 0);
@@ -464,6 +465,7 @@ PyObject *si_decode(const char *data, Py_ssize_t len) { return si_decode_bufs(da
 /* si_decode_bufs decodes a message whose 'B' tags refer to bufs; each
  * buffer an object took over is marked used. */
 PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs) {
+    si_assert_attached(NULL);
     decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, bufs, nbufs, NULL};
     PyObject *v = dec(&d, 0);
     if (v != NULL && d.p != d.end) {

@@ -32,6 +32,7 @@ static PyObject *compile_source(const char *src, Py_ssize_t len, int start) {
 /* si_exec runs src in __main__ after binding the names of the encoded dict
  * bind (if any) as globals. */
 int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen) {
+    si_assert_attached(NULL);
     PyObject *globals = main_dict();
     if (globals == NULL) {
         return -1;
@@ -62,6 +63,7 @@ int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindle
 
 /* si_eval evaluates an expression in __main__. */
 PyObject *si_eval(const char *src, Py_ssize_t len) {
+    si_assert_attached(NULL);
     PyObject *globals = main_dict();
     if (globals == NULL) {
         return NULL;
@@ -215,6 +217,7 @@ static PyObject *resolve(const char *fn, Py_ssize_t len) {
 
 /* si_call calls the object fn names with the encoded tuple args. */
 PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen) {
+    si_assert_attached(NULL);
     PyObject *callable = resolve(fn, fnlen);
     if (callable == NULL) {
         return NULL;

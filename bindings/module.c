@@ -284,9 +284,9 @@ static PyObject *writer_write(PyObject *self, PyObject *arg) {
     }
     char *err = NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
+    PyThreadState *ts = si_tstate_detach(); /* the io.Writer may block */
     rc = subinterpGoWrite(((writer_object *)self)->handle, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes), &err);
-    Py_END_ALLOW_THREADS
+    si_tstate_attach(ts);
     Py_DECREF(bytes);
     if (rc == 1) {
         PyErr_SetString(PyExc_ValueError,
@@ -348,6 +348,7 @@ static PyObject *new_writer(module_state *st, uintptr_t handle) {
  * taken (SI_ADOPTED_OUT, SI_ADOPTED_ERR): the caller frees the others, so
  * that every path frees each handle exactly once. */
 int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved, int *adopted) {
+    si_assert_attached(NULL);
     *saved = NULL;
     *adopted = 0;
     PyObject *m = si_module();

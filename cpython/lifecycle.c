@@ -5,7 +5,7 @@
  *  - Each interpreter is used from exactly one OS thread for its whole life,
  *    holding exactly one thread state of its own (created by
  *    Py_InitializeFromConfig or Py_NewInterpreterFromConfig).
- *  - Between tasks that thread state is detached (PyEval_SaveThread), so
+ *  - Between tasks that thread state is detached (si_tstate_detach), so
  *    Python threads the code started can run, and the GIL is free.
  *  - Creating an interpreter needs the main interpreter's GIL: the creating
  *    thread attaches a temporary main-interpreter thread state, and deletes
@@ -97,10 +97,10 @@ char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
     PyConfig_Clear(&config);
     if (si_setup_interp(o->paths, o->npaths) < 0) {
         PyErr_Clear();
-        *main_ts = PyEval_SaveThread();
+        *main_ts = si_tstate_detach();
         return strdup("cannot add the module paths to sys.path");
     }
-    *main_ts = PyEval_SaveThread();
+    *main_ts = si_tstate_detach();
     return NULL;
 fail:
     PyConfig_Clear(&config);
@@ -110,7 +110,7 @@ fail:
 /* si_runtime_finalize ends the runtime from the main interpreter's thread;
  * every subinterpreter has been ended before. */
 int si_runtime_finalize(PyThreadState *main_ts) {
-    PyEval_RestoreThread(main_ts);
+    si_tstate_attach(main_ts);
     return Py_FinalizeEx();
 }
 
@@ -121,7 +121,7 @@ char *si_interp_new(const PyInterpreterConfig *cfg, char **paths, int npaths, Py
     if (main_ts == NULL) {
         return strdup("cannot create a thread state for the main interpreter");
     }
-    PyEval_RestoreThread(main_ts);
+    si_tstate_attach(main_ts);
     PyThreadState *ts = NULL;
     PyStatus st = Py_NewInterpreterFromConfig(&ts, cfg);
     if (PyStatus_Exception(st)) {
@@ -140,17 +140,25 @@ char *si_interp_new(const PyInterpreterConfig *cfg, char **paths, int npaths, Py
         PyErr_Clear();
         err = strdup("cannot add the module paths to sys.path");
     }
-    PyEval_SaveThread();
-    PyEval_RestoreThread(main_ts);
+    si_tstate_detach();
+    si_tstate_attach(main_ts);
     PyThreadState_Clear(main_ts);
     PyThreadState_DeleteCurrent(); /* also releases the main GIL */
     *out = ts;
     return err;
 }
 
-void si_attach(PyThreadState *ts) { PyEval_RestoreThread(ts); }
+/* si_attach and si_detach bracket every task on an interpreter's thread. */
+void si_attach(PyThreadState *ts) { si_tstate_attach(ts); }
 
-void si_detach(void) { PyEval_SaveThread(); }
+void si_detach(void) { (void)si_tstate_detach(); }
+
+/* si_clear_async_exc drops an interrupt that is still pending for thread
+ * thread_id (its task has ended); the GIL is held. */
+void si_clear_async_exc(unsigned long thread_id) {
+    si_assert_attached(NULL);
+    PyThreadState_SetAsyncExc(thread_id, NULL);
+}
 
 /* A thread of interp other than ts, as the end of an interpreter sees it. */
 typedef struct {
@@ -266,7 +274,7 @@ static double monotonic_seconds(void) {
  * GIL while it waits, and wakes when the thread ends, so the caller can
  * bound a long wait by calling this repeatedly with a short timeout. */
 int si_join_threads(PyThreadState *ts, double timeout, char **names) {
-    PyEval_RestoreThread(ts);
+    si_tstate_attach(ts);
     other_threads o;
     collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
     PyObject *threads = joinable_threads(&o);
@@ -294,7 +302,7 @@ int si_join_threads(PyThreadState *ts, double timeout, char **names) {
         Py_DECREF(threads);
     }
     PyErr_Clear();
-    PyEval_SaveThread();
+    si_tstate_detach();
     return left;
 }
 
@@ -306,7 +314,7 @@ int si_join_threads(PyThreadState *ts, double timeout, char **names) {
  * on any other. It returns SI_END_DONE, SI_END_JOINABLE (non-daemon threads
  * still alive: join them and try again) or SI_END_REFUSED with *msg set. */
 int si_interp_end(PyThreadState *ts, char **msg) {
-    PyEval_RestoreThread(ts);
+    si_tstate_attach(ts);
     other_threads o;
     collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
     if (o.n > 0) {
@@ -314,7 +322,7 @@ int si_interp_end(PyThreadState *ts, char **msg) {
         Py_ssize_t joinable = threads ? PyList_GET_SIZE(threads) : 0;
         Py_XDECREF(threads);
         PyErr_Clear();
-        PyEval_SaveThread();
+        si_tstate_detach();
         if (joinable > 0 && joinable == o.n) {
             return SI_END_JOINABLE;
         }
@@ -395,7 +403,7 @@ int si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t
         __atomic_sub_fetch(&running[3], 1, __ATOMIC_ACQ_REL);
         return 0;
     }
-    PyEval_RestoreThread(tmp);
+    si_tstate_attach(tmp);
     int raised = 0;
     if (running[0] == seq) {
         PyThreadState_SetAsyncExc(thread_id, PyExc_KeyboardInterrupt);

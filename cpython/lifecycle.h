@@ -25,6 +25,7 @@ int si_join_threads(PyThreadState *ts, double timeout, char **names);
 int si_thread_count(PyInterpreterState *interp, int64_t *running);
 void si_attach(PyThreadState *ts);
 void si_detach(void);
+void si_clear_async_exc(unsigned long thread_id);
 int si_interrupt_if(PyInterpreterState *interp, unsigned long thread_id, int64_t *running, int64_t seq);
 int si_setup_interp(char **paths, int npaths);
 

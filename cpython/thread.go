@@ -5,8 +5,6 @@ package cpython
 #cgo CFLAGS: -I${SRCDIR}/../include -O2 -Wall -Wno-unused-function
 #include "lifecycle.h"
 #include <stdlib.h>
-
-static void si_clear_async_exc(unsigned long ident) { PyThreadState_SetAsyncExc(ident, NULL); }
 */
 import "C"
 

@@ -10,10 +10,6 @@
 #error "subinterp needs CPython >= 3.12 (per-interpreter GIL, PEP 684); run scripts/python.sh"
 #endif
 
-static inline PyObject *si_none(void) { return Py_None; }
-static inline PyObject *si_true(void) { return Py_True; }
-static inline PyObject *si_false(void) { return Py_False; }
-static inline void si_incref(PyObject *o) { Py_INCREF(o); }
 static inline void si_decref(PyObject *o) { Py_DECREF(o); }
 static inline void si_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *si_pair(PyObject *a, PyObject *b) { return PyTuple_Pack(2, a, b); }
@@ -24,6 +20,64 @@ static inline int si_is_debug_build(void) {
 #else
     return 0;
 #endif
+}
+
+/* ---- Thread states and the GIL -------------------------------------------
+ * Every attach, detach and GIL release in subinterp goes through these five
+ * names (cpython/lifecycle.c builds the create, run and end sequences from
+ * them; bindings releases the GIL around waits in Go). In a --with-pydebug
+ * build each checks its precondition and stops the process with a message
+ * naming the broken rule, as CPython's own asserts do; in a release build
+ * they cost nothing beyond the CPython call. */
+
+/* The calling OS thread's current thread state, or NULL when none is
+ * attached (no GIL held). */
+static inline PyThreadState *si_current_tstate(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked();
+#else
+    return _PyThreadState_UncheckedGet();
+#endif
+}
+
+/* si_assert_attached: the caller holds the GIL of interp (of any
+ * interpreter when interp is NULL). */
+static inline void si_assert_attached(PyInterpreterState *interp) {
+#ifdef Py_DEBUG
+    PyThreadState *t = si_current_tstate();
+    if (t == NULL) {
+        Py_FatalError("subinterp: called without a thread state attached (the GIL is not held)");
+    }
+    if (interp != NULL && PyThreadState_GetInterpreter(t) != interp) {
+        Py_FatalError("subinterp: called with another interpreter's thread state attached");
+    }
+#else
+    (void)interp;
+#endif
+}
+
+/* si_assert_detached: the calling thread holds no GIL. */
+static inline void si_assert_detached(void) {
+#ifdef Py_DEBUG
+    if (si_current_tstate() != NULL) {
+        Py_FatalError("subinterp: called with a thread state attached (the GIL is held)");
+    }
+#endif
+}
+
+/* si_tstate_attach makes ts current on the calling thread, taking its
+ * interpreter's GIL. */
+static inline void si_tstate_attach(PyThreadState *ts) {
+    si_assert_detached();
+    PyEval_RestoreThread(ts);
+}
+
+/* si_tstate_detach releases the GIL and detaches the current thread state,
+ * which it returns (for si_tstate_attach, or to let Python threads run
+ * while the caller waits in Go). */
+static inline PyThreadState *si_tstate_detach(void) {
+    si_assert_attached(NULL);
+    return PyEval_SaveThread();
 }
 
 /* The PyInterpreterConfig "gil" values are macros. */
