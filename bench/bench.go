@@ -1,13 +1,30 @@
-// Package bench measures this project's interpreter pools side by side
-// with the other ways to run Python on several cores — Python threads,
-// multiprocessing, concurrent.futures and CPython's own interpreters API —
-// on the same CPython build, in one run.
+// Package bench is the project's one measuring harness: everything
+// `subinterp bench`, `subinterp microbench` and `subinterp doctor` time.
 //
-// The workloads are Python (py/workloads.py, embedded). The two subinterp
-// modes run them in this process through cpython.Pool; every other mode runs
-// them in a plain Python process of the same build through py/peers.py, which
-// speaks a line-per-object JSON protocol (see that file). Run returns a
-// Report; render.go and plot.go turn it into a table, Markdown and plots.
+//   - Run (bench.go, subinterp.go, peer.go, memprobe.go) measures this
+//     project's interpreter pools side by side with the other ways to run
+//     Python on several cores — Python threads, multiprocessing,
+//     concurrent.futures and CPython's own interpreters API — on the same
+//     CPython build, in one run; render.go and plot.go turn its Report
+//     into a table, Markdown and plots, goals.go checks the project's
+//     goals against it.
+//   - RunMicro (micro.go) times interpreter create+close and a Call round
+//     trip next to what CPython itself offers for the same jobs, and the
+//     parallel scaling table.
+//   - MeasureParallel and CheckPair (parallel.go) time one CPU-bound
+//     function in 1..K own-GIL interpreters, threads and shared-GIL
+//     interpreters; CheckPair is doctor's check that own-GIL interpreters
+//     really run at the same time.
+//   - stats.go holds the one median and percentile summary they all use.
+//
+// All the Python is in py/ and embedded in the binary. The workloads
+// (py/workloads.py) run in this process through cpython.Pool for the two
+// subinterp modes; every other mode, and every microbench peer, runs in a
+// plain Python process of the same build through py/peers.py, which speaks
+// a line-per-object JSON protocol (see that file; runPeer is its one
+// reader). py/parallel.py is the unit of work of the parallel
+// measurements. py/channel_peers.py, the channel figures' peers, is run by
+// hand (docs/microbenchmarks.md).
 package bench
 
 import (
@@ -16,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -28,7 +44,10 @@ import (
 	"github.com/subinterp/subinterp/cpython"
 )
 
-//go:embed py/workloads.py py/peers.py
+// pyFiles are the Python files of every measurement here, in the binary:
+// nothing is looked up on disk at run time.
+//
+//go:embed py/*.py
 var pyFiles embed.FS
 
 // ErrUsage is wrapped by the errors of Options that cannot be run: an
@@ -163,6 +182,8 @@ type plan struct {
 	StartupSamples int `json:"startup_samples"`
 	// Roundtrip is nil when round trips are not measured.
 	Roundtrip *planRoundtrip `json:"roundtrip,omitempty"`
+	// Latency is set for microbench's latency modes only.
+	Latency *planLatency `json:"latency,omitempty"`
 }
 
 type planWorkload struct {
@@ -174,6 +195,10 @@ type planWorkload struct {
 type planRoundtrip struct {
 	Payloads []int `json:"payloads"`
 	Samples  int   `json:"samples"`
+}
+
+type planLatency struct {
+	Samples int `json:"samples"`
 }
 
 // Run measures what opts ask for. rt is the runtime of this process; the
@@ -228,7 +253,8 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		// only feeds the speedup column.
 		modes = append(modes, ModeSequential)
 	}
-	pr := progress{w: opts.Progress}
+	pr := progress{w: opts.Progress, cmd: "bench"}
+	peers := peerCmd{python: opts.Python, dir: dir}
 	for _, mode := range modes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -245,7 +271,7 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		case ModeOwnGIL, ModeSharedGIL:
 			part = runSubinterp(ctx, rt, mode, dir, mp, pr, opts.MemoryProbe)
 		default:
-			part = runPeer(ctx, opts.Python, mode, dir, mp, pr)
+			part = runPeer(ctx, peers, mode, mp, pr)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -261,7 +287,7 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 	}
 	// The reference point of the round-trip goal: a raw Pipe to a process.
 	pr.printf("%s: round trip reference", ModeMultiprocessingPipe)
-	pipe := runPeer(ctx, opts.Python, ModeMultiprocessingPipe, dir, plan{Workers: []int{1}, Repeat: 1, Roundtrip: p.Roundtrip}, pr)
+	pipe := runPeer(ctx, peers, ModeMultiprocessingPipe, plan{Workers: []int{1}, Repeat: 1, Roundtrip: p.Roundtrip}, pr)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -281,6 +307,7 @@ type modeReport struct {
 	results     []Result
 	startup     []Startup
 	roundtrip   []Roundtrip
+	latency     []peerLatency
 }
 
 // finish derives the speedups, checks every digest against the sequential
@@ -323,40 +350,6 @@ func finish(rep *Report, keepSequential bool) {
 	rep.Goals = evaluateGoals(rep)
 }
 
-// summarize returns the median, min and max of xs (seconds).
-func summarize(xs []float64) Stats {
-	if len(xs) == 0 {
-		return Stats{}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return Stats{Median: round(medianSorted(s), 6), Min: round(s[0], 6), Max: round(s[len(s)-1], 6)}
-}
-
-func medianSorted(s []float64) float64 {
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// round rounds x to the given number of decimals, so reports do not carry
-// digits the measurement cannot support.
-func round(x float64, decimals int) float64 {
-	p := math.Pow(10, float64(decimals))
-	return math.Round(x*p) / p
-}
-
-// roundSig rounds x to the given number of significant digits: speedups of
-// the overhead workloads are far below 1 and must not round to 0.
-func roundSig(x float64, digits int) float64 {
-	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
-		return x
-	}
-	return round(x, digits-1-int(math.Floor(math.Log10(math.Abs(x)))))
-}
-
 // writePyFiles copies the embedded Python files into dir.
 func writePyFiles(dir string) error {
 	entries, err := pyFiles.ReadDir("py")
@@ -375,11 +368,15 @@ func writePyFiles(dir string) error {
 	return nil
 }
 
-// progress writes one line per step, or nothing.
-type progress struct{ w io.Writer }
+// progress writes one line per step, or nothing; each line starts with
+// the name of the command that measures ("bench: ").
+type progress struct {
+	w   io.Writer
+	cmd string
+}
 
 func (p progress) printf(format string, args ...any) {
 	if p.w != nil {
-		fmt.Fprintf(p.w, "bench: "+format+"\n", args...)
+		fmt.Fprintf(p.w, p.cmd+": "+format+"\n", args...)
 	}
 }

@@ -150,7 +150,7 @@ func TestRunPeerFailures(t *testing.T) {
 			`{"kind": "result", "workload": "tiny", "workers": 1, "tasks": 8, "error": "ValueError: boom"}`,
 			`not json`,
 		}, 1)
-		rep := runPeer(t.Context(), python, ModeThreads, t.TempDir(), p, progress{})
+		rep := runPeer(t.Context(), peerCmd{python: python, dir: t.TempDir()}, ModeThreads, p, progress{})
 		assert.Empty(t, rep.unavailable)
 		require.Len(t, rep.results, 4, "two reported rows and two failed by the early exit")
 		assert.Equal(t, Stats{Median: 0.45, Min: 0.4, Max: 0.5}, rep.results[0].WallSeconds)
@@ -164,18 +164,18 @@ func TestRunPeerFailures(t *testing.T) {
 
 	t.Run("unavailable", func(t *testing.T) {
 		python := fakePython(t, []string{`{"kind": "hello", "mode": "cpython-interpreters", "available": false, "reason": "no module named test.support.interpreters"}`}, 0)
-		rep := runPeer(t.Context(), python, ModeCPythonInterpreters, t.TempDir(), p, progress{})
+		rep := runPeer(t.Context(), peerCmd{python: python, dir: t.TempDir()}, ModeCPythonInterpreters, p, progress{})
 		assert.Equal(t, "no module named test.support.interpreters", rep.unavailable)
 		assert.Empty(t, rep.results)
 	})
 
 	t.Run("cannot start", func(t *testing.T) {
-		rep := runPeer(t.Context(), filepath.Join(t.TempDir(), "missing-python"), ModeThreads, t.TempDir(), p, progress{})
+		rep := runPeer(t.Context(), peerCmd{python: filepath.Join(t.TempDir(), "missing-python"), dir: t.TempDir()}, ModeThreads, p, progress{})
 		assert.Contains(t, rep.unavailable, "starting ")
 	})
 
 	t.Run("no python", func(t *testing.T) {
-		rep := runPeer(t.Context(), "", ModeThreads, t.TempDir(), p, progress{})
+		rep := runPeer(t.Context(), peerCmd{dir: t.TempDir()}, ModeThreads, p, progress{})
 		assert.Contains(t, rep.unavailable, "no python3 binary")
 	})
 }

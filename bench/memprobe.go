@@ -35,23 +35,34 @@ func runMemoryProbe(ctx context.Context, command []string, mode string, n int) (
 	if len(command) == 0 {
 		return 0, errNoMemoryProbe
 	}
-	ctx, cancel := context.WithTimeout(ctx, memoryProbeTimeout)
+	var out struct {
+		MBPerWorker float64 `json:"rss_mb_per_worker"`
+	}
+	if err := runProbe(ctx, command, memoryProbeTimeout, &out, mode, strconv.Itoa(n)); err != nil {
+		return 0, err
+	}
+	return out.MBPerWorker, nil
+}
+
+// runProbe runs command with args appended, in a fresh process (this
+// binary re-executing itself: CPython starts once per process, so a
+// measurement that needs a runtime of its own runs there), and decodes the
+// one JSON value it prints into v. The probe is killed after timeout, or
+// when this process dies.
+func runProbe(ctx context.Context, command []string, timeout time.Duration, v any, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	args := append(slices.Clone(command[1:]), mode, strconv.Itoa(n))
-	cmd := exec.CommandContext(ctx, command[0], args...)
+	cmd := exec.CommandContext(ctx, command[0], append(slices.Clone(command[1:]), args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%w: %s", err, lastLine(stderr.String()))
+		return fmt.Errorf("%w: %s", err, lastLine(stderr.String()))
 	}
-	var out struct {
-		MBPerWorker float64 `json:"rss_mb_per_worker"`
+	if err := json.Unmarshal(stdout.Bytes(), v); err != nil {
+		return fmt.Errorf("reading the probe's output %q: %w", stdout.String(), err)
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		return 0, fmt.Errorf("reading the probe's output %q: %w", stdout.String(), err)
-	}
-	return out.MBPerWorker, nil
+	return nil
 }
 
 // lastLine is the last non-empty line of s.

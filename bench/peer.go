@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,31 +38,87 @@ type peerLine struct {
 	PayloadBytes int     `json:"payload_bytes"`
 	Microseconds float64 `json:"microseconds"`
 	Samples      int     `json:"samples"`
+	// latency
+	peerLatency
+}
+
+// peerLatency is the figure of a latency mode (microbench's peers).
+type peerLatency struct {
+	Name     string  `json:"name"`
+	What     string  `json:"what"`
+	MedianUS float64 `json:"median_us"`
+	P99US    float64 `json:"p99_us"`
+	N        int     `json:"n"`
+	// Site is false when the peer ran under python -S.
+	Site bool `json:"site"`
 }
 
 // peerStopGrace is how long a peer gets to shut its worker processes down
 // after SIGTERM before it and its process group are killed.
 const peerStopGrace = 5 * time.Second
 
-// runPeer runs plan p for mode in a plain Python process: python dir/peers.py
-// with the plan on stdin. A peer that cannot start or dies half-way fails
-// the rows it did not report, and the run goes on.
-func runPeer(ctx context.Context, python, mode, dir string, p plan, pr progress) modeReport {
+// peerCmd is how to start peers.py: in which python3.X, with which of its
+// flags (-S), from which directory holding the Python files.
+type peerCmd struct {
+	python string
+	flags  []string
+	dir    string
+}
+
+// runPeer runs plan p for mode in a plain Python process: python
+// [flags] dir/peers.py with the plan on stdin. A peer that cannot start or
+// dies half-way fails the rows it did not report, and the run goes on.
+func runPeer(ctx context.Context, pc peerCmd, mode string, p plan, pr progress) modeReport {
 	var rep modeReport
-	if python == "" {
+	if pc.python == "" {
 		rep.unavailable = "no python3 binary of the linked CPython build was found"
 		return rep
 	}
+	cmd, stdout, stderr, err := startPeer(ctx, pc, mode, p, pr)
+	if err != nil {
+		rep.unavailable = err.Error()
+		return rep
+	}
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	reported, done := readPeer(stdout, mode, pr, &rep)
+	waitErr := cmd.Wait()
+	if rep.unavailable != "" || ctx.Err() != nil || done {
+		return rep
+	}
+	why := "the peer stopped early"
+	if waitErr != nil {
+		why = fmt.Sprintf("the peer failed (%v)", waitErr)
+	}
+	if tail := stderr.lastLine(); tail != "" {
+		why += ": " + tail
+	}
+	for _, n := range p.Workers {
+		for _, w := range p.Workloads {
+			if !reported[fmt.Sprint(w.Name, "/", n)] {
+				rep.results = append(rep.results, Result{Workload: w.Name, Mode: mode, Workers: n, Tasks: w.Tasks, Error: why})
+			}
+		}
+	}
+	if len(rep.results) == 0 && len(rep.startup) == 0 && len(rep.roundtrip) == 0 && len(rep.latency) == 0 {
+		rep.unavailable = why
+	}
+	return rep
+}
+
+// startPeer starts peers.py with the plan for mode on its stdin and
+// returns the process, its stdout and the keeper of its stderr, whose
+// lines go on as progress.
+func startPeer(ctx context.Context, pc peerCmd, mode string, p plan, pr progress) (*exec.Cmd, io.Reader, *tailWriter, error) {
 	in, err := json.Marshal(struct {
 		Mode string `json:"mode"`
 		plan
 	}{mode, p})
 	if err != nil {
-		rep.unavailable = err.Error()
-		return rep
+		return nil, nil, nil, err
 	}
-	cmd := exec.CommandContext(ctx, python, filepath.Join(dir, "peers.py"), "-")
-	cmd.Dir = dir
+	args := append(slices.Clone(pc.flags), filepath.Join(pc.dir, "peers.py"), "-")
+	cmd := exec.CommandContext(ctx, pc.python, args...)
+	cmd.Dir = pc.dir
 	cmd.Stdin = bytes.NewReader(in)
 	// Bytecode may be cached in dir: the in-process modes cache it there
 	// too, so no mode recompiles workloads.py in every worker and the
@@ -74,19 +131,21 @@ func runPeer(ctx context.Context, python, mode, dir string, p plan, pr progress)
 	cmd.WaitDelay = peerStopGrace
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		rep.unavailable = err.Error()
-		return rep
+		return nil, nil, nil, err
 	}
 	stderr := &tailWriter{max: 16 << 10, lines: pr, prefix: mode + ": "}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		rep.unavailable = fmt.Sprintf("starting %s: %v", python, err)
-		return rep
+		return nil, nil, nil, fmt.Errorf("starting %s: %w", pc.python, err)
 	}
-	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	return cmd, stdout, stderr, nil
+}
 
-	reported := map[string]bool{}
-	done := false
+// readPeer reads the peer's lines into rep until its stdout ends. reported
+// holds "workload/workers" of every result row that came; done is true when
+// the peer said it finished.
+func readPeer(stdout io.Reader, mode string, pr progress, rep *modeReport) (reported map[string]bool, done bool) {
+	reported = map[string]bool{}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -101,21 +160,8 @@ func runPeer(ctx context.Context, python, mode, dir string, p plan, pr progress)
 				rep.unavailable = l.Reason
 			}
 		case "result":
-			row := Result{Workload: l.Workload, Mode: mode, Workers: l.Workers, Tasks: l.Tasks,
-				RSSMBPerWorker: round(l.RSSMBPerWorker, 2), Error: l.Error}
-			if row.Error == "" && len(l.WallSeconds) == 0 {
-				row.Error = "the peer reported no timings"
-			}
-			if row.Error == "" {
-				row.WallSeconds = summarize(l.WallSeconds)
-				row.TasksPerSecond = round(float64(l.Tasks)/row.WallSeconds.Median, 1)
-				row.Checksum = l.Digest
-				pr.printf("%s: %s, %d workers: median %.3f s", mode, l.Workload, l.Workers, row.WallSeconds.Median)
-			} else {
-				pr.printf("%s: %s, %d workers: failed: %s", mode, l.Workload, l.Workers, row.Error)
-			}
+			rep.results = append(rep.results, peerResult(l, mode, pr))
 			reported[fmt.Sprint(l.Workload, "/", l.Workers)] = true
-			rep.results = append(rep.results, row)
 		case "startup":
 			st := Startup{Mode: mode, Error: l.Error, Samples: len(l.Ms)}
 			if st.Error == "" && len(l.Ms) > 0 {
@@ -128,34 +174,31 @@ func runPeer(ctx context.Context, python, mode, dir string, p plan, pr progress)
 				rt.GBPerSecond = gbPerSecond(rt.PayloadBytes, rt.Microseconds)
 			}
 			rep.roundtrip = append(rep.roundtrip, rt)
+		case "latency":
+			rep.latency = append(rep.latency, l.peerLatency)
 		case "done":
 			done = true
 		}
 	}
-	waitErr := cmd.Wait()
-	if rep.unavailable != "" || ctx.Err() != nil {
-		return rep
+	return reported, done
+}
+
+// peerResult is the Result of a peer's result line.
+func peerResult(l peerLine, mode string, pr progress) Result {
+	row := Result{Workload: l.Workload, Mode: mode, Workers: l.Workers, Tasks: l.Tasks,
+		RSSMBPerWorker: round(l.RSSMBPerWorker, 2), Error: l.Error}
+	if row.Error == "" && len(l.WallSeconds) == 0 {
+		row.Error = "the peer reported no timings"
 	}
-	if !done {
-		why := "the peer stopped early"
-		if waitErr != nil {
-			why = fmt.Sprintf("the peer failed (%v)", waitErr)
-		}
-		if tail := stderr.lastLine(); tail != "" {
-			why += ": " + tail
-		}
-		for _, n := range p.Workers {
-			for _, w := range p.Workloads {
-				if !reported[fmt.Sprint(w.Name, "/", n)] {
-					rep.results = append(rep.results, Result{Workload: w.Name, Mode: mode, Workers: n, Tasks: w.Tasks, Error: why})
-				}
-			}
-		}
-		if len(rep.results) == 0 && len(rep.startup) == 0 && len(rep.roundtrip) == 0 {
-			rep.unavailable = why
-		}
+	if row.Error == "" {
+		row.WallSeconds = summarize(l.WallSeconds)
+		row.TasksPerSecond = round(float64(l.Tasks)/row.WallSeconds.Median, 1)
+		row.Checksum = l.Digest
+		pr.printf("%s: %s, %d workers: median %.3f s", mode, l.Workload, l.Workers, row.WallSeconds.Median)
+	} else {
+		pr.printf("%s: %s, %d workers: failed: %s", mode, l.Workload, l.Workers, row.Error)
 	}
-	return rep
+	return row
 }
 
 // withoutEnv returns env without the variable name.

@@ -373,7 +373,7 @@ func roundtrip(ctx context.Context, pool *cpython.Pool, mode string, size, sampl
 		}
 	}
 	slices.Sort(us)
-	rt.Microseconds = round(medianSorted(us), 2)
+	rt.Microseconds = round(median(us), 2)
 	rt.Samples = len(us)
 	rt.GBPerSecond = gbPerSecond(size, rt.Microseconds)
 	return rt

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Peer benchmarks for subinterp's Go-memory channels (issue 3, "Figures").
+"""Peer benchmarks for subinterp's Go-memory channels (issue 3, "Figures"),
+run by hand as docs/microbenchmarks.md shows; their figures are there.
 
 The figures our channels are compared against, measured with nothing but the
 standard library of the CPython build under test:
@@ -17,8 +18,8 @@ standard library of the CPython build under test:
                                    the other interpreter recv()s and counts
 
 Usage:
-  python3.13 scripts/bench/channel_peers.py NAME [--n N] [--size BYTES]
-  python3.13 scripts/bench/channel_peers.py --list
+  python3.13 bench/py/channel_peers.py NAME [--n N] [--size BYTES]
+  python3.13 bench/py/channel_peers.py --list
 
 Each invocation prints exactly one JSON object on stdout:
   latency:    {"name", "n", "median_us", "p99_us", "mean_us"}
@@ -80,13 +81,19 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
+def _median(s):
+    """The median of sorted s: the mean of the middle two for an even
+    count, as bench/stats.go and peers.py compute it."""
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
 def _latency_result(name, samples_ns):
     if not samples_ns:
         raise BenchError("no samples")
     s = sorted(samples_ns)
     n = len(s)
-    mid = n // 2
-    median = s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
+    median = _median(s)
     p99 = s[max(0, math.ceil(0.99 * n) - 1)]  # nearest rank
     return {
         "name": name,
@@ -101,9 +108,7 @@ def _throughput_result(name, size, per_msg_ns, elapsed_ns):
     n = len(per_msg_ns)
     if n == 0 or elapsed_ns <= 0:
         raise BenchError("no samples")
-    s = sorted(per_msg_ns)
-    mid = n // 2
-    median = s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
+    median = _median(sorted(per_msg_ns))
     return {
         "name": name,
         "n": n,
@@ -172,8 +177,8 @@ def _import_interpreters():
             "test.support.interpreters (with .channels and .queues) is not "
             f"importable in {sys.executable} (Python "
             f"{sys.version.split()[0]}): {exc}. Use a CPython 3.13 build with "
-            "its test package installed, e.g. "
-            "/root/.cache/subinterp/cpython-3.13.15-release/bin/python3.13"
+            "its test package installed, e.g. the python3.13 of "
+            "scripts/python.sh's $SUBINTERP_PYTHON_PREFIX/bin"
         ) from exc
     return interpreters, channels, queues
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The peers of `subinterp bench`: how CPython's own ways of running Python
-in parallel do on the workloads of workloads.py (which sits beside this
-file), timed in a python3.X of the same build the Go side embeds.
+"""The peers of `subinterp bench` and `subinterp microbench`: how CPython's
+own ways of running Python in parallel do on the workloads of workloads.py
+(which sits beside this file), and what CPython itself offers for the jobs
+microbench times (interpreter create+close, a call round trip), timed in a
+python3.X of the same build the Go side embeds.
 
 Usage: python3.X peers.py PLAN_JSON
        python3.X peers.py -            (the plan comes on standard input)
@@ -16,9 +18,11 @@ The plan (every key but "mode" may be missing or null):
                                   (default []; an entry's size defaults to
                                   FULL_SIZES[name], its tasks to 8)
    "startup_samples": 3,          fresh 1-worker pools timed (default 0)
-   "roundtrip": {"payloads": [1024, 1048576], "samples": 2000}}
+   "roundtrip": {"payloads": [1024, 1048576], "samples": 2000},
                                   (default: none; payloads default to
                                   [1024, 1048576], samples to 2000)
+   "latency": {"samples": 5000}}  latency modes only: timed rounds
+                                  (default: the mode's own, see LATENCY)
 
 Output: one JSON object per line on stdout, flushed at once; progress goes
 to stderr.
@@ -48,6 +52,11 @@ to stderr.
       echo(payload) to a warm 1-worker pool and back, one at a time;
       payloads of 64 KiB or more take max(20, samples // 20) samples. Or
       "error" instead of the figures.
+  {"kind": "latency", "name": M, "what": ..., "median_us": x, "p99_us": x,
+   "n": n, "site": true}
+      the one line of a latency mode: n operations, each timed on its own
+      with time.perf_counter_ns after max(n // 20, 1) untimed ones (20 at
+      least for process-pool); "site" is false under python -S.
   {"kind": "done"}
 
 Modes:
@@ -66,6 +75,20 @@ Modes:
   multiprocessing-pipe        round trip only: a fork child echoing over a
                               multiprocessing.Pipe() (send_bytes/recv_bytes)
 Every pool gets warmed before it is timed: each worker has run a task.
+
+Latency modes (microbench; one "latency" line each, nothing else):
+  interp-create               _interpreters.create() + destroy() of an
+                              isolated interpreter (run python -S to skip
+                              `import site` in the new interpreters too)
+  process-pool                ProcessPoolExecutor(max_workers=1)
+                              .submit(identity, 1).result() to a warm worker
+  thread-queue                round trip to a worker thread through two
+                              queue.Queue
+  interp-call                 _interpreters.call(id, func) on a warm
+                              interpreter (3.13+)
+  interp-exec                 _interpreters.exec(id, "pass") on a warm
+                              interpreter
+A latency mode this Python lacks says so in its hello line.
 
 Memory: rss_mb_per_worker / pss_mb_per_worker are, for process modes, the
 mean VmRSS (/proc/PID/status) and Pss (/proc/PID/smaps_rollup) of the
@@ -133,6 +156,12 @@ def _warm(i):
     return os.getpid()
 
 
+def _identity(x):
+    """What the process-pool latency peer calls in its worker: at the top
+    level, so that a worker started by spawn or forkserver finds it."""
+    return x
+
+
 def _pipe_child(conn, parent_end):
     """The multiprocessing-pipe child: echo every message until EOF."""
     _worker_init()
@@ -154,6 +183,7 @@ if __name__ == "__main__":
         sys.path.insert(0, _HERE)
 
     import json
+    import math
     import platform
     import queue
     import statistics
@@ -365,6 +395,17 @@ if __name__ == "__main__":
             # ones end within one task's time.
             self.pool.shutdown(wait=True, cancel_futures=True)
 
+    def child_pids():
+        """The pids of the worker processes of this process's one pool.
+
+        multiprocessing.active_children() is the public list of the
+        processes this process started: here, just the pool's workers (not
+        the fork server or resource tracker, which are not Process
+        objects)."""
+        import multiprocessing
+
+        return [p.pid for p in multiprocessing.active_children()]
+
     def _process_warm(run_warm, workers, pids):
         """Run rounds of _warm tasks until every worker process has run one
         (or 60 s passed: then go on, warm or not). The pids are asked for
@@ -447,13 +488,7 @@ if __name__ == "__main__":
                 return False
 
         def worker_pids(self):
-            # multiprocessing.active_children() is the public list of the
-            # processes this process started: here, just this pool's
-            # workers (not the fork server or resource tracker, which are
-            # not Process objects).
-            import multiprocessing
-
-            return [p.pid for p in multiprocessing.active_children()]
+            return child_pids()
 
         def close(self):
             self.pool.close()
@@ -516,9 +551,7 @@ if __name__ == "__main__":
                 return False
 
         def worker_pids(self):
-            import multiprocessing
-
-            return [p.pid for p in multiprocessing.active_children()]
+            return child_pids()
 
         def close(self):
             self.pool.shutdown(wait=True)
@@ -760,6 +793,139 @@ from test.support.interpreters import queues as _queues
         "multiprocessing-pipe": lambda: PipeBackend,
     }
 
+    # -- latency peers (microbench) -----------------------------------------
+
+    # The low-level interpreters module, imported by the latency modes
+    # alone (the throughput modes' processes stay as they were).
+    _interpreters = None
+
+    def _import_interpreters():
+        """Import _interpreters (3.12: _xxsubinterpreters); False if this
+        Python has neither."""
+        global _interpreters
+        for name in ("_interpreters", "_xxsubinterpreters"):
+            try:
+                _interpreters = __import__(name)
+                return True
+            except ImportError:
+                pass
+        return False
+
+    def _noop():
+        """A function with no arguments and no free variables, as
+        _interpreters.call requires."""
+        return None
+
+    def _timed_ns(op, n, warmup):
+        """Run op warmup + n times and return the last n durations in ns."""
+        clock = time.perf_counter_ns
+        for _ in range(warmup):
+            op()
+        out = []
+        for _ in range(n):
+            t0 = clock()
+            op()
+            out.append(clock() - t0)
+        return out
+
+    def _need_interpreters():
+        """Why the _interpreters peers cannot run here, or None."""
+        if not _import_interpreters():
+            return "this Python has no _interpreters module (needs CPython >= 3.12)"
+        return None
+
+    def _need_interp_call():
+        """Why interp-call cannot run here, or None."""
+        why = _need_interpreters()
+        if why is None and not hasattr(_interpreters, "call"):
+            why = "_interpreters.call needs CPython >= 3.13"
+        return why
+
+    def interp_create(n, warmup):
+        """create + destroy of an isolated interpreter."""
+
+        def op():
+            iid = _interpreters.create()
+            _interpreters.destroy(iid)
+
+        return "_interpreters.create()+destroy()", _timed_ns(op, n, warmup)
+
+    def process_pool(n, warmup):
+        """submit(identity, 1).result() to a one-process pool."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=1, initializer=_worker_init) as pool:
+            samples = _timed_ns(lambda: pool.submit(_identity, 1).result(), n, max(warmup, 20))
+        return "ProcessPoolExecutor(1).submit(identity, 1).result()", samples
+
+    def thread_queue(n, warmup):
+        """Round trip through a request and a response queue.Queue."""
+        req, resp = queue.Queue(), queue.Queue()
+
+        def worker():
+            while True:
+                x = req.get()
+                if x is None:
+                    return
+                resp.put(_identity(x))
+
+        t = threading.Thread(target=worker)
+        t.start()
+
+        def op():
+            req.put(1)
+            resp.get()
+
+        try:
+            samples = _timed_ns(op, n, warmup)
+        finally:
+            req.put(None)
+            t.join()
+        return "queue.Queue put/get round trip to a thread", samples
+
+    def interp_call(n, warmup):
+        """_interpreters.call of a no-argument function."""
+        iid = _interpreters.create()
+        try:
+            samples = _timed_ns(lambda: _interpreters.call(iid, _noop), n, warmup)
+        finally:
+            _interpreters.destroy(iid)
+        return "_interpreters.call(id, noop)", samples
+
+    def interp_exec(n, warmup):
+        """_interpreters.exec of the code "pass"."""
+        run = getattr(_interpreters, "exec", None) or getattr(_interpreters, "run_string")
+        iid = _interpreters.create()
+        try:
+            samples = _timed_ns(lambda: run(iid, "pass"), n, warmup)
+        finally:
+            _interpreters.destroy(iid)
+        return '_interpreters.exec(id, "pass")', samples
+
+    # LATENCY maps each latency mode to its function, the check that says
+    # why it cannot run here (None: it always can) and its default number
+    # of timed rounds.
+    LATENCY = {
+        "interp-create": (interp_create, _need_interpreters, 30),
+        "process-pool": (process_pool, None, 5000),
+        "thread-queue": (thread_queue, None, 20000),
+        "interp-call": (interp_call, _need_interp_call, 20000),
+        "interp-exec": (interp_exec, _need_interpreters, 20000),
+    }
+
+    def nearest_rank(s, q):
+        """The q-quantile of sorted s by the nearest-rank method."""
+        return s[min(max(math.ceil(q * len(s)) - 1, 0), len(s) - 1)]
+
+    def latency(mode, samples):
+        """The latency line of a latency mode."""
+        fn, _, _ = LATENCY[mode]
+        what, ns = fn(samples, max(samples // 20, 1))
+        s = sorted(ns)
+        emit({"kind": "latency", "name": mode, "what": what,
+              "median_us": statistics.median(s) / 1000, "p99_us": nearest_rank(s, 0.99) / 1000,
+              "n": len(s), "site": not sys.flags.no_site})
+
     # -- the plan ---------------------------------------------------------
 
     def _int(value, what, minimum):
@@ -785,13 +951,14 @@ from test.support.interpreters import queues as _queues
             raise PlanError("the plan is not JSON: %s" % exc)
         if not isinstance(plan, dict):
             raise PlanError("the plan must be a JSON object")
-        known = {"mode", "workers", "repeat", "workloads", "startup_samples", "roundtrip"}
+        known = {"mode", "workers", "repeat", "workloads", "startup_samples", "roundtrip",
+                 "latency"}
         extra = sorted(set(plan) - known)
         if extra:
             raise PlanError("unknown plan keys: %s" % ", ".join(extra))
         mode = plan.get("mode")
-        if mode not in MODES:
-            raise PlanError("unknown mode %r; modes: %s" % (mode, ", ".join(MODES)))
+        if mode not in MODES and mode not in LATENCY:
+            raise PlanError("unknown mode %r; modes: %s" % (mode, ", ".join([*MODES, *LATENCY])))
         workers = _get(plan, "workers", [1])
         if not isinstance(workers, list):
             raise PlanError("workers must be a list, got %r" % (workers,))
@@ -829,8 +996,21 @@ from test.support.interpreters import queues as _queues
                 "payloads": [_int(b, "each roundtrip payload", 0) for b in payloads],
                 "samples": _int(_get(roundtrip, "samples", 2000), "roundtrip.samples", 1),
             }
+        latency = plan.get("latency")
+        if latency is not None:
+            if mode not in LATENCY:
+                raise PlanError("latency is for the latency modes (%s), not %r"
+                                % (", ".join(LATENCY), mode))
+            if not isinstance(latency, dict):
+                raise PlanError("latency must be an object")
+            extra = sorted(set(latency) - {"samples"})
+            if extra:
+                raise PlanError("unknown latency keys: %s" % ", ".join(extra))
+            latency = _int(_get(latency, "samples", LATENCY[mode][2]), "latency.samples", 1)
+        elif mode in LATENCY:
+            latency = LATENCY[mode][2]
         return {"mode": mode, "workers": workers, "repeat": repeat, "workloads": checked,
-                "startup_samples": startup, "roundtrip": roundtrip}
+                "startup_samples": startup, "roundtrip": roundtrip, "latency": latency}
 
     # -- the measurements ---------------------------------------------------
 
@@ -1054,6 +1234,17 @@ from test.support.interpreters import queues as _queues
                 sys.stderr.write("peers.py: %s\n" % exc)
                 return 2
             mode = plan["mode"]
+            if mode in LATENCY:
+                check = LATENCY[mode][1]
+                why = check() if check else None
+                if why:
+                    emit({"kind": "hello", "mode": mode, "available": False, "reason": why})
+                    return 0
+                emit({"kind": "hello", "mode": mode, "available": True,
+                      "python": platform.python_version()})
+                latency(mode, plan["latency"])
+                emit({"kind": "done"})
+                return 0
             backend = MODES[mode]()
             why = backend.unavailable()
             if why:

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -149,33 +146,20 @@ func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done
 
 // execBench runs a checked bench command line.
 func execBench(spec benchSpec, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "subinterp bench: %v\n", err)
-		if ctx.Err() != nil {
-			return exitInterrupted
-		}
-		return exitFailed
+	m, code, ok := startMeasuring("bench", cpython.RuntimeOptions{}, stderr)
+	if !ok {
+		return code
 	}
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{})
-	if err != nil {
-		return fail(fmt.Errorf("starting CPython: %w", err))
-	}
-	defer func() {
-		if err := rt.Finalize(); err != nil {
-			fmt.Fprintf(stderr, "subinterp bench: warning: %v\n", err)
-		}
-	}()
+	defer m.finish(false)
 	if spec.memoryProbe {
-		if err := bench.MemoryProbeMain(ctx, rt, spec.probeMode, spec.probeWorkers, stdout); err != nil {
-			return fail(err)
+		if err := bench.MemoryProbeMain(m.ctx, m.rt, spec.probeMode, spec.probeWorkers, stdout); err != nil {
+			return m.fail(err)
 		}
 		return exitOK
 	}
-	info, err := describePython(ctx, rt)
+	info, err := describePython(m.ctx, m.rt)
 	if err != nil {
-		return fail(err)
+		return m.fail(err)
 	}
 	opts := spec.opts
 	if exe, err := os.Executable(); err == nil {
@@ -190,9 +174,9 @@ func execBench(spec benchSpec, stdout, stderr io.Writer) int {
 	if !spec.quiet {
 		opts.Progress = stderr
 	}
-	rep, err := bench.Run(ctx, rt, opts)
+	rep, err := bench.Run(m.ctx, m.rt, opts)
 	if err != nil {
-		return fail(err)
+		return m.fail(err)
 	}
 	return writeBenchReport(rep, spec, stdout, stderr)
 }
@@ -214,11 +198,7 @@ func writeBenchReport(rep *bench.Report, spec benchSpec, stdout, stderr io.Write
 			return writeBenchDocument(w, rep, spec)
 		}))
 	}
-	writeJSON := func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
+	writeJSON := func(w io.Writer) error { return encodeJSON(w, rep) }
 	switch spec.jsonPath {
 	case "":
 	case "-":

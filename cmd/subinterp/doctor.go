@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/subinterp/subinterp/bench"
 	"github.com/subinterp/subinterp/cpython"
 )
 
@@ -32,9 +30,6 @@ const (
 	statusSkip = "SKIP"
 	statusInfo = "INFO" // a measurement shown for contrast, never a failure
 )
-
-// minSpeedup is the parallel speedup two own-GIL interpreters must reach.
-const minSpeedup = 1.5
 
 // doctorCheck is one line of doctor's verdict.
 type doctorCheck struct {
@@ -59,7 +54,7 @@ type doctorReport struct {
 func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("doctor", "doctor [--json] [--work N]", doctorAbout, stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	work := fs.Int("work", defaultWork/2, "count_primes argument of the `N` units timed by the GIL checks")
+	work := fs.Int("work", bench.DefaultWork/2, "count_primes argument of the `N` units timed by the GIL checks")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -70,18 +65,15 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "doctor", "--work must be at least 1 (got %d)", *work)
 	}
 
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "subinterp doctor: starting CPython: %v\n", err)
-		return exitFailed
+	m, code, ok := startMeasuring("doctor", cpython.RuntimeOptions{NoSite: true}, stderr)
+	if !ok {
+		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-
+	defer m.finish(false)
+	ctx, rt := m.ctx, m.rt
 	info, err := describePython(ctx, rt)
 	if err != nil {
-		fmt.Fprintf(stderr, "subinterp doctor: %v\n", err)
-		return exitFailed
+		return m.fail(err)
 	}
 	rep := doctorReport{pythonInfo: info, NumCPU: runtime.NumCPU(), OK: true}
 	lib := doctorCheck{Name: "shared libpython", Status: statusPass, Detail: info.LibPython}
@@ -92,8 +84,8 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		lib.Detail += " (warning: not under sys.prefix " + info.Prefix + ")"
 	}
 	rep.Checks = append(rep.Checks, lib)
-	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, cpython.IsolatedConfig(), *work, stderr, !*asJSON))
-	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, cpython.LegacyConfig(), *work, stderr, !*asJSON))
+	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, bench.ParallelOwnGIL, *work, stderr, !*asJSON))
+	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, bench.ParallelSharedGIL, *work, stderr, !*asJSON))
 	for _, c := range rep.Checks {
 		if c.Status == statusFail {
 			rep.OK = false
@@ -101,17 +93,11 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "subinterp doctor: %v\n", err)
-			return exitFailed
+		if err := encodeJSON(stdout, rep); err != nil {
+			return m.fail(err)
 		}
 	} else {
 		printDoctor(stdout, rep)
-	}
-	if err := rt.Finalize(); err != nil {
-		fmt.Fprintf(stderr, "subinterp doctor: warning: %v\n", err)
 	}
 	if !rep.OK {
 		return exitFailed
@@ -119,56 +105,39 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// gilCheck runs one unit of work alone and then in two interpreters with
-// cfg at once and reports the parallel speedup. For own-GIL interpreters
-// it is a pass/fail check (best of three tries, since other processes may
-// be using the cores); for shared-GIL ones it is shown for contrast.
-func gilCheck(ctx context.Context, rt *cpython.Runtime, cfg cpython.Config, work int, stderr io.Writer, progress bool) doctorCheck {
+// gilCheck reports bench.CheckPair for interpreters of mode. For own-GIL
+// interpreters it is a pass/fail check (best of three tries, since other
+// processes may be using the cores); for shared-GIL ones it is shown for
+// contrast.
+func gilCheck(ctx context.Context, rt *cpython.Runtime, mode string, work int, stderr io.Writer, progress bool) doctorCheck {
+	ownGIL := mode == bench.ParallelOwnGIL
 	c := doctorCheck{Name: "own-GIL interpreters run in parallel", Status: statusPass}
 	tries := 3
-	if !cfg.OwnGIL {
+	if !ownGIL {
 		c.Name, c.Status, tries = "shared-GIL interpreters (contrast)", statusInfo, 1
 	}
-	if cfg.OwnGIL && runtime.NumCPU() < 2 {
+	if ownGIL && runtime.NumCPU() < 2 {
 		c.Status, c.Detail = statusSkip, fmt.Sprintf("only %d CPU: nothing can run in parallel", runtime.NumCPU())
 		return c
 	}
-	interps, closeAll, err := newWorkInterps(ctx, rt, cfg, 2)
+	tried := func(alone, together time.Duration, speedup float64) {
+		if progress {
+			fmt.Fprintf(stderr, "doctor: %s: alone %.2fs, two at once %.2fs, speedup %.2f\n", c.Name, alone.Seconds(), together.Seconds(), speedup)
+		}
+	}
+	p, err := bench.CheckPair(ctx, rt, mode, work, tries, tried)
 	if err != nil {
 		c.Status, c.Detail = statusFail, err.Error()
 		return c
 	}
-	defer closeAll()
-	for try := 1; try <= tries; try++ {
-		alone, err := runTogether(ctx, interps[:1], work)
-		if err == nil {
-			var together time.Duration
-			together, err = runTogether(ctx, interps, work)
-			if err == nil {
-				speedup := 2 * alone.Seconds() / together.Seconds()
-				if progress {
-					fmt.Fprintf(stderr, "doctor: %s: alone %.2fs, two at once %.2fs, speedup %.2f\n", c.Name, alone.Seconds(), together.Seconds(), speedup)
-				}
-				if speedup > c.Speedup {
-					c.Speedup, c.AloneS, c.TogetherS = speedup, alone.Seconds(), together.Seconds()
-				}
-			}
-		}
-		if err != nil {
-			c.Status, c.Detail = statusFail, err.Error()
-			return c
-		}
-		if !cfg.OwnGIL || c.Speedup >= minSpeedup {
-			break
-		}
-	}
+	c.Speedup, c.AloneS, c.TogetherS = p.Speedup, p.Alone.Seconds(), p.Together.Seconds()
 	c.Detail = fmt.Sprintf("speedup %.2f (one unit alone %.2fs, two at once %.2fs)", c.Speedup, c.AloneS, c.TogetherS)
 	switch {
-	case !cfg.OwnGIL:
+	case !ownGIL:
 		c.Detail += "; ~1.0 expected: one GIL"
-	case c.Speedup < minSpeedup:
+	case c.Speedup < bench.MinPairSpeedup:
 		c.Status = statusFail
-		c.Detail += fmt.Sprintf("; below %.1f in %d tries (are other processes busy on the cores?)", minSpeedup, tries)
+		c.Detail += fmt.Sprintf("; below %.1f in %d tries (are other processes busy on the cores?)", bench.MinPairSpeedup, p.Tries)
 	}
 	return c
 }

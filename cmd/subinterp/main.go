@@ -8,21 +8,22 @@
 //	subinterp compat [MODULE ...] [--stdlib] [--site-packages] [--path DIR] [--jobs N] [--timeout D]
 //	                 [--json FILE|-] [--markdown FILE] [--html FILE] [--quiet]
 //	subinterp doctor [--json]
-//	subinterp demo [--work N] [--max-interps K] [--repeat R]
 //	subinterp bench [--quick] [--workers N,...] [--workload NAME ...] [--mode NAME ...] [--repeat K]
 //	                [--json FILE|-] [--plot FILE.png|FILE.svg] [--markdown FILE] [--quiet]
-//	subinterp microbench [--json] [--quick] [--scripts DIR]
+//	subinterp microbench [--json] [--quick]
 //	subinterp soak [--scenario NAME ...] [--duration D | --calls N] [--scale F] [--no-site] [--json FILE|-]
 //
 // run runs the code in N fresh interpreters in parallel and prefixes every
 // line they print with the interpreter's id. doctor describes the CPython
 // build in use and checks that own-GIL interpreters really run in parallel.
-// demo shows the parallel speedup of own-GIL interpreters against Python
-// threads and shared-GIL interpreters. bench runs the same workloads with
-// this project's pools, Python threads, multiprocessing and CPython's own
-// interpreters API side by side. microbench measures create+close and Call
-// latency next to CPython's own peers (scripts/bench/peers.py). soak runs
-// the long scenarios that keep leaks and hangs fixed (docs/soak.md).
+// bench runs the same workloads with this project's pools, Python threads,
+// multiprocessing and CPython's own interpreters API side by side (bench
+// --quick is `make demo`). microbench measures create+close and Call
+// latency next to CPython's own peers, and the parallel speedup of own-GIL
+// interpreters against Python threads and shared-GIL interpreters. All the
+// measuring is package bench's; these commands parse flags, start the
+// runtime and call it. soak runs the long scenarios that keep leaks and
+// hangs fixed (docs/soak.md).
 //
 // Every command takes --help. Exit status: 0 success, 1 failure, 2 bad
 // usage, 130 interrupted (Ctrl-C).
@@ -58,7 +59,6 @@ var commands = []command{
 	{"run", "run Python code in N subinterpreters in parallel", cmdRun},
 	{"compat", "which extension modules import in own-GIL subinterpreters", cmdCompat},
 	{"doctor", "describe the CPython build and check per-interpreter GILs", cmdDoctor},
-	{"demo", "show the parallel speedup of own-GIL interpreters", cmdDemo},
 	{"bench", "subinterpreters against threads, multiprocessing and CPython's interpreters", cmdBench},
 	{"microbench", "latency microbenchmarks (create+close, Call) next to CPython's peers", cmdMicroBench},
 	{"soak", "soak scenarios: RSS growth, lost interrupts, replacements, leftover channels", cmdSoak},

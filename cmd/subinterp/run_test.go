@@ -90,7 +90,7 @@ func TestDispatch(t *testing.T) {
 		assert.Equal(t, exitOK, dispatch(args, &stdout, &stderr))
 		assert.Contains(t, stdout.String(), "Commands:")
 	}
-	for _, name := range []string{"run", "doctor", "demo", "bench"} {
+	for _, name := range []string{"run", "doctor", "microbench", "bench"} {
 		stderr.Reset()
 		assert.Equal(t, exitOK, dispatch([]string{name, "--help"}, &stdout, &stderr), name)
 		assert.Contains(t, stderr.String(), "Usage: subinterp "+name, name)
@@ -99,7 +99,7 @@ func TestDispatch(t *testing.T) {
 		assert.Equal(t, exitOK, dispatch([]string{"help", name}, &stdout, &stderr), name)
 		assert.Contains(t, stderr.String(), "Usage: subinterp "+name, name)
 	}
-	for _, args := range [][]string{{"doctor", "extra"}, {"demo", "--work", "0"}, {"demo", "--max-interps", "0"}, {"bench", "extra"}} {
+	for _, args := range [][]string{{"doctor", "extra"}, {"doctor", "--work", "0"}, {"microbench", "extra"}, {"bench", "extra"}} {
 		stderr.Reset()
 		assert.Equal(t, exitUsage, dispatch(args, &stdout, &stderr), "%q", args)
 	}
