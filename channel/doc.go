@@ -77,8 +77,9 @@
 //
 // # Errors
 //
-// Errors wrap the sentinels ErrClosed, ErrNotFound, ErrEmpty, ErrNotEmpty,
+// Errors wrap the sentinels ErrClosed, ErrNotFound, ErrNotEmpty,
 // ErrNotReceived, ErrTooLarge, ErrFull, ErrCorrupt and ErrNotShareable
 // (test with errors.Is) and name the channel id. ErrDuplicateKey, a dict
-// whose keys Python would merge, comes with ErrNotShareable.
+// whose keys Python would merge, comes with ErrNotShareable. An empty
+// channel is no error: the nowait receives report it as ok == false.
 package channel

@@ -20,12 +20,6 @@ var (
 	// ChannelNotFoundError.
 	ErrNotFound = errors.New("not found")
 
-	// ErrEmpty is the sentinel for PEP 554's ChannelEmptyError. The nowait
-	// receive methods report an empty channel as ok == false with a nil
-	// error (recv_nowait returns its default then); a timed-out Select or
-	// Recv whose context ended reports the context's error.
-	ErrEmpty = errors.New("empty")
-
 	// ErrNotEmpty: CloseNow(false) found values still queued. PEP 554's
 	// ChannelNotEmptyError.
 	ErrNotEmpty = errors.New("not empty")
