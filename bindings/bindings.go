@@ -194,14 +194,14 @@ func Call(fn string, args []byte) ([]byte, error) {
 // object in a not-shareable error.
 func encodeAndRelease(obj *C.PyObject, what string) ([]byte, error) {
 	defer C.si_decref(obj)
-	return Encode(unsafe.Pointer(obj), false, what)
+	return encodeObject(obj, false, what)
 }
 
-// Encode writes a Python object (a PyObject*) in channel's wire format. With
-// pickle set, objects outside the shareable set are pickled. A not-shareable
-// object gives an error wrapping channel.ErrNotShareable.
-func Encode(obj unsafe.Pointer, pickle bool, what string) ([]byte, error) {
-	data, rc := encode((*C.PyObject)(obj), pickle)
+// encodeObject writes a Python object in channel's wire format. With
+// pickle set, objects outside the shareable set are pickled. A
+// not-shareable object gives an error wrapping channel.ErrNotShareable.
+func encodeObject(obj *C.PyObject, pickle bool, what string) ([]byte, error) {
+	data, rc := encode(obj, pickle)
 	if rc < 0 {
 		return nil, encodeError(rc, what)
 	}

@@ -30,45 +30,74 @@ func raise(kind C.int, msg string) {
 	C.free(unsafe.Pointer(cs))
 }
 
-// raiseChannelError maps a Go error to the module's exceptions. base is the
+// The module's exceptions, as Go sees them (SI_EXC_* in bindings.h).
+const (
+	excChannel      = C.SI_EXC_CHANNEL
+	excNotFound     = C.SI_EXC_NOT_FOUND
+	excNotEmpty     = C.SI_EXC_NOT_EMPTY
+	excNotReceived  = C.SI_EXC_NOT_RECEIVED
+	excClosed       = C.SI_EXC_CLOSED
+	excFull         = C.SI_EXC_FULL
+	excNotShareable = C.SI_EXC_NOT_SHAREABLE
+	excTimeout      = C.SI_EXC_TIMEOUT
+	excInterrupted  = C.SI_EXC_INTERRUPTED
+	excRuntime      = C.SI_EXC_RUNTIME
+	excValue        = C.SI_EXC_VALUE
+	excType         = C.SI_EXC_TYPE
+	excHost         = C.SI_EXC_HOST
+)
+
+// raiseChannelError raises the module exception channelErrorKind picks.
+func raiseChannelError(err error, base context.Context) {
+	kind, msg := channelErrorKind(err, base)
+	raise(C.int(kind), msg)
+}
+
+// channelErrorKind maps a Go error from a channel operation to the
+// module's exception and message: the one place that does. base is the
 // context of the Go call running in this interpreter: if it ended, the
 // wait was interrupted, which surfaces as KeyboardInterrupt so the Go side
 // reports the interruption.
-func raiseChannelError(err error, base context.Context) {
+func channelErrorKind(err error, base context.Context) (kind int, msg string) {
 	switch {
 	case base != nil && base.Err() != nil:
-		raise(C.SI_EXC_INTERRUPTED, fmt.Sprintf("interrupted: %v", context.Cause(base)))
+		return excInterrupted, fmt.Sprintf("interrupted: %v", context.Cause(base))
 	case errors.Is(err, context.DeadlineExceeded):
-		msg := "timed out"
 		if errors.Is(err, channel.ErrNotReceived) {
-			msg = "timed out: the object was not received (it was withdrawn)"
+			return excTimeout, "timed out: the object was not received (it was withdrawn)"
 		}
-		raise(C.SI_EXC_TIMEOUT, msg)
+		return excTimeout, "timed out"
 	case errors.Is(err, channel.ErrNotShareable):
-		raise(C.SI_EXC_NOT_SHAREABLE, err.Error())
+		return excNotShareable, err.Error()
 	case errors.Is(err, channel.ErrTooLarge):
-		raise(C.SI_EXC_VALUE, err.Error())
+		return excValue, err.Error()
 	case errors.Is(err, channel.ErrNotFound):
-		raise(C.SI_EXC_NOT_FOUND, err.Error())
+		return excNotFound, err.Error()
 	case errors.Is(err, channel.ErrNotEmpty):
-		raise(C.SI_EXC_NOT_EMPTY, err.Error())
-	case errors.Is(err, channel.ErrEmpty):
-		raise(C.SI_EXC_EMPTY, err.Error())
+		return excNotEmpty, err.Error()
 	case errors.Is(err, channel.ErrFull):
-		raise(C.SI_EXC_FULL, err.Error())
+		return excFull, err.Error()
 	case errors.Is(err, channel.ErrNotReceived):
-		raise(C.SI_EXC_NOT_RECEIVED, err.Error())
+		return excNotReceived, err.Error()
 	case errors.Is(err, channel.ErrClosed):
-		raise(C.SI_EXC_CLOSED, err.Error())
-	default:
-		raise(C.SI_EXC_CHANNEL, err.Error())
+		return excClosed, err.Error()
 	}
+	return excChannel, err.Error()
+}
+
+// hostOrRaise returns the runtime's Host, or raises RuntimeError and
+// returns nil when there is none (the module used outside a runtime).
+func hostOrRaise() Host {
+	h := currentHost()
+	if h == nil {
+		raise(excRuntime, "subinterp: no runtime")
+	}
+	return h
 }
 
 func registry() (*channel.Registry, bool) {
-	h := currentHost()
+	h := hostOrRaise()
 	if h == nil {
-		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
 		return nil, false
 	}
 	return h.Channels(), true
@@ -445,9 +474,8 @@ func subinterpGoBufferRelease(h C.uintptr_t) {
 
 //export subinterpGoCreate
 func subinterpGoCreate(isolated C.int) C.int64_t {
-	h := currentHost()
+	h := hostOrRaise()
 	if h == nil {
-		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
 		return -1
 	}
 	var id int64
@@ -457,9 +485,9 @@ func subinterpGoCreate(isolated C.int) C.int64_t {
 	detached(func() { id, err = h.Create(base, isolated != 0) })
 	if err != nil {
 		if base.Err() != nil {
-			raise(C.SI_EXC_INTERRUPTED, fmt.Sprintf("interrupted: %v", context.Cause(base)))
+			raise(excInterrupted, fmt.Sprintf("interrupted: %v", context.Cause(base)))
 		} else {
-			raise(C.SI_EXC_RUNTIME, err.Error())
+			raise(excRuntime, err.Error())
 		}
 		return -1
 	}
@@ -468,9 +496,8 @@ func subinterpGoCreate(isolated C.int) C.int64_t {
 
 //export subinterpGoRun
 func subinterpGoRun(target C.int64_t, src *C.char, n C.Py_ssize_t, bind *C.PyObject) C.int {
-	h := currentHost()
+	h := hostOrRaise()
 	if h == nil {
-		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
 		return -1
 	}
 	var bound []byte
@@ -496,29 +523,28 @@ func subinterpGoRun(target C.int64_t, src *C.char, n C.Py_ssize_t, bind *C.PyObj
 		C.free(unsafe.Pointer(cm))
 		C.free(unsafe.Pointer(ctb))
 	case base.Err() != nil:
-		raise(C.SI_EXC_INTERRUPTED, fmt.Sprintf("interrupted: %v", context.Cause(base)))
+		raise(excInterrupted, fmt.Sprintf("interrupted: %v", context.Cause(base)))
 	default:
-		raise(C.SI_EXC_RUNTIME, err.Error())
+		raise(excRuntime, err.Error())
 	}
 	return -1
 }
 
 //export subinterpGoClose
 func subinterpGoClose(id C.int64_t) C.int {
-	h := currentHost()
+	h := hostOrRaise()
 	if h == nil {
-		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
 		return -1
 	}
 	if int64(id) == currentID() {
-		raise(C.SI_EXC_RUNTIME, "an interpreter cannot close itself")
+		raise(excRuntime, "an interpreter cannot close itself")
 		return -1
 	}
 	var err error
 	base := callerContext(h)
 	detached(func() { err = h.Close(base, int64(id)) })
 	if err != nil {
-		raise(C.SI_EXC_RUNTIME, err.Error())
+		raise(excRuntime, err.Error())
 		return -1
 	}
 	return 0
@@ -526,14 +552,13 @@ func subinterpGoClose(id C.int64_t) C.int {
 
 //export subinterpGoIsRunning
 func subinterpGoIsRunning(id C.int64_t) C.int {
-	h := currentHost()
+	h := hostOrRaise()
 	if h == nil {
-		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
 		return -1
 	}
 	running, ok := h.IsRunning(int64(id))
 	if !ok {
-		raise(C.SI_EXC_RUNTIME, fmt.Sprintf("interpreter %d does not exist (closed?)", int64(id)))
+		raise(excRuntime, fmt.Sprintf("interpreter %d does not exist (closed?)", int64(id)))
 		return -1
 	}
 	if running || int64(id) == currentID() {
@@ -581,9 +606,8 @@ func subinterpGoHostNames() *C.PyObject {
 
 //export subinterpGoCallHost
 func subinterpGoCallHost(name *C.PyObject, args *C.PyObject) *C.PyObject {
-	h := currentHost()
+	h := hostOrRaise()
 	if h == nil {
-		raise(C.SI_EXC_RUNTIME, "subinterp: no runtime")
 		return nil
 	}
 	encoded, ok := encodeRaw(args, false)
@@ -598,9 +622,9 @@ func subinterpGoCallHost(name *C.PyObject, args *C.PyObject) *C.PyObject {
 	detached(func() { result, err = h.CallHost(base, caller, fn, encoded) })
 	if err != nil {
 		if errors.Is(err, ErrHostArguments) {
-			raise(C.SI_EXC_TYPE, err.Error())
+			raise(excType, err.Error())
 		} else {
-			raise(C.SI_EXC_HOST, err.Error())
+			raise(excHost, err.Error())
 		}
 		return nil
 	}
