@@ -43,7 +43,8 @@ type RunFailedError struct {
 	Traceback string
 }
 
-// Error returns "Type: Message".
+// Error returns "subinterp: Python raised Type: Message" (the traceback is
+// in Traceback).
 func (e *RunFailedError) Error() string {
 	var b strings.Builder
 	b.WriteString("subinterp: Python raised ")
