@@ -13,24 +13,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/subinterp/subinterp/cpython"
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // testRuntime is the one CPython runtime of this test process.
 var testRuntime *cpython.Runtime
 
 func TestMain(m *testing.M) {
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting CPython:", err)
-		os.Exit(1)
-	}
-	testRuntime = rt
-	code := m.Run()
-	if err := rt.Finalize(); err != nil {
-		fmt.Fprintln(os.Stderr, "finalizing CPython:", err)
-		code = 1
-	}
-	os.Exit(code)
+	testutil.Main(m, func() (func() error, error) {
+		rt, err := cpython.Initialize(cpython.RuntimeOptions{})
+		if err != nil {
+			return nil, err
+		}
+		testRuntime = rt
+		return rt.Finalize, nil
+	})
 }
 
 // testPython is the python3.X binary of the build under test, from the

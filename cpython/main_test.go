@@ -2,13 +2,13 @@ package cpython_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/subinterp/subinterp/cpython"
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // rt is the process's runtime, shared by every test in this package
@@ -20,18 +20,14 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	var err error
-	rt, err = cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "initialize:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := rt.Finalize(); err != nil {
-		fmt.Fprintln(os.Stderr, "finalize:", err)
-		code = 1
-	}
-	os.Exit(code)
+	testutil.Main(m, func() (func() error, error) {
+		var err error
+		rt, err = cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
+		if err != nil {
+			return nil, err
+		}
+		return rt.Finalize, nil
+	})
 }
 
 // newInterp creates an isolated interpreter closed when the test ends.

@@ -54,7 +54,9 @@ def wait_for(path):
 // newTestService returns a service on a fresh pool whose /score calls fn.
 func newTestService(t *testing.T, size int, fn string, timeout time.Duration) (*service, *cpython.Pool) {
 	t.Helper()
-	pool, err := cpython.NewPool(rt, cpython.PoolOptions{Name: "test", Size: size, Prelude: scorePy + testExtras})
+	// The interrupted code is waited for however long a loaded machine takes
+	// to unwind it: the tests assert what happens, not how fast.
+	pool, err := cpython.NewPool(rt, cpython.PoolOptions{Name: "test", Size: size, Prelude: scorePy + testExtras, InterruptGrace: testutil.FailAfter})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -161,8 +163,9 @@ func TestDeadlineIs504(t *testing.T) {
 	code, body := do(t, h, "POST", "/score", `{"text": "stars"}`)
 	assert.Equal(t, http.StatusGatewayTimeout, code)
 	assert.Contains(t, errorOf(t, body), "took longer than 100ms")
-	// The interrupted interpreter was replaced; the pool serves again.
-	assert.Equal(t, uint64(1), pool.Stats().Replaced)
+	// The interrupted code unwound: the interpreter is healthy, kept, and
+	// serves again.
+	assert.Equal(t, uint64(0), pool.Stats().Replaced)
 	v, err := pool.Call(context.Background(), "score", "stars and galaxies", 1)
 	require.NoError(t, err)
 	assert.Contains(t, v, "astronomy")
