@@ -226,6 +226,7 @@ func checkCommon(t *testing.T, s ScenarioReport) {
 	}
 	if s.LostInterrupts == 0 {
 		assert.Equal(t, s.Start.Interpreters, s.Final.Interpreters, "the scenario closed what it opened")
+		assert.Equal(t, s.Start.OpenChannels, s.Final.OpenChannels, "the scenario released its channels before the final sample")
 	}
 	require.NotEmpty(t, s.Goals)
 	assert.Equal(t, "RSS growth", s.Goals[0].Name)
