@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,24 +13,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/subinterp/subinterp/cpython"
+	"github.com/subinterp/subinterp/internal/testutil"
 )
 
 // testRuntime is the one CPython runtime of this test process.
 var testRuntime *cpython.Runtime
 
 func TestMain(m *testing.M) {
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting CPython:", err)
-		os.Exit(1)
-	}
-	testRuntime = rt
-	code := m.Run()
-	if err := rt.Finalize(); err != nil {
-		fmt.Fprintln(os.Stderr, "finalizing CPython:", err)
-		code = 1
-	}
-	os.Exit(code)
+	testutil.Main(m, func() (func() error, error) {
+		rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: true})
+		if err != nil {
+			return nil, err
+		}
+		testRuntime = rt
+		return rt.Finalize, nil
+	})
 }
 
 // TestOptionsValidate: every option Run cannot honour is refused with
