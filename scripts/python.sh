@@ -115,24 +115,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     || die "apt-get install ${missing[*]} failed"
 fi
 
-# The mirror URI comes from this machine's apt configuration: the first
-# Debian archive entry that is not the security archive.
-mirror_uri() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk '$1=="deb" { i=2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-                      if ($(i+1) !~ /security/ && $i ~ /debian\/?$/) { print $i; exit } }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk 'BEGIN{RS=""; FS="\n"}
-         { uri=""; suites=""; types="";
-           for (j=1;j<=NF;j++) { if ($j ~ /^URIs:/) uri=$j; if ($j ~ /^Suites:/) suites=$j; if ($j ~ /^Types:/) types=$j }
-           sub(/^URIs:[ \t]*/,"",uri); split(uri,u,/[ \t]+/)
-           if (types ~ /deb/ && suites !~ /security/ && u[1] ~ /debian\/?$/) { print u[1]; exit } }' "$f"
-  done
-}
+# The mirror URI comes from this machine's apt configuration.
+# shellcheck source=lib/apt-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt-mirror.sh"
 uri=$(mirror_uri | head -n1)
 [ -n "$uri" ] || die "cannot find a Debian mirror in /etc/apt/sources.list{,.d}"
 say "Debian mirror from apt configuration: $uri"

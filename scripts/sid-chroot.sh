@@ -50,24 +50,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 default_packages="gcc libc6-dev pkg-config make python3.14-dev python3.14-dbg python3.15-dev python3.15-dbg"
 
-# The mirror URI comes from this machine's apt configuration: the first
-# Debian archive entry that is not the security archive (as in python.sh).
-mirror_uri() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk '$1=="deb" { i=2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-                      if ($(i+1) !~ /security/ && $i ~ /debian\/?$/) { print $i; exit } }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk 'BEGIN{RS=""; FS="\n"}
-         { uri=""; suites=""; types="";
-           for (j=1;j<=NF;j++) { if ($j ~ /^URIs:/) uri=$j; if ($j ~ /^Suites:/) suites=$j; if ($j ~ /^Types:/) types=$j }
-           sub(/^URIs:[ \t]*/,"",uri); split(uri,u,/[ \t]+/)
-           if (types ~ /deb/ && suites !~ /security/ && u[1] ~ /debian\/?$/) { print u[1]; exit } }' "$f"
-  done
-}
+# The mirror URI comes from this machine's apt configuration.
+# shellcheck source=lib/apt-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt-mirror.sh"
 
 need_root() {
   [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot and mount do); run it with sudo"

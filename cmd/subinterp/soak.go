@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/subinterp/subinterp/cpython"
 	"github.com/subinterp/subinterp/soak"
@@ -110,40 +106,30 @@ func parseSoak(args []string, stderr io.Writer) (spec soakSpec, code int, done b
 
 // execSoak runs a checked soak command line.
 func execSoak(spec soakSpec, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: spec.noSite})
-	if err != nil {
-		fmt.Fprintf(stderr, "subinterp soak: starting CPython: %v\n", err)
-		return exitFailed
+	m, code, ok := startMeasuring("soak", cpython.RuntimeOptions{NoSite: spec.noSite}, stderr)
+	if !ok {
+		return code
 	}
 	opts := spec.opts
 	if !spec.quiet {
 		opts.Progress = stderr
 	}
-	rep, runErr := soak.Run(ctx, rt, opts)
-	code := exitOK
+	rep, runErr := soak.Run(m.ctx, m.rt, opts)
+	code = exitOK
 	if rep != nil {
 		code = writeSoakReport(rep, spec, stdout, stderr)
 	}
 	switch {
-	case ctx.Err() != nil:
+	case m.ctx.Err() != nil:
+		// Interpreters still running a cancelled loop end at its limit, and
+		// Finalize would wait for them: leave them to the exiting process.
 		fmt.Fprintln(stderr, "subinterp soak: interrupted")
-		code = exitInterrupted
+		m.stop()
+		return exitInterrupted
 	case runErr != nil:
-		fmt.Fprintf(stderr, "subinterp soak: %v\n", runErr)
-		code = exitFailed
+		code = m.fail(runErr)
 	}
-	// Interpreters still running a cancelled loop end at its limit; Finalize
-	// waits for them, so give up on it when interrupted.
-	if code != exitInterrupted {
-		start := time.Now()
-		if err := rt.Finalize(); err != nil {
-			fmt.Fprintf(stderr, "subinterp soak: warning: %v\n", err)
-		} else if d := time.Since(start); d > time.Second && !spec.quiet {
-			fmt.Fprintf(stderr, "soak: finalizing CPython took %.1f s\n", d.Seconds())
-		}
-	}
+	m.finish(spec.quiet)
 	return code
 }
 
