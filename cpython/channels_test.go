@@ -532,6 +532,12 @@ func TestBlockedCallsReturnOnCancel(t *testing.T) {
 	err, ok := receiveWithin(t, done, "Interrupt to wake the blocked recv")
 	require.True(t, ok)
 	assert.ErrorIs(t, err, cpython.ErrInterrupted)
+	// w's own code, interrupted through the w.run above, may still be
+	// unwinding on a loaded machine (it has the default grace).
+	spinUntil(t, "w's interrupted code to stop", func() bool {
+		v, err := in.Eval(bg, "w.is_running()")
+		return err == nil && v == false
+	})
 	pyOK(t, in, "w.close()\ndel ready")
 }
 

@@ -415,9 +415,16 @@ func (in *Interpreter) CloseContext(ctx context.Context) error {
 	return nil
 }
 
+// settleFor bounds how long closing waits for thread states that no alive
+// threading thread owns to go: a thread that has just returned still tears
+// its thread state down for a moment; one started with _thread or from C
+// never goes, and closing then refuses.
+const settleFor = 250 * time.Millisecond
+
 // endOnThread ends the interpreter on its pinned thread, joining its
 // Python threads first for as long as ctx allows.
 func (in *Interpreter) endOnThread(ctx context.Context) error {
+	var settling time.Time
 	for {
 		var msg *C.char
 		switch C.si_interp_end(in.th.ts, &msg) {
@@ -425,7 +432,17 @@ func (in *Interpreter) endOnThread(ctx context.Context) error {
 			return nil
 		case C.SI_END_REFUSED:
 			return cError(msg)
+		case C.SI_END_SETTLING:
+			if settling.IsZero() {
+				settling = time.Now()
+			}
+			if time.Since(settling) > settleFor || ctx.Err() != nil {
+				return fmt.Errorf("%d thread(s) started with _thread or from C are still running; stop them before closing the interpreter", int(C.si_unowned_threads(in.th.ts)))
+			}
+			time.Sleep(time.Millisecond) // no event marks a thread state's end
+			continue
 		}
+		settling = time.Time{}
 		var names *C.char
 		if C.si_join_threads(in.th.ts, closeJoinSlice, &names) == 0 {
 			continue

@@ -195,7 +195,10 @@ int si_thread_count(PyInterpreterState *interp, int64_t *running) {
  * Py_EndInterpreter joins), or NULL with no exception set when threading was
  * never imported. Matching is by OS thread id: threading's "main thread"
  * object in a subinterpreter names the process's main thread, not ours. */
-static PyObject *joinable_threads(const other_threads *o) {
+static PyObject *joinable_threads(const other_threads *o, int *daemons) {
+    if (daemons != NULL) {
+        *daemons = 0;
+    }
     PyObject *list = PyList_New(0);
     if (list == NULL) {
         return NULL;
@@ -214,15 +217,21 @@ static PyObject *joinable_threads(const other_threads *o) {
             PyObject *daemon = PyObject_GetAttrString(t, "daemon");
             PyObject *alive = daemon ? PyObject_CallMethod(t, "is_alive", NULL) : NULL;
             PyObject *ident = alive ? PyObject_GetAttrString(t, "ident") : NULL;
-            if (ident != NULL && PyLong_Check(ident) && PyObject_IsTrue(daemon) == 0 && PyObject_IsTrue(alive) == 1) {
+            if (ident != NULL && PyLong_Check(ident) && PyObject_IsTrue(alive) == 1) {
                 unsigned long id = PyLong_AsUnsignedLong(ident);
+                int is_daemon = PyObject_IsTrue(daemon) == 1;
                 for (int k = 0; k < o->n && k < 64; k++) {
-                    if (o->ids[k] == id) {
-                        if (PyList_Append(list, t) < 0) {
-                            PyErr_Clear();
-                        }
-                        break;
+                    if (o->ids[k] != id) {
+                        continue;
                     }
+                    if (is_daemon) {
+                        if (daemons != NULL) {
+                            (*daemons)++;
+                        }
+                    } else if (PyList_Append(list, t) < 0) {
+                        PyErr_Clear();
+                    }
+                    break;
                 }
             }
             Py_XDECREF(daemon);
@@ -277,7 +286,7 @@ int si_join_threads(PyThreadState *ts, double timeout, char **names) {
     si_tstate_attach(ts);
     other_threads o;
     collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
-    PyObject *threads = joinable_threads(&o);
+    PyObject *threads = joinable_threads(&o, NULL);
     int left = 0;
     if (threads != NULL) {
         double deadline = monotonic_seconds() + timeout;
@@ -292,7 +301,7 @@ int si_join_threads(PyThreadState *ts, double timeout, char **names) {
         }
         Py_DECREF(threads);
         collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
-        threads = joinable_threads(&o);
+        threads = joinable_threads(&o, NULL);
     }
     if (threads != NULL) {
         left = (int)PyList_GET_SIZE(threads);
@@ -311,25 +320,33 @@ int si_join_threads(PyThreadState *ts, double timeout, char **names) {
  * while any other thread is alive: Py_EndInterpreter would join non-daemon
  * threading threads without bound (the caller joins them first, with a
  * deadline: si_join_threads) and abort the process ("not the last thread")
- * on any other. It returns SI_END_DONE, SI_END_JOINABLE (non-daemon threads
- * still alive: join them and try again) or SI_END_REFUSED with *msg set. */
+ * on any other. It returns SI_END_DONE; SI_END_JOINABLE when non-daemon
+ * threads are still alive (join them and try again); SI_END_SETTLING when
+ * the only others are thread states no alive threading thread owns: a
+ * thread that has just finished and is still tearing down, or one started
+ * with _thread or from C (look again shortly, and give up after a while);
+ * or SI_END_REFUSED with *msg set, for daemon threads. */
 int si_interp_end(PyThreadState *ts, char **msg) {
     si_tstate_attach(ts);
     other_threads o;
     collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
     if (o.n > 0) {
-        PyObject *threads = o.n <= 64 ? joinable_threads(&o) : NULL;
+        int daemons = 0;
+        PyObject *threads = o.n <= 64 ? joinable_threads(&o, &daemons) : NULL;
         Py_ssize_t joinable = threads ? PyList_GET_SIZE(threads) : 0;
         Py_XDECREF(threads);
         PyErr_Clear();
         si_tstate_detach();
-        if (joinable > 0 && joinable == o.n) {
+        if (joinable > 0) {
             return SI_END_JOINABLE;
+        }
+        if (daemons == 0 && o.n <= 64) {
+            return SI_END_SETTLING;
         }
         char buf[200];
         snprintf(buf, sizeof buf,
-                 "%d daemon or low-level thread(s) started by Python code are still running; "
-                 "stop them before closing the interpreter", o.n - (int)joinable);
+                 "%d daemon thread(s) started by Python code are still running; "
+                 "stop them before closing the interpreter", daemons > 0 ? daemons : o.n);
         *msg = strdup(buf);
         return SI_END_REFUSED;
     }
@@ -338,6 +355,21 @@ int si_interp_end(PyThreadState *ts, char **msg) {
      * 3.12 and 3.13): nothing is current or held afterwards. */
     Py_EndInterpreter(ts);
     return SI_END_DONE;
+}
+
+/* si_unowned_threads counts the thread states of interp other than ts that
+ * no alive threading thread owns (see SI_END_SETTLING). */
+int si_unowned_threads(PyThreadState *ts) {
+    si_tstate_attach(ts);
+    other_threads o;
+    collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
+    int daemons = 0;
+    PyObject *threads = joinable_threads(&o, &daemons);
+    int n = o.n - daemons - (threads ? (int)PyList_GET_SIZE(threads) : 0);
+    Py_XDECREF(threads);
+    PyErr_Clear();
+    si_tstate_detach();
+    return n;
 }
 
 /* CPython drops an exception raised in a __del__ method or a weakref

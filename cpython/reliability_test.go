@@ -381,3 +381,25 @@ subinterp.host.thread_entered()  # the thread is inside Go before this call ends
 	require.True(t, ok)
 	require.NoError(t, err)
 }
+
+// TestCloseWithLowLevelThread: a thread started with _thread (no
+// threading object to join) makes Close refuse, naming it, once a short
+// settling time has shown it is not a thread about to finish; a thread that
+// has just finished does not (Close after join always succeeds).
+func TestCloseWithLowLevelThread(t *testing.T) {
+	in := newInterp(t)
+	pyOK(t, in, "import _thread, threading\nlock = _thread.allocate_lock()\nlock.acquire()\nrunning = threading.Event()\ndef low():\n    running.set()\n    lock.acquire()\n_thread.start_new_thread(low, ())\nrunning.wait()")
+	err := in.Close()
+	require.ErrorIs(t, err, cpython.ErrRunning)
+	assert.Contains(t, err.Error(), "started with _thread or from C")
+	assert.False(t, in.IsClosed())
+	pyOK(t, in, "lock.release()")
+	// The thread now ends on its own; Close waits the moment it takes.
+	spinUntil(t, "Close to succeed once the thread is gone", func() bool { return in.Close() == nil })
+
+	for range 20 {
+		other := newInterp(t)
+		pyOK(t, other, "import threading\nth = threading.Thread(target=lambda: None)\nth.start()\nth.join()")
+		require.NoError(t, other.Close(), "a thread that was just joined")
+	}
+}
