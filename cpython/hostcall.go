@@ -42,6 +42,7 @@ type hostWorker struct {
 	pool *hostWorkers
 	goid uint64
 	wake *handoff.Signal
+	done *handoff.Signal // the caller of the current job waits on it
 	job  atomic.Pointer[hostJob]
 }
 
@@ -58,21 +59,23 @@ type hostWorkers struct {
 // its goroutine with runtime.Goexit instead of returning (a panic must be
 // recovered inside fn).
 func (p *hostWorkers) run(call hostCall, fn func()) (goexit bool) {
-	j := &hostJob{call: call, run: fn, done: handoff.NewSignal()}
 	p.mu.Lock()
 	var w *hostWorker
 	if n := len(p.idle); n > 0 {
 		w = p.idle[n-1]
 		p.idle = p.idle[:n-1]
 	}
+	j := &hostJob{call: call, run: fn}
 	if w == nil {
-		w = &hostWorker{pool: p, wake: handoff.NewSignal()}
+		w = &hostWorker{pool: p, wake: handoff.NewSignal(), done: handoff.NewSignal()}
+		j.done = w.done
 		p.wg.Add(1)
 		w.job.Store(j)
 		p.mu.Unlock()
 		go w.serve()
 	} else {
 		p.mu.Unlock()
+		j.done = w.done
 		w.job.Store(j)
 		w.wake.Notify()
 	}
