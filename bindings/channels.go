@@ -139,6 +139,16 @@ func detached(fn func()) {
 	fn()
 }
 
+// channelByID finds both ends of channel id in the runtime's registry, or
+// raises (no runtime, or no such channel) and returns ok false.
+func channelByID(id C.int64_t) (*channel.RecvChannel, *channel.SendChannel, bool) {
+	reg, ok := registry()
+	if !ok {
+		return nil, nil, false
+	}
+	return lookup(reg, id)
+}
+
 func lookup(reg *channel.Registry, id C.int64_t) (*channel.RecvChannel, *channel.SendChannel, bool) {
 	r, s, err := reg.Lookup(channel.ID(id))
 	if err != nil {
@@ -168,11 +178,7 @@ func subinterpGoCreateChannel(capacity, maxBytes C.Py_ssize_t, pickle C.int) C.i
 
 //export subinterpGoBind
 func subinterpGoBind(id C.int64_t, send C.int) C.int {
-	reg, ok := registry()
-	if !ok {
-		return -1
-	}
-	r, s, ok := lookup(reg, id)
+	r, s, ok := channelByID(id)
 	if !ok {
 		return -1
 	}
@@ -211,11 +217,7 @@ func subinterpGoRelease(id C.int64_t, send C.int) {
 
 //export subinterpGoSend
 func subinterpGoSend(id C.int64_t, obj *C.PyObject, timeout C.double, nowait C.int) C.int {
-	reg, ok := registry()
-	if !ok {
-		return -1
-	}
-	_, s, ok := lookup(reg, id)
+	_, s, ok := channelByID(id)
 	if !ok {
 		return -1
 	}
@@ -272,11 +274,7 @@ func subinterpGoSendBuffer(id C.int64_t, p *C.char, n C.Py_ssize_t, timeout C.do
 
 //export subinterpGoRecv
 func subinterpGoRecv(id C.int64_t, timeout C.double, nowait C.int, empty *C.int) *C.PyObject {
-	reg, ok := registry()
-	if !ok {
-		return nil
-	}
-	r, _, ok := lookup(reg, id)
+	r, _, ok := channelByID(id)
 	if !ok {
 		return nil
 	}
@@ -335,11 +333,7 @@ func subinterpGoSelect(ids *C.int64_t, n C.int, timeout C.double, index *C.int) 
 
 //export subinterpGoCloseChannel
 func subinterpGoCloseChannel(id C.int64_t, send C.int, force C.int) C.int {
-	reg, ok := registry()
-	if !ok {
-		return -1
-	}
-	r, s, ok := lookup(reg, id)
+	r, s, ok := channelByID(id)
 	if !ok {
 		return -1
 	}
