@@ -282,8 +282,13 @@ cmd_run() {
       [ "$debug" = 1 ] && pkg="python$python-dbg"
       die "CPython $python ($flavour) is not installed in the chroot: run 'scripts/sid-chroot.sh up --packages \"... $pkg\"'"
     fi
+    # CGO_LDFLAGS as python.sh sets it. It also keeps the builds for each
+    # CPython apart in Go's build cache, which does not see what pkg-config
+    # answers (nor the C headers): without a flag that differs, a package
+    # built against 3.14 would be reused, as is, for 3.15 or a debug build.
     env+=("SUBINTERP_PYTHON_PREFIX=$prefix" "SUBINTERP_PYTHON_VERSION=$python" "SUBINTERP_PYTHON_DEBUG=$debug"
-          "PKG_CONFIG_PATH=$prefix/lib/pkgconfig:/usr/lib/$multiarch/pkgconfig")
+          "PKG_CONFIG_PATH=$prefix/lib/pkgconfig:/usr/lib/$multiarch/pkgconfig"
+          "CGO_LDFLAGS=-Wl,-rpath,$prefix/lib")
   else
     env+=("PKG_CONFIG_PATH=/usr/lib/$multiarch/pkgconfig")
   fi
