@@ -360,27 +360,28 @@ func (p *Pool) closedError() error {
 	return fmt.Errorf("%s: %w", p.prefix(), ErrClosed)
 }
 
-// replacementWarmup runs in every replacement interpreter after the
-// prelude. Formatting the first traceback in an interpreter imports the
-// traceback module (~25 ms without site), and that happens on the path of
-// the call that failed, e.g. inside an interrupted call's cancellation
-// latency. Replacements usually follow a failure, so they pay the import up
-// front, off every caller's path. NewPool's own interpreters do not (it
-// would double a bare pool's warm-up); add it to the prelude if wanted.
+// replacementWarmup runs in every replacement of a broken interpreter
+// after the prelude. Formatting the first traceback in an interpreter
+// imports the traceback module (~25 ms without site), and that happens on
+// the path of the call that failed, e.g. inside an interrupted call's
+// cancellation latency. Such replacements follow a failure, so they pay the
+// import up front, off every caller's path. NewPool's own interpreters and
+// renewals at MaxTasksPerInterpreter do not (it would double a bare pool's
+// warm-up, and cost every renewal); add it to the prelude if wanted.
 const replacementWarmup = "import traceback"
 
-// newMember creates an interpreter and runs the prelude in it (and, for a
-// replacement, replacementWarmup). On failure it closes the interpreter
+// newMember creates an interpreter and runs the prelude in it (and, if
+// warm, replacementWarmup). On failure it closes the interpreter
 // again (or, if that fails because the prelude is still stuck in a C call,
 // leaves it on the retired list).
-func (p *Pool) newMember(ctx context.Context, replacement bool) (*member, error) {
+func (p *Pool) newMember(ctx context.Context, warm bool) (*member, error) {
 	in, err := p.rt.NewInterpreter(p.cfg)
 	if err != nil {
 		return nil, err
 	}
 	in.stdout, in.stderr = p.stdout, p.stderr // before anyone else sees it
 	in.SetInterruptGrace(p.grace)
-	if replacement {
+	if warm {
 		err = in.Exec(ctx, replacementWarmup)
 	}
 	if err == nil && p.prelude != "" {
@@ -517,7 +518,7 @@ func (p *Pool) retire(m *member, why replaceReason) {
 		p.replacedBy[why].Add(1)
 		p.starting++
 		p.wg.Add(1)
-		go p.replace()
+		go p.replace(why != replaceMaxTasks)
 	case poolClosing:
 		p.retired = append(p.retired, m.in)
 		p.notifyDrainedLocked()
@@ -536,12 +537,16 @@ func (p *Pool) retire(m *member, why replaceReason) {
 }
 
 // replace creates a replacement interpreter and puts it in service,
-// retrying with backoff until it succeeds or the pool closes.
-func (p *Pool) replace() {
+// retrying with backoff until it succeeds or the pool closes. warm runs
+// replacementWarmup in it: for replacements of broken interpreters, not for
+// routine renewals at MaxTasksPerInterpreter, which have no failure to
+// follow and, before CPython 3.14, would keep the traceback module's ~1.4 MB
+// each after they end (docs/memory.md).
+func (p *Pool) replace(warm bool) {
 	defer p.wg.Done()
 	delay := replaceRetryMin
 	for {
-		m, err := p.newMember(p.bgCtx, true)
+		m, err := p.newMember(p.bgCtx, warm)
 		p.mu.Lock()
 		if p.state != poolOpen {
 			p.starting--
