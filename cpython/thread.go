@@ -275,9 +275,6 @@ func (th *thread) submit(t *task) {
 type callResult struct {
 	err error
 	seq int64
-	// ctxEnded: the caller's context ended before the call returned, and
-	// the call was interrupted for it.
-	ctxEnded bool
 	// interrupted: an interrupt reached the call: raised in its code, or
 	// the call was stopped before its code started (err is errNotStarted).
 	interrupted bool
@@ -300,29 +297,28 @@ func (th *thread) run(ctx context.Context, grace time.Duration, fn func() error)
 	th.current.Store(t.seq)
 	th.submit(t)
 	if werr := t.done.Wait(ctx, callerSpin); werr == nil {
-		return th.collect(t, false)
+		return th.collect(t)
 	}
 	th.interrupt(t.seq)
 	timer, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if werr := t.done.Wait(timer, 0); werr == nil {
-		return th.collect(t, true)
+		return th.collect(t)
 	}
 	if !t.outcome.CompareAndSwap(taskRunning, taskAbandoned) {
 		// Finished just as we gave up: the notification is on its way.
 		_ = t.done.Wait(nil, callerSpin)
-		return th.collect(t, true)
+		return th.collect(t)
 	}
-	return callResult{seq: t.seq, ctxEnded: true, abandoned: true}
+	return callResult{seq: t.seq, abandoned: true}
 }
 
 // collect reads a finished task's result and recycles the task.
-func (th *thread) collect(t *task, ctxEnded bool) callResult {
+func (th *thread) collect(t *task) callResult {
 	th.current.Store(0)
 	r := callResult{
 		err:         t.err,
 		seq:         t.seq,
-		ctxEnded:    ctxEnded,
 		interrupted: t.skipped || (t.raised && isKeyboardInterrupt(t.err)),
 		threadsLeft: t.threadsLeft,
 	}
