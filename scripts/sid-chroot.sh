@@ -34,7 +34,8 @@
 # mounts are invisible to the host and vanish when it ends, even if it is
 # killed. Where unshare is not allowed, mounts go into the host namespace and
 # an exit trap removes them; `down` cleans up after a run that was killed.
-# A lock serialises up, run and down on one chroot.
+# A lock keeps up and down apart from everything else; runs go side by side
+# when each has a private mount namespace, else one at a time.
 #
 # Progress goes to stderr; stdout is CMD's.
 set -euo pipefail
@@ -58,13 +59,17 @@ need_root() {
   [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot and mount do); run it with sudo"
 }
 
-# lock takes the chroot's lock for the rest of the script (fd 9).
+# lock takes the chroot's lock for the rest of the script (fd 9):
+# exclusive by default; `lock shared` lets runs that each mount inside a
+# private namespace go side by side, while up and down wait for them all.
 lock() {
+  local mode=-x
+  [ "${1:-}" = shared ] && mode=-s
   mkdir -p "$base"
   exec 9>"$base/.lock"
-  if ! flock -n 9; then
+  if ! flock -n "$mode" 9; then
     say "another sid-chroot.sh is using $base; waiting for it"
-    flock 9
+    flock "$mode" 9
   fi
 }
 
@@ -298,8 +303,12 @@ cmd_run() {
   env+=(CGO_ENABLED=1 GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-buildvcs=false
         GOPATH=/root/go GOCACHE=/root/.cache/go-build)
   [ -n "$modcache" ] && [ -d "$modcache" ] && env+=("GOMODCACHE=$modcache")
-  lock
-  unmount_all
+  if can_unshare; then
+    lock shared
+  else
+    lock
+    unmount_all
+  fi
   in_namespace __inner-run "$repo" "$goroot" "$modcache" "${env[@]}" "${extra[@]}" -- "$@"
 }
 
