@@ -86,6 +86,12 @@ char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
             goto fail;
         }
     }
+    if (o->executable != NULL) {
+        st = PyConfig_SetBytesString(&config, &config.executable, o->executable);
+        if (PyStatus_Exception(st)) {
+            goto fail;
+        }
+    }
     st = PyConfig_SetBytesArgv(&config, o->argc, o->argv);
     if (PyStatus_Exception(st)) {
         goto fail;
@@ -389,12 +395,18 @@ static PyObject *rearm_hook(PyObject *self, PyObject *unraisable) {
     if (type == NULL) {
         return NULL;
     }
-    if (PyType_Check(type) && PyType_IsSubtype((PyTypeObject *)type, (PyTypeObject *)PyExc_KeyboardInterrupt) &&
-        PyThread_get_thread_ident() == pinned && running[0] != 0 && running[1] != 0) {
+    int rearm = PyType_Check(type) &&
+                PyType_IsSubtype((PyTypeObject *)type, (PyTypeObject *)PyExc_KeyboardInterrupt) &&
+                PyThread_get_thread_ident() == pinned && running[0] != 0 && running[1] != 0;
+    Py_DECREF(type);
+    /* Report first, re-arm after: the hook replaced may run Python code
+     * (3.15's default formats the traceback in Python), where an interrupt
+     * raised before it would land and be dropped once more. */
+    PyObject *res = PyObject_CallOneArg(PyTuple_GET_ITEM(self, 2), unraisable);
+    if (rearm) {
         PyThreadState_SetAsyncExc(pinned, PyExc_KeyboardInterrupt);
     }
-    Py_DECREF(type);
-    return PyObject_CallOneArg(PyTuple_GET_ITEM(self, 2), unraisable);
+    return res;
 }
 
 static PyMethodDef rearm_hook_def = {"subinterp_unraisablehook", rearm_hook, METH_O,
