@@ -6,8 +6,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* Too old a CPython: the error names the version found (an #error's text
+ * is not macro-expanded, an array's name is) and the compiler prints this
+ * line with it, fix included. */
 #if PY_VERSION_HEX < 0x030C0000
-#error "subinterp needs CPython >= 3.12 (per-interpreter GIL, PEP 684); run scripts/python.sh"
+#define SI_OLD_NAME(major, minor) subinterp_needs_CPython_3_12_or_newer_but_pkg_config_python3_embed_gave_CPython_##major##_##minor
+#define SI_OLD(major, minor) SI_OLD_NAME(major, minor)
+typedef char SI_OLD(PY_MAJOR_VERSION, PY_MINOR_VERSION)[-1]; /* Fix: eval "$(bash "$(go list -m -f '{{.Dir}}' github.com/subinterp/subinterp)/scripts/python.sh")" before go build: it builds CPython 3.13 into ~/.cache/subinterp once (or set SUBINTERP_PYTHON_PREFIX=/usr for it with Debian's python3.12-dev or newer) */
 #endif
 
 static inline void si_decref(PyObject *o) { Py_DECREF(o); }

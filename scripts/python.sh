@@ -2,31 +2,47 @@
 # Find or build the CPython that subinterp links against, then print the
 # environment (shell assignments) that `go build` / `go test` need.
 #
-# Usage: scripts/python.sh [--debug] [--offline]
+# Usage: scripts/python.sh [--debug] [--offline] [--go-env-w]
+#
+#   --debug     the --with-pydebug flavour (asserts on wrong GIL use)
+#   --offline   never download or build: fail if nothing is found
+#   --go-env-w  also write the environment into Go's per-user settings
+#               (`go env -w PKG_CONFIG=... CGO_LDFLAGS=... CGO_CFLAGS=...`),
+#               so that go build, go vet and gopls work without the eval;
+#               `go env -u PKG_CONFIG CGO_LDFLAGS CGO_CFLAGS CGO_ENABLED`
+#               undoes it
 #
 # Order of preference:
 #   1. SUBINTERP_PYTHON_PREFIX: an installed CPython >= 3.12 with a shared
-#      libpython (lib/libpython3.X.so and lib/pkgconfig/python3-embed.pc).
+#      libpython: a `make install` prefix (lib/pkgconfig/python3-embed.pc),
+#      or a distro's, such as /usr with Debian's python3.X-dev, whose
+#      pkgconfig files are under lib/<multiarch>/pkgconfig. With several
+#      CPythons in one prefix, SUBINTERP_PYTHON_VERSION=3.X picks one (else
+#      the prefix's default python3-embed).
 #   2. A finished build in the per-user cache (~/.cache/subinterp, or
 #      $SUBINTERP_CACHE): the newest one of the requested flavour.
 #   3. Otherwise: install missing build dependencies with apt-get, download
 #      the newest CPython 3.13 source package the machine's own Debian mirror
 #      serves (apt-get source --download-only, through a private sources list
 #      derived from /etc/apt), check it against the signed index, and build it
-#      with --enable-shared (and --with-pydebug for --debug) into the cache.
+#      with --enable-shared (and --with-pydebug for --debug) into the cache,
+#      with pip (ensurepip, from the wheel in the source tree: no network).
 #
 # Progress goes to stderr; stdout carries only `export NAME=value` lines, so
 # callers can `eval "$(scripts/python.sh)"`. Safe to run repeatedly and
-# concurrently (a lock serialises builds).
+# concurrently (a lock serialises builds). From another module, find this
+# script with `go list -m -f '{{.Dir}}' github.com/subinterp/subinterp`.
 set -euo pipefail
 
 flavour=release
 offline=0
+go_env_w=0
 for arg in "$@"; do
   case "$arg" in
     --debug) flavour=debug ;;
     --offline) offline=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --go-env-w) go_env_w=1 ;;
+    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "python.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -36,31 +52,142 @@ die() { printf 'python.sh: error: %s\n' "$*" >&2; exit 1; }
 
 cache="${SUBINTERP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/subinterp}"
 mkdir -p "$cache"
+debug_suffix=""
+[ "$flavour" = debug ] && debug_suffix=d
+
+# multiarch: the Debian multiarch triplet (x86_64-linux-gnu), or nothing.
+multiarch() {
+  { dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null; } | head -n1
+}
+
+# find_pc PREFIX: the directory holding PREFIX's python3-embed.pc (or its
+# python-3.X-embed.pc for a requested version): lib/pkgconfig for a
+# `make install` prefix, lib/<multiarch>/pkgconfig for a distro's.
+find_pc() {
+  local prefix=$1 want=${SUBINTERP_PYTHON_VERSION:-} d ma
+  ma=$(multiarch)
+  for d in "$prefix/lib/pkgconfig" ${ma:+"$prefix/lib/$ma/pkgconfig"} "$prefix/lib64/pkgconfig"; do
+    if [ -n "$want" ]; then
+      [ -f "$d/python-$want$debug_suffix-embed.pc" ] && { echo "$d"; return; }
+    else
+      [ -f "$d/python3-embed.pc" ] && { echo "$d"; return; }
+    fi
+  done
+  return 0
+}
+
+# pc_dir_for PREFIX PCDIR VERSION: a directory whose python3-embed.pc is
+# PREFIX's CPython VERSION of this flavour, for `#cgo pkg-config:
+# python3-embed`. A `make install` prefix's own directory already is; for a
+# distro prefix, where python3-embed.pc is the default CPython's and release
+# only, a directory of links in the cache stands in.
+pc_dir_for() {
+  local prefix=$1 pc=$2 ver=$3 target link
+  target="$pc/python-$ver$debug_suffix-embed.pc"
+  if [ "$(readlink -f "$pc/python3-embed.pc")" = "$(readlink -f "$target")" ]; then
+    echo "$pc"; return
+  fi
+  [ -f "$target" ] || die "$prefix has no $target (for the debug flavour, Debian's package is python$ver-dbg)"
+  link="$cache/pkgconfig/$(printf '%s' "$prefix" | tr '/' '_')-$ver$debug_suffix"
+  mkdir -p "$link"
+  ln -sfn "$target" "$link/python3-embed.pc"
+  echo "$link"
+}
 
 # emit_env PREFIX: print the environment for building against PREFIX.
 emit_env() {
-  local prefix=$1 pc="$1/lib/pkgconfig"
-  [ -f "$pc/python3-embed.pc" ] || die "$prefix has no lib/pkgconfig/python3-embed.pc (is it CPython >= 3.8 installed with 'make install'?)"
-  local ver
-  ver=$(PKG_CONFIG_PATH="$pc" pkg-config --modversion python3-embed 2>/dev/null) || die "pkg-config cannot read $pc/python3-embed.pc (is pkg-config installed?)"
+  local prefix=$1 pc ver libdir py
+  pc=$(find_pc "$prefix")
+  if [ -z "$pc" ]; then
+    if [ -n "${SUBINTERP_PYTHON_VERSION:-}" ]; then
+      die "$prefix has no python-${SUBINTERP_PYTHON_VERSION}$debug_suffix-embed.pc under lib/pkgconfig or lib/$(multiarch)/pkgconfig (is CPython ${SUBINTERP_PYTHON_VERSION} installed there, with its -dev package?)"
+    fi
+    die "$prefix has no python3-embed.pc under lib/pkgconfig or lib/$(multiarch)/pkgconfig (a CPython >= 3.12 installed with 'make install', or a distro's python3.X-dev package for /usr)"
+  fi
+  command -v pkg-config >/dev/null 2>&1 || die "pkg-config is not installed (apt-get install pkg-config)"
+  local name=python3-embed
+  [ -n "${SUBINTERP_PYTHON_VERSION:-}" ] && name="python-${SUBINTERP_PYTHON_VERSION}$debug_suffix-embed"
+  ver=$(PKG_CONFIG_PATH="$pc" pkg-config --modversion "$name" 2>/dev/null) || die "pkg-config cannot read $pc/$name.pc"
   case "$ver" in
     3.1[2-9]|3.[2-9][0-9]) ;;
-    *) die "$prefix is CPython $ver; subinterp needs CPython >= 3.12 (per-interpreter GIL)" ;;
+    *) die "$prefix has CPython $ver ($pc/$name.pc); subinterp needs CPython >= 3.12 (per-interpreter GIL, PEP 684). Fix: unset SUBINTERP_PYTHON_PREFIX to let this script build CPython 3.13 into $cache, or point it at a CPython >= 3.12 built with --enable-shared (Debian: python3.12-dev or newer, with SUBINTERP_PYTHON_PREFIX=/usr)" ;;
   esac
-  ls "$prefix"/lib/libpython"$ver"*.so >/dev/null 2>&1 || die "$prefix has no shared libpython$ver (rebuild CPython with --enable-shared)"
+  libdir=$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir "$name")
+  ls "$libdir"/libpython"$ver"*.so >/dev/null 2>&1 || die "$prefix has no shared libpython$ver in $libdir (rebuild CPython with --enable-shared)"
+  pc=$(pc_dir_for "$prefix" "$pc" "$ver")
+  py="$prefix/bin/python$ver$debug_suffix"
+  [ -x "$py" ] || py="$prefix/bin/python$ver"
   local debug=0
-  "$prefix/bin/python$ver" -c 'import sys; raise SystemExit(0 if hasattr(sys, "gettotalrefcount") else 1)' 2>/dev/null && debug=1
+  "$py" -c 'import sys; raise SystemExit(0 if hasattr(sys, "gettotalrefcount") else 1)' 2>/dev/null && debug=1
+  if [ "$flavour" = debug ] && [ "$debug" = 0 ] && [ -x "$py" ]; then
+    die "$prefix's CPython $ver is a release build, not the --debug flavour asked for"
+  fi
   say "using CPython $ver at $prefix$([ "$debug" = 1 ] && echo ' (debug build)')"
+  # The rpath makes binaries find libpython without LD_LIBRARY_PATH. The
+  # define names the build: Go's build cache does not see what pkg-config
+  # answers (golang/go#24544), so without a flag that differs per CPython a
+  # package built against one would be reused, as is, for another (two
+  # CPythons in /usr share one libdir). What an earlier eval of this script
+  # added is replaced, not appended to.
+  local tag ldflags cflags
+  tag=$(printf '%s' "$(readlink -f "$pc/python3-embed.pc")" | cksum | cut -d' ' -f1)
+  ldflags="-Wl,-rpath,$libdir"
+  cflags="-DSUBINTERP_PYTHON_BUILD=${ver/./_}_${debug}_$tag"
+  local base_ld=${CGO_LDFLAGS:-} base_c=${CGO_CFLAGS:-}
+  [ -n "${SUBINTERP_CGO_LDFLAGS:-}" ] && base_ld=${base_ld/"$SUBINTERP_CGO_LDFLAGS"/}
+  [ -n "${SUBINTERP_CGO_CFLAGS:-}" ] && base_c=${base_c/"$SUBINTERP_CGO_CFLAGS"/}
+  base_ld=$(echo $base_ld) base_c=$(echo $base_c)
+  [ -n "$base_c" ] || base_c="-O2 -g" # Go's default, which CGO_CFLAGS replaces
   printf 'export SUBINTERP_PYTHON_PREFIX=%q\n' "$prefix"
   printf 'export SUBINTERP_PYTHON_VERSION=%q\n' "$ver"
   printf 'export SUBINTERP_PYTHON_DEBUG=%q\n' "$debug"
   printf 'export PKG_CONFIG_PATH=%q\n' "$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-  # The rpath makes binaries find libpython without LD_LIBRARY_PATH.
-  printf 'export CGO_LDFLAGS=%q\n' "-Wl,-rpath,$prefix/lib${CGO_LDFLAGS:+ $CGO_LDFLAGS}"
+  printf 'export CGO_LDFLAGS=%q\n' "$ldflags${base_ld:+ $base_ld}"
+  printf 'export CGO_CFLAGS=%q\n' "$base_c $cflags"
+  printf 'export SUBINTERP_CGO_LDFLAGS=%q\n' "$ldflags"
+  printf 'export SUBINTERP_CGO_CFLAGS=%q\n' "$cflags"
   printf 'export CGO_ENABLED=1\n'
+  # Which prefix this script chose itself (not told): a later run, say with
+  # --debug, chooses again rather than taking it for the user's choice.
+  printf 'export SUBINTERP_PYTHON_CHOSEN=%q\n' "$([ "$told" = 1 ] || echo "$prefix")"
+  if [ "$go_env_w" = 1 ]; then
+    # go env -w cannot hold PKG_CONFIG_PATH, but PKG_CONFIG (the program Go
+    # runs) is a Go setting: a wrapper in the cache supplies the path.
+    local wrapper="$cache/pkg-config-$(printf '%s' "$pc" | cksum | cut -d' ' -f1)"
+    printf '#!/bin/sh\n# written by subinterp scripts/python.sh --go-env-w\nPKG_CONFIG_PATH=%q${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH} exec pkg-config "$@"\n' "$pc" >"$wrapper.tmp"
+    chmod 755 "$wrapper.tmp" && mv -f "$wrapper.tmp" "$wrapper"
+    command -v go >/dev/null 2>&1 || die "--go-env-w: no go on PATH"
+    go env -w "PKG_CONFIG=$wrapper" "CGO_LDFLAGS=$ldflags" "CGO_CFLAGS=-O2 -g $cflags" CGO_ENABLED=1 >&2 \
+      || die "go env -w failed"
+    say "wrote PKG_CONFIG, CGO_LDFLAGS, CGO_CFLAGS and CGO_ENABLED into $(go env GOENV) (undo: go env -u PKG_CONFIG CGO_LDFLAGS CGO_CFLAGS CGO_ENABLED)"
+  fi
 }
 
-# 1. explicit prefix
+# ensure_pip PREFIX: give a build of ours pip (ensurepip installs the wheel
+# bundled in the source tree: no network), once; builds made before this
+# script did so get it on their next use. Failing is not fatal: subinterp
+# itself does not need pip.
+ensure_pip() {
+  local prefix=$1 py
+  py=$(ls "$prefix"/bin/python3.[0-9]* 2>/dev/null | grep -E '/python3\.[0-9]+d?$' | head -n1)
+  [ -n "$py" ] || return 0
+  ls -d "$prefix"/lib/python3.*/site-packages/pip >/dev/null 2>&1 && return 0
+  [ "$offline" = 1 ] && return 0
+  exec 8>"$cache/.pip-lock"
+  flock 8
+  if ! ls -d "$prefix"/lib/python3.*/site-packages/pip >/dev/null 2>&1; then
+    say "installing pip into $prefix (ensurepip, offline)"
+    "$py" -m ensurepip --default-pip >"$cache/ensurepip.log" 2>&1 \
+      || say "ensurepip failed (see $cache/ensurepip.log); pip is not needed to build or run subinterp"
+  fi
+  exec 8>&-
+}
+
+# 1. explicit prefix (unless an earlier eval of this script chose it)
+told=1
+if [ -n "${SUBINTERP_PYTHON_CHOSEN:-}" ] && [ "${SUBINTERP_PYTHON_PREFIX:-}" = "$SUBINTERP_PYTHON_CHOSEN" ]; then
+  unset SUBINTERP_PYTHON_PREFIX SUBINTERP_PYTHON_VERSION
+fi
 if [ -n "${SUBINTERP_PYTHON_PREFIX:-}" ]; then
   [ -d "$SUBINTERP_PYTHON_PREFIX" ] || die "SUBINTERP_PYTHON_PREFIX=$SUBINTERP_PYTHON_PREFIX does not exist"
   emit_env "$SUBINTERP_PYTHON_PREFIX"
@@ -76,9 +203,12 @@ newest_cached() {
   return 0
 }
 
+told=0
+unset SUBINTERP_PYTHON_VERSION # a build in the cache is chosen by flavour
 # 2. cached build (no lock needed to read a finished one)
 prefix=$(newest_cached)
 if [ -n "$prefix" ]; then
+  ensure_pip "$prefix"
   emit_env "$prefix"
   exit 0
 fi
@@ -190,5 +320,6 @@ if ! (cd "$build" && "$src/configure" --prefix="$prefix" --enable-shared --witho
 fi
 echo "$debver $flavour" >"$prefix/.complete"
 rm -rf "$build"
+ensure_pip "$prefix"
 say "built CPython $ver ($flavour)"
 emit_env "$prefix"
