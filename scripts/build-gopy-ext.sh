@@ -79,6 +79,10 @@ ln -s "$pbg" "$tmp/pypath/pybindgen"
 
 cd "$repo"
 export GOWORK=off CGO_ENABLED=1
+# gopy's generated C declares `typedef uint8_t bool;`, an error in C23, which
+# newer gcc (Debian sid's) uses by default. gopy sets CGO_CFLAGS itself, so
+# the standard goes in CC, which Go splits into program and flags.
+export CC="${CC:-gcc} -std=gnu17"
 # Never write .pyc files into Debian's pybindgen directory.
 export PYTHONDONTWRITEBYTECODE=1 PYTHONNOUSERSITE=1
 export PYTHONPATH="$tmp/pypath"

@@ -15,11 +15,11 @@
 #       Run CMD inside the chroot, in DIR (default: this repository), with
 #       DIR bind-mounted read-write at the same path, and the host's Go
 #       (/usr/local/go) and Go module cache bind-mounted read-only. With
-#       --python, the environment is set for cgo against that CPython (as
-#       `eval "$(scripts/python.sh)"` does on the host): PKG_CONFIG_PATH so
-#       that both `pkg-config python3-embed` and `pkg-config python-3.X-embed`
-#       find it, SUBINTERP_PYTHON_PREFIX/VERSION/DEBUG. --debug picks the
-#       --with-pydebug build (python3.X-dbg). CMD's exit status is returned.
+#       --python, the environment is set for cgo against Debian's CPython
+#       3.X in /usr by scripts/python.sh itself, run inside
+#       (SUBINTERP_PYTHON_PREFIX=/usr SUBINTERP_PYTHON_VERSION=3.X); --debug
+#       picks the --with-pydebug build (python3.X-dbg). CMD's exit status is
+#       returned.
 #   scripts/sid-chroot.sh down
 #       Unmount anything a killed run left mounted inside the chroot.
 #   scripts/sid-chroot.sh path
@@ -49,7 +49,7 @@ base="$cache/sid-chroot"
 root="$base/root"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-default_packages="gcc libc6-dev pkg-config make python3.14-dev python3.14-dbg python3.15-dev python3.15-dbg"
+default_packages="gcc libc6-dev pkg-config make python3-pybindgen python3.14-dev python3.14-dbg python3.14-venv python3.15-dev python3.15-dbg python3.15-venv"
 
 # The mirror URI comes from this machine's apt configuration.
 # shellcheck source=lib/apt-mirror.sh
@@ -204,7 +204,7 @@ EOF
     tail -n 20 "$log" >&2
     die "apt-get in the chroot failed; see $log"
   fi
-  make_prefixes
+  record_multiarch
   {
     echo "mirror suite: sid"
     date -u +'refreshed: %Y-%m-%dT%H:%M:%SZ'
@@ -220,34 +220,12 @@ inner_apt() {
     sh -c 'apt-get update -q && apt-get install -y -q "$@" && apt-get clean' _ "$@"
 }
 
-# make_prefixes makes, for each CPython installed in the chroot, a prefix
-# laid out as scripts/python.sh expects one (bin/pythonX.Y,
-# lib/pkgconfig/python3-embed.pc, lib/libpythonX.Y.so) out of symlinks to
-# Debian's files, so tools that take SUBINTERP_PYTHON_PREFIX work unchanged.
-make_prefixes() {
-  local multiarch pc ver flavour suffix dir
+# record_multiarch notes the chroot's multiarch triplet for run.
+record_multiarch() {
+  local multiarch
   multiarch=$(chroot "$root" gcc -print-multiarch 2>/dev/null || true)
-  [ -n "$multiarch" ] || multiarch=x86_64-linux-gnu
-  echo "$multiarch" >"$base/.multiarch"
-  rm -rf "$root/opt/subinterp"
-  for pc in "$root/usr/lib/$multiarch/pkgconfig"/python-3.*-embed.pc; do
-    [ -e "$pc" ] || continue
-    ver=$(basename "$pc" -embed.pc)
-    ver=${ver#python-}
-    [[ $ver =~ ^3\.[0-9]+d?$ ]] || continue # python-3.X-dbg-embed.pc is an alias of 3.Xd
-    case "$ver" in
-      *d) flavour=debug; suffix=d; ver=${ver%d} ;;
-      *) flavour=release; suffix= ;;
-    esac
-    [ -x "$root/usr/bin/python$ver$suffix" ] || continue
-    dir="/opt/subinterp/cpython-$ver-$flavour"
-    mkdir -p "$root$dir/bin" "$root$dir/lib/pkgconfig"
-    ln -s "/usr/bin/python$ver$suffix" "$root$dir/bin/python$ver"
-    ln -s "python$ver" "$root$dir/bin/python3"
-    ln -s "/usr/lib/$multiarch/pkgconfig/python-$ver$suffix-embed.pc" "$root$dir/lib/pkgconfig/python3-embed.pc"
-    ln -s "/usr/lib/$multiarch/pkgconfig/python-$ver$suffix-embed.pc" "$root$dir/lib/pkgconfig/python-$ver$suffix-embed.pc"
-    ln -s "/usr/lib/$multiarch/libpython$ver$suffix.so" "$root$dir/lib/libpython$ver$suffix.so"
-  done
+  echo "${multiarch:-x86_64-linux-gnu}" >"$base/.multiarch"
+  rm -rf "$root/opt/subinterp" # prefixes of links an earlier version made
 }
 
 # ---- run --------------------------------------------------------------------
@@ -280,20 +258,26 @@ cmd_run() {
     [[ $python =~ ^3\.[0-9]+$ ]] || die "--python wants a version like 3.14, not $python"
     local flavour=release
     [ "$debug" = 1 ] && flavour=debug
-    local prefix="/opt/subinterp/cpython-$python-$flavour"
-    # (symlinks into the chroot: they dangle when seen from the host)
-    if [ ! -L "$root$prefix/lib/pkgconfig/python3-embed.pc" ]; then
-      local pkg="python$python-dev"
-      [ "$debug" = 1 ] && pkg="python$python-dbg"
+    local suffix="" pkg="python$python-dev"
+    [ "$debug" = 1 ] && suffix=d pkg="python$python-dbg"
+    if [ ! -f "$root/usr/lib/$multiarch/pkgconfig/python-$python$suffix-embed.pc" ]; then
       die "CPython $python ($flavour) is not installed in the chroot: run 'scripts/sid-chroot.sh up --packages \"... $pkg\"'"
     fi
-    # CGO_LDFLAGS as python.sh sets it. It also keeps the builds for each
-    # CPython apart in Go's build cache, which does not see what pkg-config
-    # answers (nor the C headers): without a flag that differs, a package
-    # built against 3.14 would be reused, as is, for 3.15 or a debug build.
-    env+=("SUBINTERP_PYTHON_PREFIX=$prefix" "SUBINTERP_PYTHON_VERSION=$python" "SUBINTERP_PYTHON_DEBUG=$debug"
-          "PKG_CONFIG_PATH=$prefix/lib/pkgconfig:/usr/lib/$multiarch/pkgconfig"
-          "CGO_LDFLAGS=-Wl,-rpath,$prefix/lib")
+    # The environment comes from scripts/python.sh itself, run inside on
+    # Debian's /usr (a copy of this checkout's, so any --repo gets it).
+    # Content-addressed, so runs side by side never see a half-copied one.
+    local sum scripts
+    sum=$(cat "$here/scripts/python.sh" "$here/scripts/lib/"*.sh | sha256sum | cut -c1-16)
+    scripts="/opt/subinterp-scripts/$sum"
+    if [ ! -f "$root$scripts/python.sh" ]; then
+      mkdir -p "$root/opt/subinterp-scripts/tmp.$$/lib"
+      cp "$here/scripts/python.sh" "$root/opt/subinterp-scripts/tmp.$$/"
+      cp "$here/scripts/lib/"*.sh "$root/opt/subinterp-scripts/tmp.$$/lib/"
+      mv -T "$root/opt/subinterp-scripts/tmp.$$" "$root$scripts" 2>/dev/null || rm -rf "$root/opt/subinterp-scripts/tmp.$$"
+    fi
+    env+=("SUBINTERP_PYTHON_PREFIX=/usr" "SUBINTERP_PYTHON_VERSION=$python"
+          "SUBINTERP_SID_PYTHON_SH=$scripts/python.sh"
+          "SUBINTERP_SID_PYTHON_FLAGS=--offline${suffix:+ --debug}")
   else
     env+=("PKG_CONFIG_PATH=/usr/lib/$multiarch/pkgconfig")
   fi
@@ -327,7 +311,14 @@ inner_run() {
   bind "$repo" "$repo"
   mkdir -p "$root/root/.cache/go-build" "$root/root/go"
   set +e
-  chroot "$root" /usr/bin/env -i "${base_env[@]}" "${env[@]}" sh -c 'cd "$0" && exec "$@"' "$repo" "$@"
+  # shellcheck disable=SC2016
+  chroot "$root" /usr/bin/env -i "${base_env[@]}" "${env[@]}" bash -c '
+    if [ -n "${SUBINTERP_SID_PYTHON_FLAGS:-}" ]; then
+      env=$(bash "$SUBINTERP_SID_PYTHON_SH" $SUBINTERP_SID_PYTHON_FLAGS) || exit 2
+      eval "$env"
+      unset SUBINTERP_SID_PYTHON_FLAGS SUBINTERP_SID_PYTHON_SH
+    fi
+    cd "$0" && exec "$@"' "$repo" "$@"
   local rc=$?
   set -e
   unmount_all
