@@ -65,8 +65,18 @@ type RuntimeOptions struct {
 	// Argv becomes sys.argv in every interpreter. Empty: [""].
 	Argv []string
 	// ModulePaths are extra sys.path entries, ahead of the standard
-	// library, in every interpreter.
+	// library, in every interpreter. A plain site-packages directory can go
+	// here (its .pth files are not read; use Venv for that).
 	ModulePaths []string
+	// Venv is a virtual environment (python3.X -m venv DIR) made with the
+	// CPython this program links: sys.prefix becomes DIR and site adds its
+	// site-packages (and the base installation's, if its pyvenv.cfg says
+	// include-system-site-packages = true) in every interpreter, .pth files
+	// included. Initialize refuses, with ErrInvalidOptions, a directory
+	// without pyvenv.cfg, a venv made by another CPython version, and Venv
+	// together with Home (a venv names its home itself) or NoSite (site is
+	// what reads it).
+	Venv string
 	// Stdout and Stderr receive what Python code prints, in every
 	// interpreter, unless a call says otherwise (WithStdout, WithStderr).
 	// Nil: the process's own stdout and stderr.

@@ -8,6 +8,7 @@
 
 typedef struct {
     const char *home;          /* NULL: CPython finds its own prefix */
+    const char *executable;    /* NULL: CPython's own; a venv's bin/python3 (RuntimeOptions.Venv) */
     char **paths;              /* extra sys.path entries, ahead of the stdlib */
     int npaths;
     char **argv;

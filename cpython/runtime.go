@@ -97,10 +97,14 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 	if want := 2 * runtime.NumCPU(); !opts.KeepGOMAXPROCS && runtime.GOMAXPROCS(0) < want {
 		runtime.GOMAXPROCS(want)
 	}
+	executable, err := runtimeExecutable(opts)
+	if err != nil {
+		return nil, err
+	}
 	rt := &Runtime{opts: opts, channels: channel.NewRegistry(), interps: map[int64]*Interpreter{}}
 	bindings.SetHost(host{rt})
 	rt.paths, rt.npaths = cstrings(opts.ModulePaths, func(s string) *C.char { return C.CString(s) }, nil)
-	th, err := startThread(func() (*C.PyThreadState, error) { return initPython(opts, rt.paths, rt.npaths) })
+	th, err := startThread(func() (*C.PyThreadState, error) { return initPython(opts, executable, rt.paths, rt.npaths) })
 	if err != nil {
 		return nil, fmt.Errorf("subinterp: %w", err)
 	}
@@ -113,8 +117,24 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 	return rt, nil
 }
 
+// runtimeExecutable checks the options that decide CPython's path
+// configuration and returns the program path to give it ("" for CPython's
+// own choice).
+func runtimeExecutable(opts RuntimeOptions) (string, error) {
+	if opts.Venv == "" {
+		return "", nil
+	}
+	if opts.Home != "" {
+		return "", fmt.Errorf("%w: Venv and Home exclude each other (a venv's pyvenv.cfg names its home)", ErrInvalidOptions)
+	}
+	if opts.NoSite {
+		return "", fmt.Errorf("%w: Venv needs site (NoSite false): site is what adds the venv's site-packages", ErrInvalidOptions)
+	}
+	return venvExecutable(opts.Venv, strings.Fields(C.GoString(C.Py_GetVersion()))[0])
+}
+
 // initPython runs on the main interpreter's thread.
-func initPython(opts RuntimeOptions, paths **C.char, npaths C.int) (*C.PyThreadState, error) {
+func initPython(opts RuntimeOptions, executable string, paths **C.char, npaths C.int) (*C.PyThreadState, error) {
 	var o C.si_init_options
 	var frees []unsafe.Pointer
 	defer func() {
@@ -129,6 +149,9 @@ func initPython(opts RuntimeOptions, paths **C.char, npaths C.int) (*C.PyThreadS
 	}
 	if opts.Home != "" {
 		o.home = cs(opts.Home)
+	}
+	if executable != "" {
+		o.executable = cs(executable)
 	}
 	o.paths, o.npaths = paths, npaths
 	o.no_site = 0

@@ -39,6 +39,8 @@ type runSpec struct {
 	shared  bool
 	timeout time.Duration
 	noSite  bool
+	// venv is a virtual environment for RuntimeOptions.Venv ("" for none).
+	venv string
 	// code is the source to run; file is its path ("" for -c).
 	code []byte
 	file string
@@ -62,11 +64,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 // parseRun parses and checks the command line of `subinterp run`, reading
 // FILE. done means: exit with code now.
 func parseRun(args []string, stderr io.Writer) (spec runSpec, code int, done bool) {
-	fs := newFlagSet("run", "run -n N [--shared-gil] [--timeout D] (-c CODE | FILE) [args...]", runAbout, stderr)
+	fs := newFlagSet("run", "run -n N [--shared-gil] [--timeout D] [--venv DIR] (-c CODE | FILE) [args...]", runAbout, stderr)
 	fs.IntVar(&spec.n, "n", 1, "run the code in `N` interpreters at once")
 	fs.BoolVar(&spec.shared, "shared-gil", false, "share the main GIL (legacy config: parallel Python code then takes turns)")
 	fs.DurationVar(&spec.timeout, "timeout", 0, "interrupt the code after `D` (e.g. 2s, 500ms; 0: no limit)")
 	fs.BoolVar(&spec.noSite, "no-site", false, "do not import site (faster start; no site-packages), like python3 -S")
+	fs.StringVar(&spec.venv, "venv", "", "use the virtual environment `DIR` (made with the CPython this program links): its site-packages are importable")
 	src := fs.String("c", "", "run `CODE` (a Python program as a string) instead of a FILE")
 	if code, done := parseFlags(fs, args); done {
 		return spec, code, true
@@ -82,6 +85,8 @@ func parseRun(args []string, stderr io.Writer) (spec runSpec, code int, done boo
 		return spec, usageError(stderr, "run", "-n must be at least 1 (got %d)", spec.n), true
 	case spec.timeout < 0:
 		return spec, usageError(stderr, "run", "--timeout must not be negative (got %v)", spec.timeout), true
+	case spec.venv != "" && spec.noSite:
+		return spec, usageError(stderr, "run", "--venv needs site: drop --no-site"), true
 	case haveC && len(rest) > 0 && !explicit && strings.HasSuffix(rest[0], ".py"):
 		return spec, usageError(stderr, "run", "give either -c CODE or FILE, not both (got -c and %s; to pass %s to the code as an argument, put -- before it)", rest[0], rest[0]), true
 	case !haveC && len(rest) == 0:
@@ -192,7 +197,7 @@ type runResult struct {
 
 // execRun runs spec and returns the exit status.
 func execRun(spec runSpec, stdout, stderr io.Writer) int {
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{Argv: spec.argv, ModulePaths: spec.paths, NoSite: spec.noSite})
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{Argv: spec.argv, ModulePaths: spec.paths, NoSite: spec.noSite, Venv: spec.venv})
 	if err != nil {
 		fmt.Fprintf(stderr, "subinterp run: starting CPython: %v\n", err)
 		return exitFailed
@@ -203,8 +208,10 @@ func execRun(spec runSpec, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	// "" if the build has no python3.X program, as CPython says when it
-	// cannot tell.
-	spec.executable = pythonBinary(prefix, rt.Version(), rt.Debug())
+	// cannot tell. In a venv, CPython was given the venv's own program.
+	if spec.venv == "" {
+		spec.executable = pythonBinary(prefix, rt.Version(), rt.Debug())
+	}
 
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stopSignals()
@@ -284,7 +291,9 @@ func runOne(ctx, sigCtx context.Context, rt *cpython.Runtime, cfg cpython.Config
 	ow, ew := NewLineWriter(out, prefix), NewLineWriter(errOut, prefix)
 	opts := []cpython.ExecOption{cpython.WithStdout(ow), cpython.WithStderr(ew)}
 
-	err = in.Exec(ctx, setExecutable, append(opts, cpython.WithGlobals(map[string]any{"__subinterp_executable__": spec.executable}))...)
+	if spec.venv == "" {
+		err = in.Exec(ctx, setExecutable, append(opts, cpython.WithGlobals(map[string]any{"__subinterp_executable__": spec.executable}))...)
+	}
 	switch {
 	case err != nil:
 	case spec.file == "":
