@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean
+.PHONY: all build test test-debug test-312 test-matrix demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean
 
 all: build
 
@@ -34,6 +34,9 @@ test-312: ## the suite against an installed CPython 3.12, if one exists
 	@p=$$(scripts/find-python312.sh); \
 	if [ -z "$$p" ]; then echo "test-312: skipped: no installed CPython 3.12 with a shared libpython (set SUBINTERP_PY312_PREFIX)"; exit 0; fi; \
 	eval "$$(SUBINTERP_PYTHON_PREFIX=$$p scripts/python.sh)" && $(GO) test $(TEST_FLAGS) ./...
+
+test-matrix: ## the suite against CPython 3.12-3.15, release and debug, timed per leg (ci/matrix.sh; LEGS="3.14 3.15-debug" picks legs)
+	@ci/matrix.sh $(LEGS)
 
 demo: build ## the quick side-by-side: own-GIL pools vs threads, multiprocessing and CPython's interpreters (< 1 min)
 	@$(BIN)/subinterp bench --quick
