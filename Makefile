@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 test-matrix demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean
+.PHONY: all build test test-debug test-312 test-matrix test-own-module demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean
 
 all: build
 
@@ -37,6 +37,9 @@ test-312: ## the suite against an installed CPython 3.12, if one exists
 
 test-matrix: ## the suite against CPython 3.12-3.15, release and debug, timed per leg (ci/matrix.sh; LEGS="3.14 3.15-debug" picks legs)
 	@ci/matrix.sh $(LEGS)
+
+test-own-module: ## what README's "Use it from your own module" says, from an empty directory (ci/own-module.sh)
+	@ci/own-module.sh
 
 demo: build ## the quick side-by-side: own-GIL pools vs threads, multiprocessing and CPython's interpreters (< 1 min)
 	@$(BIN)/subinterp bench --quick

@@ -11,10 +11,11 @@
 #       packages (default: gcc, libc6-dev, pkg-config, make and the 3.14/3.15
 #       -dev and -dbg packages). Safe to run again; quick when up to date.
 #   scripts/sid-chroot.sh run [--repo DIR] [--python 3.14|3.15] [--debug]
-#                             [--env NAME=VALUE]... [--] CMD [ARG...]
+#                             [--bind DIR]... [--env NAME=VALUE]... [--] CMD [ARG...]
 #       Run CMD inside the chroot, in DIR (default: this repository), with
 #       DIR bind-mounted read-write at the same path, and the host's Go
-#       (/usr/local/go) and Go module cache bind-mounted read-only. With
+#       (/usr/local/go), Go module cache and each --bind DIR bind-mounted
+#       read-only at their own paths. With
 #       --python, the environment is set for cgo against Debian's CPython
 #       3.X in /usr by scripts/python.sh itself, run inside
 #       (SUBINTERP_PYTHON_PREFIX=/usr SUBINTERP_PYTHON_VERSION=3.X); --debug
@@ -231,12 +232,15 @@ record_multiarch() {
 # ---- run --------------------------------------------------------------------
 
 cmd_run() {
-  local repo=$here python="" debug=0 extra=()
+  local repo=$here python="" debug=0 extra=() binds=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --repo) [ $# -ge 2 ] || die "--repo needs a directory"; repo=$2; shift 2 ;;
       --python) [ $# -ge 2 ] || die "--python needs a version (3.14, 3.15)"; python=$2; shift 2 ;;
       --debug) debug=1; shift ;;
+      --bind) [ $# -ge 2 ] || die "--bind needs a directory"
+              [ -d "$2" ] || die "--bind $2 is not a directory"
+              binds+=("$(cd "$2" && pwd -P)"); shift 2 ;;
       --env) [ $# -ge 2 ] || die "--env needs NAME=VALUE"
              [[ $2 == [A-Za-z_]*=* ]] || die "--env needs NAME=VALUE, not $2"
              extra+=("$2"); shift 2 ;;
@@ -293,14 +297,16 @@ cmd_run() {
     lock
     unmount_all
   fi
-  in_namespace __inner-run "$repo" "$goroot" "$modcache" "${env[@]}" "${extra[@]}" -- "$@"
+  local joined
+  joined=$(IFS=:; echo "${binds[*]:-}")
+  in_namespace __inner-run "$repo" "$goroot" "$modcache" "$joined" "${env[@]}" "${extra[@]}" -- "$@"
 }
 
-# __inner-run REPO GOROOT MODCACHE NAME=VALUE... -- CMD...: in the
+# __inner-run REPO GOROOT MODCACHE BINDS NAME=VALUE... -- CMD...: in the
 # namespace, mount and run.
 inner_run() {
-  local repo=$1 goroot=$2 modcache=$3
-  shift 3
+  local repo=$1 goroot=$2 modcache=$3 binds=$4 b
+  shift 4
   local env=()
   while [ "$1" != -- ]; do env+=("$1"); shift; done
   shift
@@ -309,6 +315,9 @@ inner_run() {
   bind "$goroot" "$goroot" ro
   if [ -n "$modcache" ] && [ -d "$modcache" ]; then bind "$modcache" "$modcache" ro; fi
   bind "$repo" "$repo"
+  if [ -n "$binds" ]; then
+    while IFS= read -r -d: b; do bind "$b" "$b" ro; done <<<"$binds:"
+  fi
   mkdir -p "$root/root/.cache/go-build" "$root/root/go"
   set +e
   # shellcheck disable=SC2016
