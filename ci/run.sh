@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # What CI runs (.ci/run calls this): the README's test command, the quick
-# side-by-side benchmark as a smoke test, the 60-second soak, then the suite under a
-# --with-pydebug CPython and under CPython 3.12 if installed.
+# side-by-side benchmark as a smoke test, the 60-second soak, the suite
+# against every other supported CPython (3.13 debug, 3.12, 3.14 and 3.15
+# release and debug: make test-matrix), and the README's "use it from your
+# own module" steps from an empty directory. Each step's start time is
+# printed; the matrix prints a table of its legs' times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -12,8 +15,8 @@ step "make bench-quick (smoke test: every mode runs)"
 make bench-quick
 step "make soak-ci (RSS, lost interrupts, replacements under churn, cancellations and channel traffic)"
 make soak-ci
-step "make test-debug"
-make test-debug
-step "make test-312"
-make test-312
+step "make test-matrix (3.13 release ran in make test)"
+make test-matrix LEGS="3.13-debug 3.12 3.14 3.14-debug 3.15 3.15-debug"
+step "make test-own-module"
+make test-own-module
 step "done"
