@@ -121,6 +121,12 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 // configuration and returns the program path to give it ("" for CPython's
 // own choice).
 func runtimeExecutable(opts RuntimeOptions) (string, error) {
+	return runtimeExecutableFor(opts, strings.Fields(C.GoString(C.Py_GetVersion()))[0])
+}
+
+// runtimeExecutableFor is runtimeExecutable for a libpython of version
+// linked.
+func runtimeExecutableFor(opts RuntimeOptions, linked string) (string, error) {
 	if opts.Venv == "" {
 		return "", nil
 	}
@@ -130,7 +136,7 @@ func runtimeExecutable(opts RuntimeOptions) (string, error) {
 	if opts.NoSite {
 		return "", fmt.Errorf("%w: Venv needs site (NoSite false): site is what adds the venv's site-packages", ErrInvalidOptions)
 	}
-	return venvExecutable(opts.Venv, strings.Fields(C.GoString(C.Py_GetVersion()))[0])
+	return venvExecutable(opts.Venv, linked)
 }
 
 // initPython runs on the main interpreter's thread.
