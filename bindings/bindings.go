@@ -67,6 +67,12 @@ type Host interface {
 	// under: for the interpreter's own thread it ends when the Go call
 	// running there is cancelled or interrupted.
 	WaitContext(id int64, thread uint64) context.Context
+	// CodeEnded tells the runtime that the Go call running on interpreter
+	// id's own thread (if thread is that thread) has no more of its code to
+	// run: what follows, describing its exception, is Python code too, and
+	// an interrupt raised again there would only cut the description
+	// short. Called with the GIL held.
+	CodeEnded(id int64, thread uint64)
 	// HasHostFunc reports whether a Go function is registered as name.
 	HasHostFunc(name string) bool
 	// HostFuncNames lists the registered Go functions.
@@ -123,6 +129,9 @@ func (e *Exception) Error() string {
 
 // takeException removes the pending Python exception and describes it.
 func takeException() *Exception {
+	if h := currentHost(); h != nil {
+		h.CodeEnded(int64(C.PyInterpreterState_GetID(C.PyInterpreterState_Get())), uint64(C.PyThread_get_thread_ident()))
+	}
 	var typ, msg, tb *C.PyObject
 	if C.si_error_info(&typ, &msg, &tb) < 0 {
 		return &Exception{Type: "SystemError", Message: "error return without exception set"}

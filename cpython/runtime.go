@@ -564,6 +564,14 @@ func (h host) WaitContext(id int64, thread uint64) context.Context {
 	return in.th.waitContext()
 }
 
+// CodeEnded stops interrupts for the call running on id's own thread:
+// its code is over (see bindings.Host). Runs on that thread, GIL held.
+func (h host) CodeEnded(id int64, thread uint64) {
+	if in, err := h.lookup(id); err == nil && uint64(in.th.ident) == thread {
+		in.th.codeEnded()
+	}
+}
+
 func (h host) HasHostFunc(name string) bool { return h.rt.hostFunc(name) != nil }
 
 func (h host) HostFuncNames() []string { return h.rt.hostFuncNames() }

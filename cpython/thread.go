@@ -247,6 +247,15 @@ func (th *thread) runTask(t *task) {
 	C.si_detach()
 }
 
+// codeEnded marks the running task's code as over, on the pinned thread
+// with the GIL held: interrupters skip a task whose seq is no longer in
+// running[runningSeq] (si_interrupt_if), so the exception's description,
+// Python code too, is not cut short by a retry. One interrupt raised
+// before can still land there; bindings formats again after it.
+func (th *thread) codeEnded() {
+	th.running[runningSeq] = 0
+}
+
 // runGuarded turns a Go panic in task code into an error: the pinned
 // thread must survive to release the GIL.
 func runGuarded(fn func() error) (err error) {
