@@ -101,6 +101,20 @@ char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
         goto fail;
     }
     PyConfig_Clear(&config);
+#if PY_VERSION_HEX < 0x030E0000
+    /* Before 3.14, _datetime sets up its static types when a module
+     * imports it, and two interpreters doing that (or ending) at once
+     * corrupt memory: the process aborts in Py_EndInterpreter, with
+     * CPython's own _interpreters too (python/cpython#136421, #136423).
+     * Imported here first, the main interpreter owns those types, as it
+     * does in 3.14, and subinterpreters only add their own state. Best
+     * effort: a build without _datetime has nothing to protect. */
+    PyObject *datetime = PyImport_ImportModule("_datetime");
+    if (datetime == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(datetime);
+#endif
     if (si_setup_interp(o->paths, o->npaths) < 0) {
         PyErr_Clear();
         *main_ts = si_tstate_detach();

@@ -403,3 +403,30 @@ func TestCloseWithLowLevelThread(t *testing.T) {
 		require.NoError(t, other.Close(), "a thread that was just joined")
 	}
 }
+
+// TestConcurrentDatetimeImportAndClose: own-GIL interpreters importing
+// _datetime and ending at the same time. Before 3.14 that corrupted
+// memory inside CPython (the process aborted in Py_EndInterpreter, with
+// CPython's own _interpreters too) unless the main interpreter imported
+// it first, which Initialize does.
+func TestConcurrentDatetimeImportAndClose(t *testing.T) {
+	for round := range 10 {
+		ins := []*cpython.Interpreter{newInterp(t), newInterp(t), newInterp(t)}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, len(ins))
+		for i, in := range ins {
+			wg.Go(func() {
+				<-start
+				if errs[i] = in.Exec(bg, "import _datetime, datetime\ndatetime.datetime.now()"); errs[i] == nil {
+					errs[i] = in.Close()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "round %d, interpreter %d", round, i)
+		}
+	}
+}
