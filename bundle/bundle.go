@@ -25,12 +25,14 @@ package bundle
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -97,6 +99,12 @@ type Options struct {
 	Stdlib StdlibMode
 	// Pyc is PycPlain (default), PycAll or PycNone.
 	Pyc PycMode
+	// KeepDebugInfo leaves the debug information in libpython and the
+	// extension modules; by default `strip --strip-debug` removes it (a
+	// 30 MB libpython becomes 6 MB; symbols stay, so backtraces still name
+	// functions). The program itself is never changed beyond its search
+	// path.
+	KeepDebugInfo bool
 	// Log receives one line per step; nil discards them.
 	Log io.Writer
 }
@@ -118,6 +126,7 @@ type Manifest struct {
 	Prefix        string    `json:"prefix"`         // the CPython installation it came from
 	Stdlib        string    `json:"stdlib"`
 	Pyc           string    `json:"pyc"`
+	Stripped      bool      `json:"stripped"` // debug information removed
 	SitePackages  []string  `json:"site_packages,omitempty"`
 	Libraries     []Library `json:"libraries"`
 	// TargetNeeds are the glibc libraries the target must provide, and
@@ -270,10 +279,15 @@ func (b *builder) build() (*Manifest, error) {
 			return nil, err
 		}
 	}
-	if err := b.fixSearchPaths(); err != nil {
+	if err := b.addLibraries(); err != nil {
 		return nil, err
 	}
-	if err := b.addLibraries(); err != nil {
+	if !b.opts.KeepDebugInfo {
+		if err := b.stripDebug(); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.fixSearchPaths(); err != nil {
 		return nil, err
 	}
 	if err := b.count(); err != nil {
@@ -522,6 +536,36 @@ func (b *builder) addLibraries() error {
 		}
 	}
 	return nil
+}
+
+// stripDebug removes the debug information from every bundled ELF file
+// that has some, except the program.
+func (b *builder) stripDebug() error {
+	strip, err := exec.LookPath("strip")
+	if err != nil {
+		return fmt.Errorf("removing debug information needs strip (binutils): %w; or keep it (--keep-debug-info)", err)
+	}
+	err = b.walkELF(func(path string, _ *DynamicInfo) error {
+		if path == filepath.Join(b.tmp, b.m.Program) || !hasDebugInfo(path) {
+			return nil
+		}
+		out, err := exec.CommandContext(b.ctx, strip, "--strip-debug", "--preserve-dates", path).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("strip --strip-debug %s: %w: %s", path, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	})
+	b.m.Stripped = err == nil
+	return err
+}
+
+func hasDebugInfo(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return f.Section(".debug_info") != nil
 }
 
 // inOwnSearchPath reports whether the bundled file at path finds soname

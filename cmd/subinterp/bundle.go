@@ -50,6 +50,7 @@ func cmdBundle(args []string, stdout, stderr io.Writer) int {
 	pyc := fs.String("pyc", string(bundle.PycPlain), "compiled bytecode to keep: plain (what a run without -O loads), all, or none")
 	compress := fs.String("compress", string(bundle.CompressGzip), "the single file's payload: gzip or none (bigger file, faster first start)")
 	launcher := fs.String("launcher", "", "a built launcher `executable` (go build github.com/subinterp/subinterp/bundle/launcher\nwith CGO_ENABLED=0) instead of building one")
+	keepDebug := fs.Bool("keep-debug-info", false, "leave the debug information in libpython and the extension modules\n(by default strip --strip-debug removes it: a 30 MB libpython becomes 6 MB)")
 	force := fs.Bool("force", false, "replace the output directory and file if they exist")
 	asJSON := fs.Bool("json", false, "print the bundle's manifest as JSON")
 	if code, done := parseFlags(fs, args); done {
@@ -59,6 +60,16 @@ func cmdBundle(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "bundle", "want exactly one PROGRAM, got %d arguments", fs.NArg())
 	}
 	program := fs.Arg(0)
+	switch {
+	case *stdlib != string(bundle.StdlibSlim) && *stdlib != string(bundle.StdlibFull):
+		return usageError(stderr, "bundle", "--stdlib %q: want slim or full", *stdlib)
+	case *pyc != string(bundle.PycPlain) && *pyc != string(bundle.PycAll) && *pyc != string(bundle.PycNone):
+		return usageError(stderr, "bundle", "--pyc %q: want plain, all or none", *pyc)
+	case *compress != string(bundle.CompressGzip) && *compress != string(bundle.CompressNone):
+		return usageError(stderr, "bundle", "--compress %q: want gzip or none", *compress)
+	case *single == "" && (isSet(fs, "launcher") || isSet(fs, "compress")):
+		return usageError(stderr, "bundle", "--launcher and --compress apply to --single-file only")
+	}
 	if *out == "" {
 		*out = filepath.Base(program) + "-bundle"
 	}
@@ -74,9 +85,23 @@ func cmdBundle(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		log = io.Discard
 	}
+	// The launcher first: when it cannot be built, nothing is made.
+	l := *launcher
+	if *single != "" && l == "" {
+		tmp, err := os.MkdirTemp("", "subinterp-launcher-")
+		if err != nil {
+			return bundleFailed(ctx, stderr, err)
+		}
+		defer os.RemoveAll(tmp)
+		l = filepath.Join(tmp, "launcher")
+		fmt.Fprintf(log, "building the launcher (%s)\n", bundle.LauncherPackage)
+		if err := bundle.BuildLauncher(ctx, "go", ".", l); err != nil {
+			return bundleFailed(ctx, stderr, fmt.Errorf("%w (or give a built one with --launcher)", err))
+		}
+	}
 	m, err := bundle.Build(ctx, bundle.Options{
 		Program: program, Out: *out, Force: *force, PythonPrefix: *prefix, SitePackages: sitePackages,
-		Stdlib: bundle.StdlibMode(*stdlib), Pyc: bundle.PycMode(*pyc), Log: log,
+		Stdlib: bundle.StdlibMode(*stdlib), Pyc: bundle.PycMode(*pyc), KeepDebugInfo: *keepDebug, Log: log,
 	})
 	if err != nil {
 		return bundleFailed(ctx, stderr, err)
@@ -84,19 +109,6 @@ func cmdBundle(args []string, stdout, stderr io.Writer) int {
 	var packed *bundle.Trailer
 	var packedSize int64
 	if *single != "" {
-		l := *launcher
-		if l == "" {
-			tmp, err := os.MkdirTemp("", "subinterp-launcher-")
-			if err != nil {
-				return bundleFailed(ctx, stderr, err)
-			}
-			defer os.RemoveAll(tmp)
-			l = filepath.Join(tmp, "launcher")
-			fmt.Fprintf(log, "building the launcher (%s)\n", bundle.LauncherPackage)
-			if err := bundle.BuildLauncher(ctx, "go", ".", l); err != nil {
-				return bundleFailed(ctx, stderr, fmt.Errorf("%w (or give a built one with --launcher)", err))
-			}
-		}
 		packed, err = bundle.Pack(ctx, bundle.PackOptions{Dir: *out, Launcher: l, Out: *single, Compression: bundle.Compression(*compress)})
 		if err != nil {
 			return bundleFailed(ctx, stderr, err)
@@ -196,4 +208,3 @@ func bundleKind(dir, stdlib, p string, m *bundle.Manifest) string {
 	}
 	return "other"
 }
-
