@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 BIN := bin
-PURE_GO := ./channel/... ./internal/...
+PURE_GO := ./channel/... ./internal/... ./bundle/...
 TEST_FLAGS ?= -count=1 -timeout 20m
 
 release_env = eval "$$(scripts/python.sh)"
