@@ -44,7 +44,7 @@ func buildFakePython(t *testing.T) fakePython {
 	cc(t, src, "-shared", "-fPIC", rpath, "-o", filepath.Join(dyn, "_tkinter.cpython-399-x86_64-linux-gnu.so"), "extra.c")
 	cc(t, src, "-o", filepath.Join(src, "prog"), "prog.c", "-L"+lib, "-lpython3.99", rpath)
 	for _, f := range []string{
-		"os.py", "json/__init__.py", "json/__pycache__/__init__.cpython-399.pyc",
+		"os.py", "site.py", "json/__init__.py", "json/__pycache__/__init__.cpython-399.pyc",
 		"json/__pycache__/__init__.cpython-399.opt-1.pyc", "json/__pycache__/__init__.cpython-399.opt-2.pyc",
 		"test/test_os.py", "idlelib/idle.py", "tkinter/__init__.py", "turtledemo/x.py", "ensurepip/__init__.py",
 		"config-3.99-x86_64-linux-gnu/Makefile", "site-packages/installed_here.py", "lib-dynload/_testcapi.cpython-399-x86_64-linux-gnu.so",
@@ -232,4 +232,24 @@ func TestBuildRefusals(t *testing.T) {
 	assert.FileExists(t, filepath.Join(existing, "prog"))
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(existing), ".*"))
 	assert.Empty(t, left, strings.Join(left, " "))
+}
+
+// TestBuildDebianSiteDir: Debian's CPython looks for packages in
+// lib/python3.X/dist-packages under its home, never in site-packages.
+func TestBuildDebianSiteDir(t *testing.T) {
+	fp := buildFakePython(t)
+	writeText(t, filepath.Join(fp.prefix, "lib", "python3.99", "site.py"),
+		`sitepackages.append(os.path.join(prefix, "lib", "python3", "dist-packages"))`+"\n")
+	site := t.TempDir()
+	writeText(t, filepath.Join(site, "mypkg.py"), "X = 1\n")
+	out := filepath.Join(t.TempDir(), "out")
+	m, err := Build(context.Background(), Options{Program: fp.program, Out: out, SitePackages: []string{site}, KeepDebugInfo: true})
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join("lib", "python3.99", "dist-packages"), m.SiteDir)
+	assert.FileExists(t, filepath.Join(out, m.SiteDir, "mypkg.py"))
+
+	require.NoError(t, os.Remove(filepath.Join(fp.prefix, "lib", "python3.99", "site.py")))
+	_, err = Build(context.Background(), Options{Program: fp.program, Out: filepath.Join(t.TempDir(), "out"), KeepDebugInfo: true})
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.ErrorContains(t, err, "site.py")
 }

@@ -128,6 +128,7 @@ type Manifest struct {
 	Pyc           string    `json:"pyc"`
 	Stripped      bool      `json:"stripped"` // debug information removed
 	SitePackages  []string  `json:"site_packages,omitempty"`
+	SiteDir       string    `json:"site_dir"` // where they went, relative to the bundle
 	Libraries     []Library `json:"libraries"`
 	// TargetNeeds are the glibc libraries the target must provide, and
 	// MinGlibc the highest symbol version any bundled file needs.
@@ -273,7 +274,11 @@ func (b *builder) build() (*Manifest, error) {
 	if err := b.copyStdlib(stdlib, pyDir); err != nil {
 		return nil, err
 	}
-	site := filepath.Join(pyDir, "site-packages")
+	site, err := siteDir(stdlib, pyDir)
+	if err != nil {
+		return nil, err
+	}
+	b.m.SiteDir, _ = filepath.Rel(b.tmp, site)
 	for _, sp := range b.opts.SitePackages {
 		if err := b.copySitePackages(sp, site); err != nil {
 			return nil, err
@@ -369,6 +374,20 @@ func findStdlib(prefix, libpython, ver string) (stdlib, foundPrefix string, err 
 	}
 	return "", "", fmt.Errorf("the standard library of CPython %s (os.py in %s): %w; give the prefix with --python-prefix",
 		ver, strings.Join(candidates, " or "), ErrNotFound)
+}
+
+// siteDir is where the named site-packages go: lib/python3.X/site-packages,
+// or dist-packages for a Debian-patched CPython, whose site module looks
+// only there (and in lib/python3/dist-packages) under the home.
+func siteDir(stdlib, pyDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(stdlib, "site.py"))
+	if err != nil {
+		return "", fmt.Errorf("the standard library has no site.py: %w", err)
+	}
+	if strings.Contains(string(data), `"dist-packages"`) { // upstream's site.py never names it
+		return filepath.Join(pyDir, "dist-packages"), nil
+	}
+	return filepath.Join(pyDir, "site-packages"), nil
 }
 
 // slimSkip reports whether the slim standard library leaves out rel (a

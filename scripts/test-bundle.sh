@@ -5,8 +5,10 @@
 # no build cache, as an unprivileged user (65534), from another directory,
 # with an empty environment (no HOME, no XDG_CACHE_HOME).
 #
-# Usage: scripts/test-bundle.sh [--measure N]
+# Usage: scripts/test-bundle.sh [--debug] [--measure N]
 #
+#   --debug       bundle a program built against the --with-pydebug CPython
+#                 (scripts/python.sh --debug) instead of the release one.
 #   --measure N   also time N starts of each mode inside the chroot (directory,
 #                 single file cold = unpacking into an empty cache, single file
 #                 warm) for the gzip and the uncompressed single file, and
@@ -254,11 +256,12 @@ bootstrap() {
 can_unshare() { unshare --mount --propagation private true 2>/dev/null; }
 
 main() {
-  local measure=0
+  local measure=0 flavour=()
   while [ $# -gt 0 ]; do
     case "$1" in
+      --debug) flavour=(--debug); shift ;;
       --measure) [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] || die "--measure needs a count"; measure=$2; shift 2 ;;
-      -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) die "unknown argument: $1" ;;
     esac
   done
@@ -272,7 +275,7 @@ main() {
   bootstrap
 
   # Build the probe, the CLI and the launcher, and bundle.
-  eval "$("$here/scripts/python.sh")"
+  eval "$("$here/scripts/python.sh" "${flavour[@]}")"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   say "building the probe, subinterp and the launcher"

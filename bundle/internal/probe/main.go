@@ -22,7 +22,7 @@ import (
 var checks = []struct{ name, expr string }{
 	{"json", `__import__("_json") and __import__("json").dumps({"a": [1, 2]})`},
 	{"math", `__import__("math").sqrt(16)`},
-	{"sqlite3", `__import__("sqlite3").connect(":memory:").execute("select sqlite_version()").fetchone()[0]`},
+	{"sqlite3", `(lambda c: (c.execute("select sqlite_version()").fetchone()[0], c.close())[0])(__import__("sqlite3").connect(":memory:"))`},
 	{"ssl", `__import__("ssl").OPENSSL_VERSION`},
 	{"hashlib", `__import__("hashlib").sha256(b"abc").hexdigest()[:16]`},
 	{"zlib", `len(__import__("zlib").compress(b"x" * 1000))`},
