@@ -66,6 +66,9 @@ func Launch() error {
 	}
 	prog := filepath.Join(entry, t.Program)
 	if err := syscall.Exec(prog, os.Args, os.Environ()); err != nil {
+		if errors.Is(err, syscall.EACCES) {
+			return fmt.Errorf("executing %s: %w (is the cache on a noexec file system? set %s)", prog, err, CacheEnv)
+		}
 		return fmt.Errorf("executing %s: %w", prog, err)
 	}
 	return nil
