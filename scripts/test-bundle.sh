@@ -95,7 +95,7 @@ check_probe() {
   say "checking $name"
   expect "$out" prefix "$prefix\$"
   expect "$out" stdlib "$prefix/lib/python3\.[0-9]+/os\.py\$"
-  expect "$out" dynload "$prefix/lib/python3\.[0-9]+/lib-dynload/_json\..*\.so\$"
+  expect "$out" dynload "$prefix/lib/python3\.[0-9]+/lib-dynload/_sqlite3\..*\.so\$"
   expect "$out" home_set 'false$'
   expect "$out" own_gil "ok \[_json 3628800 $prefix\]\$"
   for c in json math sqlite3 ssl hashlib zlib lzma bz2 ctypes decimal; do

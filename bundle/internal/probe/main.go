@@ -65,7 +65,7 @@ func run() error {
 		{"version", "__import__('sys').version.split()[0]"},
 		{"prefix", "__import__('sys').prefix"},
 		{"stdlib", "__import__('os').__file__"},
-		{"dynload", "__import__('_json').__file__"},
+		{"dynload", "__import__('_sqlite3').__file__"},
 	} {
 		v, err := main.Eval(ctx, e.expr)
 		if err != nil {
