@@ -177,6 +177,8 @@ func TestBuildRefusals(t *testing.T) {
 	siteA, siteB := t.TempDir(), t.TempDir()
 	writeText(t, filepath.Join(siteA, "same.py"), "a\n")
 	writeText(t, filepath.Join(siteB, "same.py"), "b\n")
+	libNamed := filepath.Join(t.TempDir(), "lib")
+	require.NoError(t, copyFile(fp.program, libNamed))
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	cases := []struct {
@@ -195,6 +197,7 @@ func TestBuildRefusals(t *testing.T) {
 		{"bad stdlib mode", nil, Options{Program: fp.program, Stdlib: "tiny"}, nil, `stdlib mode "tiny"`},
 		{"bad pyc mode", nil, Options{Program: fp.program, Pyc: "some"}, nil, `pyc mode "some"`},
 		{"cancelled", cancelled, Options{Program: fp.program}, context.Canceled, ""},
+		{"program named lib", nil, Options{Program: libNamed}, nil, `named "lib"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

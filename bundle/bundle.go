@@ -214,6 +214,9 @@ func (b *builder) build() (*Manifest, error) {
 			prog, ErrNotEmbedding, strings.Join(info.Needed, ", "))
 	}
 	b.m.Program, b.m.PythonVersion, b.m.LibPython = filepath.Base(prog), ver, soname
+	if b.m.Program == "lib" || strings.HasPrefix(b.m.Program, ".") {
+		return nil, fmt.Errorf("a program named %q cannot be bundled (the bundle has a lib directory and hides dot files); rename it", b.m.Program)
+	}
 	b.m.Stdlib, b.m.Pyc = string(b.opts.Stdlib), string(b.opts.Pyc)
 
 	var dirs []string

@@ -35,8 +35,8 @@ directory in $TMPDIR) and then executes the program. The launcher is built
 with the go command from the current directory (inside this module or one
 that requires it) unless --launcher names a built one.
 
-Exit status: 0 done; 1 failed (nothing is left behind); 2 bad usage; 130 on
-Ctrl-C.`
+Exit status: 0 done; 1 failed (the step that failed leaves nothing
+behind: no partial directory or file); 2 bad usage; 130 on Ctrl-C.`
 
 // cmdBundle is `subinterp bundle`.
 func cmdBundle(args []string, stdout, stderr io.Writer) int {
