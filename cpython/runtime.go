@@ -154,7 +154,7 @@ func initPython(opts RuntimeOptions, executable string, paths **C.char, npaths C
 		return p
 	}
 	home := opts.Home
-	if home == "" {
+	if home == "" && opts.Venv == "" { // a venv names its home itself
 		home = defaultHome()
 	}
 	if home != "" {
