@@ -179,6 +179,8 @@ func EnsureUnpacked(exe, root string) (string, *Trailer, error) {
 		if root, err = CacheRoot(); err != nil {
 			return "", nil, err
 		}
+	} else if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", nil, err
 	}
 	full := os.Getenv(VerifyEnv) == "full"
 	entry := filepath.Join(root, t.SHA256)
