@@ -26,7 +26,8 @@
 # Checks: the chroot has no python3 and no libpython; the program starts
 # CPython with no options and its sys.prefix is the bundle; an own-GIL
 # interpreter runs; _json, math, sqlite3, ssl, hashlib, zlib, lzma, bz2,
-# ctypes and decimal work (their shared libraries come from the bundle); a
+# ctypes and decimal work, with libpython and their shared libraries loaded
+# from the bundle (also those the chroot has: libffi, libz, ...); a
 # module from the bundled site-packages imports; arguments and the exit
 # status pass through the launcher; four concurrent first starts share one
 # cache entry and leave no temporary directory; a damaged cache entry is
@@ -102,6 +103,10 @@ check_probe() {
     expect "$out" "check_$c" 'ok '
   done
   expect "$out" check_site_pkg 'ok hello from site-packages$'
+  # Loaded from the bundle, also those the chroot has (libffi, libz, ...).
+  for c in libpython libssl libcrypto libsqlite3 libffi libz liblzma libbz2; do
+    expect "$out" "lib_$c" "$prefix/lib/$c[.0-9a-z]*\.so"
+  done
 }
 
 # median of the numbers on stdin
@@ -261,7 +266,7 @@ main() {
     case "$1" in
       --debug) flavour=(--debug); shift ;;
       --measure) [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] || die "--measure needs a count"; measure=$2; shift 2 ;;
-      -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) die "unknown argument: $1" ;;
     esac
   done

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/subinterp/subinterp/cpython"
@@ -91,5 +92,34 @@ func run() error {
 		return fmt.Errorf("own-GIL interpreter: %w", err)
 	}
 	fmt.Printf("own_gil=ok %v\n", v)
+	return printLoaded()
+}
+
+// printLoaded prints where the dynamic loader took libpython and the
+// libraries of the extension modules from ("lib_NAME=PATH"), from
+// /proc/self/maps: in a bundle every one must be the bundle's own copy,
+// even where the system has the same library.
+func printLoaded() error {
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(maps), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 6 {
+			continue
+		}
+		path := fields[len(fields)-1]
+		base := filepath.Base(path)
+		for _, name := range []string{"libpython", "libssl", "libcrypto", "libsqlite3", "libffi", "libz", "liblzma", "libbz2"} {
+			if strings.HasPrefix(base, name+".so") || (name == "libpython" && strings.HasPrefix(base, name)) {
+				if !seen[name] {
+					seen[name] = true
+					fmt.Printf("lib_%s=%s\n", name, path)
+				}
+			}
+		}
+	}
 	return nil
 }
