@@ -177,7 +177,7 @@ type builder struct {
 	tmp  string // the bundle under construction
 	lib  string // tmp/lib
 	m    Manifest
-	// progDir and progPath are the original program's directory and its
+	// progDir and progSearch are the original program's directory and its
 	// search path, used to resolve what the program needs.
 	progDir    string
 	progSearch []string
