@@ -5,13 +5,13 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 BIN := bin
-PURE_GO := ./channel/... ./internal/...
+PURE_GO := ./channel/... ./internal/... ./bundle/...
 TEST_FLAGS ?= -count=1 -timeout 20m
 
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 test-matrix test-own-module demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean
+.PHONY: all build test test-debug test-312 test-matrix test-own-module demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean launcher test-bundle
 
 all: build
 
@@ -20,6 +20,12 @@ python: ## find or build the release CPython
 
 build:
 	@$(release_env) && $(GO) build -o $(BIN)/subinterp ./cmd/subinterp && echo "built $(BIN)/subinterp"
+
+launcher: ## the pure-Go front of single-file bundles (subinterp bundle --single-file --launcher bin/subinterp-launcher)
+	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/subinterp-launcher ./bundle/launcher && echo "built $(BIN)/subinterp-launcher"
+
+test-bundle: ## bundle a probe program (directory and single file) and run both in a bare Debian 12 chroot as an unprivileged user (needs root)
+	@scripts/test-bundle.sh
 
 lint:
 	@$(release_env) && test -z "$$(gofmt -l . | tee /dev/stderr)" && $(GO) vet ./...

@@ -57,7 +57,13 @@ func (c Config) validate() error {
 // RuntimeOptions configure the process-wide CPython runtime.
 type RuntimeOptions struct {
 	// Home is the Python prefix holding the standard library (like
-	// PYTHONHOME). Empty: the prefix CPython was built for.
+	// PYTHONHOME, which the runtime ignores: it does not read PYTHON*
+	// variables). Empty, and no Venv: the executable's own directory when
+	// it holds a standard library for this CPython version
+	// (lib/python3.X/os.py next to the executable, the layout `subinterp
+	// bundle` makes, so a bundled program needs no options and no
+	// environment); otherwise the prefix CPython was built for. A Home
+	// given here always wins.
 	Home string
 	// NoSite skips `import site`: interpreters start faster, and
 	// site-packages are not on sys.path.

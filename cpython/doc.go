@@ -75,6 +75,16 @@
 // bound to Go: Release it when done. Ends passed to Python stay valid as
 // long as Python holds them.
 //
+// # Where Python comes from
+//
+// The program links the shared libpython it was built against and finds it
+// through its rpath. Initialize uses RuntimeOptions.Home as the Python home
+// when set; otherwise the executable's own directory when it holds
+// lib/python3.X/os.py for this CPython version (the layout `subinterp
+// bundle` makes, so a bundled program needs no options and no
+// environment); otherwise the prefix CPython was built for. PYTHONHOME and
+// the other PYTHON* variables are ignored.
+//
 // # More
 //
 // README.md has the value conversion table, the Python module and the

@@ -153,8 +153,12 @@ func initPython(opts RuntimeOptions, executable string, paths **C.char, npaths C
 		frees = append(frees, unsafe.Pointer(p))
 		return p
 	}
-	if opts.Home != "" {
-		o.home = cs(opts.Home)
+	home := opts.Home
+	if home == "" && opts.Venv == "" { // a venv names its home itself
+		home = defaultHome()
+	}
+	if home != "" {
+		o.home = cs(home)
 	}
 	if executable != "" {
 		o.executable = cs(executable)

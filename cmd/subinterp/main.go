@@ -62,6 +62,7 @@ var commands = []command{
 	{"bench", "subinterpreters against threads, multiprocessing and CPython's interpreters", cmdBench},
 	{"microbench", "latency microbenchmarks (create+close, Call) next to CPython's peers", cmdMicroBench},
 	{"soak", "soak scenarios: RSS growth, lost interrupts, replacements, leftover channels", cmdSoak},
+	{"bundle", "a self-contained directory or single file: the program, its libpython and stdlib", cmdBundle},
 }
 
 // main runs the command named on the command line and exits with its status.
