@@ -3,8 +3,9 @@
 # empty directory, and checks each step: a new module that depends on
 # subinterp (a replace to this checkout stands in for a published version),
 # the cgo environment from the module's own scripts/python.sh, build, run,
-# go vet through `--go-env-w` (a private GOENV, so the user's Go settings are
-# left alone), a switch to the debug CPython without `go build -a`, the
+# `subinterp bundle` (directory and single file, run with an empty
+# environment), go vet through `--go-env-w` (a private GOENV, so the
+# user's Go settings are left alone), a switch to the debug CPython without `go build -a`, the
 # error for a too-old Python, and Debian's python3.14-dev through
 # SUBINTERP_PYTHON_PREFIX=/usr (in the sid chroot, when it exists).
 #
@@ -45,6 +46,16 @@ clean bash -c ". '$envfile' && go build -o app . && ./app" >"$work/out" || fail 
 cat "$work/out"
 grep -q '^interpreters: 4, results: \[0 1 4 9\]$' "$work/out" || fail "unexpected output"
 grep -q '^debug build: false$' "$work/out" || fail "not the release build"
+
+step "bundle it, and run the bundle with an empty environment from another directory"
+clean bash -c ". '$envfile' && go run github.com/subinterp/subinterp/cmd/subinterp bundle --single-file app.run app" \
+  || fail "subinterp bundle failed"
+(cd / && env -i "$work/app/app-bundle/app") >"$work/out-bundle" || fail "the bundle did not run: $(cat "$work/out-bundle")"
+grep -q '^interpreters: 4, results: \[0 1 4 9\]$' "$work/out-bundle" || fail "unexpected output from the bundle"
+(cd / && env -i SUBINTERP_BUNDLE_CACHE="$work/bundle-cache" "$work/app/app.run") >"$work/out-single" \
+  || fail "the single-file bundle did not run: $(cat "$work/out-single")"
+grep -q '^interpreters: 4, results: \[0 1 4 9\]$' "$work/out-single" || fail "unexpected output from the single-file bundle"
+echo "bundle: $(du -sh app-bundle | cut -f1) directory, $(du -h app.run | cut -f1) single file; both ran"
 
 step "go vet with the environment written by --go-env-w (no eval)"
 clean bash "$sub/scripts/python.sh" --go-env-w >/dev/null || fail "--go-env-w failed"

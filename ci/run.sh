@@ -3,7 +3,8 @@
 # side-by-side benchmark as a smoke test, the 60-second soak, the suite
 # against every other supported CPython (3.13 debug, 3.12, 3.14 and 3.15
 # release and debug: make test-matrix), and the README's "use it from your
-# own module" steps from an empty directory. Each step's start time is
+# own module" steps from an empty directory, and a bundle run in a bare
+# Debian 12 chroot. Each step's start time is
 # printed; the matrix prints a table of its legs' times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,6 @@ step "make test-matrix (3.13 release ran in make test)"
 make test-matrix LEGS="3.13-debug 3.12 3.14 3.14-debug 3.15 3.15-debug"
 step "make test-own-module"
 make test-own-module
+step "make test-bundle (a bundle in a bare Debian 12 chroot, as an unprivileged user)"
+make test-bundle
 step "done"
