@@ -53,6 +53,10 @@ type Options struct {
 	MaxBytes int
 	// Fallback is recorded for the Python side (see Fallback).
 	Fallback Fallback
+	// Tag is recorded for the Python side and means nothing to Go: a PEP
+	// 734 Queue keeps its default unbounditems policy there, so that a
+	// Queue object made from the id in any interpreter knows it. 0..255.
+	Tag int
 }
 
 // RecvChannel is the receiving end of a channel. Ends are small handles:
@@ -115,6 +119,9 @@ type sendWaiter struct {
 	state atomic.Int32
 	sig   *handoff.Signal
 	msg   Message // while sWaitRoom
+	// queueOnly: SendMsgQueued, which waits for room, not for receipt.
+	// Admitting it into the queue finishes its wait (state sReceived).
+	queueOnly bool
 }
 
 type item struct {
@@ -136,6 +143,7 @@ type channel struct {
 	capacity int
 	maxBytes int
 	fallback Fallback
+	tag      int
 	recvEnd  RecvChannel
 	sendEnd  SendChannel
 	_        [64]byte
@@ -185,30 +193,52 @@ func ctxOrBackground(ctx context.Context) context.Context {
 
 // popLocked takes the first queued value, marking a blocking sender's
 // value received (its signal is returned for notifying), and admits
-// senders waiting for room.
-func (c *channel) popLocked() (Message, *handoff.Signal, bool) {
+// senders waiting for room (the signal of a queue-only sender it admitted
+// is returned as admitted, also for notifying).
+func (c *channel) popLocked() (m Message, sig, admitted *handoff.Signal, ok bool) {
 	if c.queue.len() == 0 {
-		return Message{}, nil, false
+		return Message{}, nil, nil, false
 	}
 	it := c.queue.pop()
 	it.msg.markQueued(-1)
-	var sig *handoff.Signal
 	if it.sw != nil {
 		it.sw.state.Store(sReceived)
 		sig = it.sw.sig
 	}
-	c.admitLocked()
-	return it.msg, sig, true
+	admitted = c.admitLocked()
+	return it.msg, sig, admitted, true
 }
 
 // admitLocked moves senders waiting for room into the queue while there is
-// room.
-func (c *channel) admitLocked() {
+// room. A queue-only sender's wait ends there: its value is queued as if
+// sent without waiting, and its signal is returned for notifying once the
+// lock is dropped. Callers free one slot at a time, so at most one sender
+// is admitted per call.
+func (c *channel) admitLocked() (admitted *handoff.Signal) {
 	for c.sendq.len() > 0 && (c.capacity == 0 || c.queue.len() < c.capacity) {
 		sw := c.sendq.pop()
+		if sw.queueOnly {
+			c.queue.push(item{sw.msg, nil})
+			sw.msg = Message{}
+			// Last: the sender may be spinning on the state and owns sw
+			// again once it sees sReceived.
+			sw.state.Store(sReceived)
+			admitted = sw.sig
+			continue
+		}
 		sw.state.Store(sQueued)
 		c.queue.push(item{sw.msg, sw})
 		sw.msg = Message{}
+	}
+	return admitted
+}
+
+// notifyAll wakes each non-nil signal.
+func notifyAll(sigs ...*handoff.Signal) {
+	for _, s := range sigs {
+		if s != nil {
+			s.Notify()
+		}
 	}
 }
 
@@ -216,13 +246,11 @@ func (c *channel) admitLocked() {
 // ErrClosed on a closed, drained channel.
 func (c *channel) tryRecv() (Message, bool, error) {
 	c.lock()
-	m, sig, ok := c.popLocked()
+	m, sig, admitted, ok := c.popLocked()
 	closed := c.closed
 	c.mu.Unlock()
 	if ok {
-		if sig != nil {
-			sig.Notify()
-		}
+		notifyAll(sig, admitted)
 		return m, true, nil
 	}
 	if closed {
@@ -234,11 +262,9 @@ func (c *channel) tryRecv() (Message, bool, error) {
 func (c *channel) recvMsg(ctx context.Context) (Message, error) {
 	ctx = ctxOrBackground(ctx)
 	c.lock()
-	if m, sig, ok := c.popLocked(); ok {
+	if m, sig, admitted, ok := c.popLocked(); ok {
 		c.mu.Unlock()
-		if sig != nil {
-			sig.Notify()
-		}
+		notifyAll(sig, admitted)
 		return m, nil
 	}
 	if c.closed {
@@ -362,7 +388,9 @@ func (c *channel) sendMsgNowait(m Message) (bool, error) {
 	return false, nil
 }
 
-func (c *channel) sendMsg(ctx context.Context, m Message) error {
+// sendMsg sends m and waits until it is received, or, with queueOnly, only
+// until it is queued (waiting for room in a full bounded channel).
+func (c *channel) sendMsg(ctx context.Context, m Message, queueOnly bool) error {
 	ctx = ctxOrBackground(ctx)
 	if err := c.prepare(&m); err != nil {
 		m.Release()
@@ -384,7 +412,15 @@ func (c *channel) sendMsg(ctx context.Context, m Message) error {
 		m.Release()
 		return &notReceivedError{c.id, err}
 	}
+	if queueOnly && (c.capacity == 0 || c.queue.len() < c.capacity) {
+		c.queue.push(item{m, nil})
+		m.markQueued(1)
+		c.mu.Unlock()
+		m.collectIfOnlyQueued()
+		return nil
+	}
 	sw := c.reg.getSendWaiter()
+	sw.queueOnly = queueOnly
 	if c.capacity > 0 && c.queue.len() >= c.capacity {
 		sw.state.Store(sWaitRoom)
 		sw.msg = m
@@ -400,8 +436,9 @@ func (c *channel) sendMsg(ctx context.Context, m Message) error {
 	if werr := await(ctx, sw.sig, sw.done); werr != nil {
 		c.lock()
 		if !sw.done() {
-			withdrawn := c.withdrawLocked(sw)
+			withdrawn, admitted := c.withdrawLocked(sw)
 			c.mu.Unlock()
+			notifyAll(admitted)
 			withdrawn.Release()
 			c.reg.putSendWaiter(sw)
 			return &notReceivedError{c.id, werr}
@@ -416,8 +453,10 @@ func (c *channel) sendMsg(ctx context.Context, m Message) error {
 	return &notReceivedError{c.id, c.errClosed()}
 }
 
-// withdrawLocked takes a not-yet-received value back out of the channel.
-func (c *channel) withdrawLocked(sw *sendWaiter) Message {
+// withdrawLocked takes a not-yet-received value back out of the channel;
+// admitted is the signal of a queue-only sender admitted into the room it
+// left (see admitLocked).
+func (c *channel) withdrawLocked(sw *sendWaiter) (m Message, admitted *handoff.Signal) {
 	switch sw.state.Load() {
 	case sWaitRoom:
 		for i := 0; i < c.sendq.len(); i++ {
@@ -426,7 +465,7 @@ func (c *channel) withdrawLocked(sw *sendWaiter) Message {
 				m := sw.msg
 				sw.msg = Message{}
 				m.markQueued(-1)
-				return m
+				return m, nil
 			}
 		}
 	case sQueued:
@@ -434,8 +473,7 @@ func (c *channel) withdrawLocked(sw *sendWaiter) Message {
 			if c.queue.at(i).sw == sw {
 				it := c.queue.removeAt(i)
 				it.msg.markQueued(-1)
-				c.admitLocked()
-				return it.msg
+				return it.msg, c.admitLocked()
 			}
 		}
 	}
@@ -628,7 +666,23 @@ func (e *end) Options() Options {
 }
 
 func (c *channel) options() Options {
-	return Options{Capacity: c.capacity, MaxBytes: c.maxBytes, Fallback: c.fallback}
+	return Options{Capacity: c.capacity, MaxBytes: c.maxBytes, Fallback: c.fallback, Tag: c.tag}
+}
+
+// Len returns how many values are queued, waiting for a receiver: values
+// handed straight to a waiting receiver never count, nor do senders still
+// waiting for room in a full bounded channel.
+func (e *end) Len() (int, error) {
+	c, err := e.ch()
+	if err != nil {
+		return 0, err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	if c.destroyed {
+		return 0, c.errGone()
+	}
+	return c.queue.len(), nil
 }
 
 // Close closes the channel (both ends): senders get ErrClosed at once,
@@ -753,7 +807,7 @@ func (s *SendChannel) Send(ctx context.Context, v any) error {
 	if err != nil {
 		return fmt.Errorf("channel %d: %w", c.id, err)
 	}
-	return c.sendMsg(ctx, m)
+	return c.sendMsg(ctx, m, false)
 }
 
 // SendNowait queues v without waiting for a receiver and reports whether a
@@ -778,7 +832,7 @@ func (s *SendChannel) SendBuffer(ctx context.Context, b []byte) error {
 	if err != nil {
 		return err
 	}
-	return c.sendMsg(ctx, bufferMessage(b))
+	return c.sendMsg(ctx, bufferMessage(b), false)
 }
 
 // SendBufferNowait is SendBuffer without waiting (see SendNowait).
@@ -805,7 +859,20 @@ func (s *SendChannel) SendMsg(ctx context.Context, m Message) error {
 		m.Release()
 		return err
 	}
-	return c.sendMsg(ctx, m)
+	return c.sendMsg(ctx, m, false)
+}
+
+// SendMsgQueued is SendMsg that returns once m is queued, not once it is
+// received: a queue's put. In a full bounded channel it waits for room
+// until ctx ends (then m is withdrawn, and the error wraps ErrNotReceived
+// and ctx's error); otherwise it does not wait.
+func (s *SendChannel) SendMsgQueued(ctx context.Context, m Message) error {
+	c, err := s.ch()
+	if err != nil {
+		m.Release()
+		return err
+	}
+	return c.sendMsg(ctx, m, true)
 }
 
 // SendMsgNowait is SendNowait for an encoded Message (see SendMsg).

@@ -52,6 +52,7 @@ func (r *Registry) getSendWaiter() *sendWaiter { return r.sendPool.Get().(*sendW
 
 func (r *Registry) putSendWaiter(w *sendWaiter) {
 	w.msg = Message{}
+	w.queueOnly = false
 	w.state.Store(0)
 	r.sendPool.Put(w)
 }
@@ -69,6 +70,9 @@ func (r *Registry) Create(opts Options) (*RecvChannel, *SendChannel, error) {
 	if opts.Fallback != FallbackNone && opts.Fallback != FallbackPickle {
 		return nil, nil, fmt.Errorf("channel: unknown %v", opts.Fallback)
 	}
+	if opts.Tag < 0 || opts.Tag > 255 {
+		return nil, nil, fmt.Errorf("channel: Tag %d out of range 0..255", opts.Tag)
+	}
 	maxBytes := opts.MaxBytes
 	if maxBytes == 0 {
 		maxBytes = DefaultMaxBytes
@@ -78,6 +82,7 @@ func (r *Registry) Create(opts Options) (*RecvChannel, *SendChannel, error) {
 		capacity: opts.Capacity,
 		maxBytes: maxBytes,
 		fallback: opts.Fallback,
+		tag:      opts.Tag,
 		nrecv:    1,
 		nsend:    1,
 	}
@@ -295,11 +300,9 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 				c.mu.Unlock()
 				break
 			}
-			m, sig, ok := c.popLocked()
+			m, sig, admitted, ok := c.popLocked()
 			c.mu.Unlock()
-			if sig != nil {
-				sig.Notify()
-			}
+			notifyAll(sig, admitted)
 			r.unregister(w, chans, start, registered)
 			r.putRecvWaiter(w)
 			if !ok {
