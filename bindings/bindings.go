@@ -34,7 +34,21 @@ import (
 type InterpreterInfo struct {
 	ID       int64
 	Isolated bool // has its own GIL
+	Whence   Whence
 }
+
+// Whence says who created an interpreter (PEP 734's Interpreter.whence).
+type Whence int
+
+const (
+	// WhenceRuntime: the main interpreter.
+	WhenceRuntime Whence = iota
+	// WhencePython: created by Python code (subinterp.create() or
+	// interpreters.create()); its Python objects own it.
+	WhencePython
+	// WhenceGo: created by Go code (Runtime.NewInterpreter, a Pool).
+	WhenceGo
+)
 
 // Host is what the Python module needs from the Go runtime. Its blocking
 // methods are called with the calling interpreter's GIL released.
@@ -56,8 +70,16 @@ type Host interface {
 	// Run runs src in interpreter target's __main__ after binding the
 	// encoded dict bind, and waits; ctx ends the wait (and interrupts the
 	// code). A Python exception in target comes back as *Exception.
+	// Errors wrap ErrNoInterpreter or ErrInterpreterBusy where they apply.
 	Run(ctx context.Context, target int64, src string, bind []byte) error
+	// CallIn calls the function fn names in interpreter target with the
+	// encoded argument tuple (decoded with pickle fallback there) and
+	// returns its encoded result (unshareable parts pickled: an error
+	// wrapping channel.ErrNotShareable if that fails), as Run does
+	// otherwise.
+	CallIn(ctx context.Context, target int64, fn string, args []byte) ([]byte, error)
 	// Close ends interpreter id, joining its Python threads until ctx ends.
+	// Errors wrap ErrNoInterpreter or ErrInterpreterBusy where they apply.
 	Close(ctx context.Context, id int64) error
 	// IsRunning reports whether interpreter id runs code, and whether it
 	// exists.
@@ -197,6 +219,20 @@ func Call(fn string, args []byte) ([]byte, error) {
 		return nil, takeException()
 	}
 	return encodeAndRelease(res, "result of "+fn)
+}
+
+// CallPickled is Call for the PEP 734 layer: the result's unshareable
+// parts are pickled (an error wrapping channel.ErrNotShareable when that
+// fails).
+func CallPickled(fn string, args []byte) ([]byte, error) {
+	f, fn2 := cstr(fn)
+	a, an := cbytes(args)
+	res := C.si_call(f, fn2, a, an)
+	if res == nil {
+		return nil, takeException()
+	}
+	defer C.si_decref(res)
+	return encodeObject(res, true, "result of "+fn)
 }
 
 // encodeAndRelease encodes obj and releases the reference. what names the

@@ -31,6 +31,8 @@ enum si_exc {
     SI_EXC_VALUE,           /* ValueError */
     SI_EXC_TYPE,            /* TypeError */
     SI_EXC_HOST,            /* HostError: a Go host function failed */
+    SI_EXC_INTERP,          /* InterpreterError (a RuntimeError) */
+    SI_EXC_INTERP_NOT_FOUND, /* InterpreterNotFoundError */
     SI_EXC_COUNT
 };
 
@@ -45,6 +47,10 @@ typedef struct {
     PyTypeObject *host_func_type;
     PyObject *exc[SI_EXC_COUNT]; /* new references, or borrowed builtins made new */
     PyObject *run_failed_error;
+    /* The class Interpreter objects are made of: the PEP 734 layer's
+     * subclass once subinterp.interpreters is imported (it keeps one object
+     * per id), else NULL (interpreter_type). */
+    PyObject *interp_class;
 } module_state;
 
 /* A buffer of a received message, handed to the decoder. */

@@ -211,7 +211,18 @@ static PyObject *recv_next(PyObject *self) {
     return v;
 }
 
+/* _qsize: how many objects are queued (PEP 734 Queue.qsize). */
+static PyObject *end_qsize(PyObject *self, PyObject *unused) {
+    int64_t id = usable(self);
+    if (id < 0) {
+        return NULL;
+    }
+    Py_ssize_t n = subinterpGoLen(id);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
 static PyMethodDef recv_methods[] = {
+    {"_qsize", end_qsize, METH_NOARGS, "Private (PEP 734 queues): the number of objects queued."},
     {"recv", (PyCFunction)(void (*)(void))recv_recv, METH_VARARGS | METH_KEYWORDS,
      "recv(timeout=None)\n--\n\nReceive the next object, waiting for one (this interpreter's GIL released). "
      "Raises TimeoutError after timeout seconds, ChannelClosedError once closed and drained."},
@@ -265,6 +276,22 @@ static PyObject *send_send(PyObject *self, PyObject *args, PyObject *kwargs) {
     }
     int64_t id = usable(self);
     if (id < 0 || subinterpGoSend(id, obj, timeout, 0) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* _put: queue obj, waiting for room in a full bounded channel but never
+ * for a receiver (PEP 734 Queue.put). TimeoutError after timeout seconds,
+ * the object withdrawn. */
+static PyObject *send_put(PyObject *self, PyObject *args) {
+    PyObject *obj, *tobj = Py_None;
+    double timeout;
+    if (!PyArg_ParseTuple(args, "O|O:_put", &obj, &tobj) || parse_timeout(tobj, &timeout) < 0) {
+        return NULL;
+    }
+    int64_t id = usable(self);
+    if (id < 0 || subinterpGoSend(id, obj, timeout, 2) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -330,6 +357,9 @@ static PyObject *send_send_buffer_nowait(PyObject *self, PyObject *args, PyObjec
 }
 
 static PyMethodDef send_methods[] = {
+    {"_put", send_put, METH_VARARGS,
+     "Private (PEP 734 queues): _put(obj, timeout=None) queues obj, waiting for room, not for a receiver."},
+    {"_qsize", end_qsize, METH_NOARGS, "Private (PEP 734 queues): the number of objects queued."},
     {"send", (PyCFunction)(void (*)(void))send_send, METH_VARARGS | METH_KEYWORDS,
      "send(obj, timeout=None)\n--\n\nSend obj and wait until it is received (this interpreter's GIL released). "
      "On TimeoutError the object was withdrawn, not received."},
@@ -426,15 +456,22 @@ PyObject *si_new_buffer_view(module_state *st, si_buf *b) {
 /* ---- module functions -------------------------------------------- */
 
 PyObject *si_mod_create_channel(PyObject *module, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"capacity", "max_bytes", "fallback", NULL};
+    /* _tag is private: the PEP 734 layer's queues record their default
+     * unbounditems policy there (channel.Options.Tag). */
+    static char *kwlist[] = {"capacity", "max_bytes", "fallback", "_tag", NULL};
     Py_ssize_t capacity = 0, max_bytes = 0;
+    int tag = 0;
     PyObject *fallback = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nnO:create_channel", kwlist, &capacity, &max_bytes,
-                                     &fallback)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nnOi:create_channel", kwlist, &capacity, &max_bytes,
+                                     &fallback, &tag)) {
         return NULL;
     }
     if (capacity < 0 || max_bytes < 0) {
         PyErr_SetString(PyExc_ValueError, "capacity and max_bytes must be >= 0");
+        return NULL;
+    }
+    if (tag < 0 || tag > 255) {
+        PyErr_SetString(PyExc_ValueError, "_tag must be in 0..255");
         return NULL;
     }
     int pickle = 0;
@@ -445,7 +482,7 @@ PyObject *si_mod_create_channel(PyObject *module, PyObject *args, PyObject *kwar
         }
         pickle = 1;
     }
-    int64_t id = subinterpGoCreateChannel(capacity, max_bytes, pickle);
+    int64_t id = subinterpGoCreateChannel(capacity, max_bytes, pickle, tag);
     if (id < 0) {
         return NULL;
     }

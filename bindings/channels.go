@@ -45,6 +45,8 @@ const (
 	excValue        = C.SI_EXC_VALUE
 	excType         = C.SI_EXC_TYPE
 	excHost         = C.SI_EXC_HOST
+	excInterp       = C.SI_EXC_INTERP
+	excInterpGone   = C.SI_EXC_INTERP_NOT_FOUND
 )
 
 // raiseChannelError raises the module exception channelErrorKind picks.
@@ -159,12 +161,12 @@ func lookup(reg *channel.Registry, id C.int64_t) (*channel.RecvChannel, *channel
 }
 
 //export subinterpGoCreateChannel
-func subinterpGoCreateChannel(capacity, maxBytes C.Py_ssize_t, pickle C.int) C.int64_t {
+func subinterpGoCreateChannel(capacity, maxBytes C.Py_ssize_t, pickle, tag C.int) C.int64_t {
 	reg, ok := registry()
 	if !ok {
 		return -1
 	}
-	opts := channel.Options{Capacity: int(capacity), MaxBytes: int(maxBytes)}
+	opts := channel.Options{Capacity: int(capacity), MaxBytes: int(maxBytes), Tag: int(tag)}
 	if pickle != 0 {
 		opts.Fallback = channel.FallbackPickle
 	}
@@ -228,11 +230,18 @@ func subinterpGoSend(id C.int64_t, obj *C.PyObject, timeout C.double, nowait C.i
 	return sendMessage(s, channel.NewMessage(data), timeout, nowait)
 }
 
+// How subinterpGoSend and sendMessage wait (their nowait argument).
+const (
+	sendWaitReceipt = 0 // send: until a receiver took it
+	sendNowait      = 1 // send_nowait: not at all
+	sendWaitQueued  = 2 // a PEP 734 queue's put: for room, not for a receiver
+)
+
 // sendMessage sends msg (which it consumes): without waiting it returns
-// whether a receiver was waiting (1 or 0); else it waits for receipt with
-// the GIL released.
+// whether a receiver was waiting (1 or 0); else it waits, with the GIL
+// released, for receipt or (sendWaitQueued) only for room in the queue.
 func sendMessage(s *channel.SendChannel, msg channel.Message, timeout C.double, nowait C.int) C.int {
-	if nowait != 0 {
+	if nowait == sendNowait {
 		waiting, err := s.SendMsgNowait(msg)
 		if err != nil {
 			raiseChannelError(err, nil)
@@ -246,12 +255,48 @@ func sendMessage(s *channel.SendChannel, msg channel.Message, timeout C.double, 
 	base, ctx, cancel := waitContext(timeout)
 	defer cancel()
 	var err error
-	detached(func() { err = s.SendMsg(ctx, msg) })
+	if nowait == sendWaitQueued {
+		detached(func() { err = s.SendMsgQueued(ctx, msg) })
+	} else {
+		detached(func() { err = s.SendMsg(ctx, msg) })
+	}
 	if err != nil {
 		raiseChannelError(err, base)
 		return -1
 	}
 	return 0
+}
+
+//export subinterpGoLen
+func subinterpGoLen(id C.int64_t) C.Py_ssize_t {
+	r, _, ok := channelByID(id)
+	if !ok {
+		return -1
+	}
+	n, err := r.Len()
+	if err != nil {
+		raiseChannelError(err, nil)
+		return -1
+	}
+	return C.Py_ssize_t(n)
+}
+
+//export subinterpGoChannelInfo
+func subinterpGoChannelInfo(id C.int64_t) *C.PyObject {
+	r, _, ok := channelByID(id)
+	if !ok {
+		return nil
+	}
+	opts := r.Options()
+	capacity := C.PyLong_FromLongLong(C.longlong(opts.Capacity))
+	tag := C.PyLong_FromLongLong(C.longlong(opts.Tag))
+	var pair *C.PyObject
+	if capacity != nil && tag != nil {
+		pair = C.si_pair(capacity, tag)
+	}
+	C.si_xdecref(capacity)
+	C.si_xdecref(tag)
+	return pair
 }
 
 //export subinterpGoSendBuffer
@@ -508,6 +553,14 @@ func subinterpGoRun(target C.int64_t, src *C.char, n C.Py_ssize_t, bind *C.PyObj
 	if err == nil {
 		return 0
 	}
+	raiseRunError(err, base)
+	return -1
+}
+
+// raiseRunError raises what a failed run() or _call() means in Python: the
+// target's own exception as RunFailedError, KeyboardInterrupt when this
+// interpreter's Go call was interrupted meanwhile, else interpreterErrorKind's.
+func raiseRunError(err error, base context.Context) {
 	var exc *Exception
 	switch {
 	case errors.As(err, &exc):
@@ -519,9 +572,73 @@ func subinterpGoRun(target C.int64_t, src *C.char, n C.Py_ssize_t, bind *C.PyObj
 	case base.Err() != nil:
 		raise(excInterrupted, fmt.Sprintf("interrupted: %v", context.Cause(base)))
 	default:
-		raise(excRuntime, err.Error())
+		raise(C.int(interpreterErrorKind(err)), err.Error())
 	}
-	return -1
+}
+
+// Errors the Host's interpreter methods wrap, so that Python sees PEP 734's
+// exception types.
+var (
+	// ErrNoInterpreter: the interpreter does not exist (never did, or
+	// closed): InterpreterNotFoundError.
+	ErrNoInterpreter = errors.New("interpreter not found")
+	// ErrInterpreterBusy: the interpreter runs other code, or is the
+	// caller itself: InterpreterError.
+	ErrInterpreterBusy = errors.New("interpreter already running")
+)
+
+// interpreterErrorKind maps a Host error about an interpreter to the
+// module's exception: the one place that does.
+func interpreterErrorKind(err error) int {
+	switch {
+	case errors.Is(err, ErrNoInterpreter):
+		return excInterpGone
+	case errors.Is(err, channel.ErrNotShareable):
+		return excNotShareable
+	}
+	return excInterp
+}
+
+//export subinterpGoCall
+func subinterpGoCall(target C.int64_t, fn *C.PyObject, args *C.PyObject) *C.PyObject {
+	h := hostOrRaise()
+	if h == nil {
+		return nil
+	}
+	if int64(target) == currentID() {
+		raise(excInterp, fmt.Sprintf("interpreter %d cannot call into itself: it is running this code", int64(target)))
+		return nil
+	}
+	encoded, ok := encodeRaw(args, true)
+	if !ok {
+		return nil // NotShareableError naming what could not be pickled
+	}
+	name := pyString(fn)
+	base := callerContext(h)
+	var result []byte
+	var err error
+	detached(func() { result, err = h.CallIn(base, int64(target), name, encoded) })
+	if err != nil {
+		raiseRunError(err, base)
+		return nil
+	}
+	data, n := cbytes(result)
+	obj := C.si_decode(data, n)
+	putBuf(result)
+	return obj
+}
+
+//export subinterpGoWhence
+func subinterpGoWhence(id C.int64_t) C.int {
+	h := currentHost()
+	if h == nil {
+		return -1
+	}
+	info, ok := h.Interpreter(int64(id))
+	if !ok {
+		return -1
+	}
+	return C.int(info.Whence)
 }
 
 //export subinterpGoClose
@@ -531,14 +648,14 @@ func subinterpGoClose(id C.int64_t) C.int {
 		return -1
 	}
 	if int64(id) == currentID() {
-		raise(excRuntime, "an interpreter cannot close itself")
+		raise(excInterp, "an interpreter cannot close itself")
 		return -1
 	}
 	var err error
 	base := callerContext(h)
 	detached(func() { err = h.Close(base, int64(id)) })
 	if err != nil {
-		raise(excRuntime, err.Error())
+		raise(C.int(interpreterErrorKind(err)), err.Error())
 		return -1
 	}
 	return 0
@@ -552,7 +669,7 @@ func subinterpGoIsRunning(id C.int64_t) C.int {
 	}
 	running, ok := h.IsRunning(int64(id))
 	if !ok {
-		raise(excRuntime, fmt.Sprintf("interpreter %d does not exist (closed?)", int64(id)))
+		raise(excInterpGone, fmt.Sprintf("interpreter %d does not exist (closed?)", int64(id)))
 		return -1
 	}
 	if running || int64(id) == currentID() {

@@ -99,6 +99,27 @@ int si_set_not_shareable(PyObject *obj) {
     return SI_ERR_NOT_SHAREABLE;
 }
 
+/* pickle_failed turns a failure to pickle obj into NotShareableError (with
+ * the pickling error as its __cause__), as CPython 3.14 does; a
+ * MemoryError or KeyboardInterrupt stays what it is. */
+static int pickle_failed(PyObject *obj) {
+    if (PyErr_ExceptionMatches(PyExc_MemoryError) || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        return SI_ERR_PYTHON;
+    }
+    PyObject *cause = PyErr_GetRaisedException();
+    module_state *st = si_state();
+    PyObject *type = st ? st->exc[SI_EXC_NOT_SHAREABLE] : NULL;
+    if (type == NULL) {
+        PyErr_Clear();
+        type = PyExc_ValueError;
+    }
+    PyErr_Format(type, "%s object is not shareable and could not be pickled: %S", Py_TYPE(obj)->tp_name, cause);
+    PyObject *exc = PyErr_GetRaisedException();
+    PyException_SetCause(exc, cause); /* steals cause */
+    PyErr_SetRaisedException(exc);
+    return SI_ERR_NOT_SHAREABLE;
+}
+
 /* too_deep refuses a container at depth SI_MAX_DEPTH: containers nest at
  * most SI_MAX_DEPTH deep (the top value is depth 0), as channel.Encode and
  * both decoders count them, so whatever one side makes the other reads. */
@@ -229,7 +250,7 @@ static int enc(encoder *e, PyObject *obj, int depth) {
     } else if (e->flags & SI_ENC_PICKLE) {
         PyObject *data = side_value(e, obj, make_pickle);
         if (data == NULL) {
-            return SI_ERR_PYTHON;
+            return pickle_failed(obj);
         }
         put_blob(e, 'p', PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
     } else {

@@ -120,9 +120,61 @@ typedef struct {
     int isolated;
 } interpreter_object;
 
+/* si_new_interpreter_object returns the Interpreter object for id: made by
+ * the PEP 734 layer's class when it is loaded (which keeps one object per
+ * id), else a new object of the base type. */
 PyObject *si_new_interpreter_object(PyObject *module, int64_t id, int isolated) {
     module_state *st = state_of(module);
-    interpreter_object *self = PyObject_New(interpreter_object, st->interpreter_type);
+    if (st->interp_class != NULL) {
+        PyObject *pyid = PyLong_FromLongLong(id);
+        if (pyid == NULL) {
+            return NULL;
+        }
+        PyObject *obj = PyObject_CallOneArg(st->interp_class, pyid);
+        Py_DECREF(pyid);
+        return obj;
+    }
+    interpreter_object *self = (interpreter_object *)st->interpreter_type->tp_alloc(st->interpreter_type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->id = id;
+    self->isolated = isolated;
+    subinterpGoInterpRef(id, 1);
+    return (PyObject *)self;
+}
+
+/* Interpreter(id): the object for an existing interpreter.
+ * InterpreterNotFoundError when there is none, ValueError for a negative
+ * id. Subclasses (the PEP 734 layer's) call it through super().__new__. */
+static PyObject *interpreter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"", NULL};
+    PyObject *pyid;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Interpreter", kwlist, &pyid)) {
+        return NULL;
+    }
+    if (!PyLong_Check(pyid)) {
+        return PyErr_Format(PyExc_TypeError, "id must be an int, got %.100s", Py_TYPE(pyid)->tp_name);
+    }
+    long long id = PyLong_AsLongLong(pyid);
+    if (id == -1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            return PyErr_Format(PyExc_ValueError, "interpreter id %R out of range", pyid);
+        }
+        return NULL;
+    }
+    if (id < 0) {
+        return PyErr_Format(PyExc_ValueError, "interpreter id must be a non-negative int, got %lld", id);
+    }
+    int isolated = subinterpGoIsolated(id);
+    if (isolated < 0) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "interpreter %lld not found", id);
+        si_raise(SI_EXC_INTERP_NOT_FOUND, msg);
+        return NULL;
+    }
+    interpreter_object *self = (interpreter_object *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
     }
@@ -136,8 +188,21 @@ static void interpreter_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     /* The last object of an interpreter Python created closes it. */
     subinterpGoInterpRef(((interpreter_object *)self)->id, -1);
-    PyObject_Free(self);
+    tp->tp_free(self);
     Py_DECREF(tp);
+}
+
+extern struct PyModuleDef si_module_def;
+
+/* is_interpreter reports whether obj is an Interpreter of this module (or of
+ * a subclass). */
+static int is_interpreter(PyObject *obj) {
+    PyObject *mod = PyType_GetModuleByDef(Py_TYPE(obj), &si_module_def);
+    if (mod == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return PyObject_TypeCheck(obj, state_of(mod)->interpreter_type);
 }
 
 static PyObject *interpreter_repr(PyObject *self) {
@@ -152,7 +217,8 @@ static Py_hash_t interpreter_hash(PyObject *self) {
 }
 
 static PyObject *interpreter_richcompare(PyObject *a, PyObject *b, int op) {
-    if (Py_TYPE(a) != Py_TYPE(b) || (op != Py_EQ && op != Py_NE)) {
+    /* Objects of the base type and of the PEP 734 subclass compare by id. */
+    if ((op != Py_EQ && op != Py_NE) || !is_interpreter(a) || !is_interpreter(b)) {
         Py_RETURN_NOTIMPLEMENTED;
     }
     int eq = ((interpreter_object *)a)->id == ((interpreter_object *)b)->id;
@@ -241,7 +307,8 @@ static PyGetSetDef interpreter_getset[] = {
 };
 
 static PyType_Slot interpreter_slots[] = {
-    {Py_tp_doc, "An interpreter of this process (see subinterp.list_all())."},
+    {Py_tp_doc, "Interpreter(id)\n--\n\nAn interpreter of this process (see subinterp.list_all())."},
+    {Py_tp_new, interpreter_new},
     {Py_tp_dealloc, interpreter_dealloc},
     {Py_tp_repr, interpreter_repr},
     {Py_tp_hash, interpreter_hash},
@@ -251,10 +318,12 @@ static PyType_Slot interpreter_slots[] = {
     {0, NULL},
 };
 
+/* A base type: subinterp.interpreters.Interpreter (PEP 734) extends it, so
+ * that one object serves both APIs. */
 static PyType_Spec interpreter_spec = {
     .name = "subinterp.Interpreter",
     .basicsize = sizeof(interpreter_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = interpreter_slots,
 };
 
@@ -496,6 +565,110 @@ static PyObject *mod_module_def(PyObject *module, PyObject *obj) {
                          "multiple_interpreters", multi, "gil", gil, "m_size", def->m_size);
 }
 
+/* ---- private functions of the PEP 734 layer (subinterp.interpreters) -- */
+
+static int64_t parse_id(PyObject *arg) {
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "id must be an int, not %.100s", Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    long long id = PyLong_AsLongLong(arg);
+    if (id < 0 && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_ValueError, "id must be >= 0, not %lld", id);
+    }
+    return PyErr_Occurred() ? -1 : id;
+}
+
+static PyObject *mod_set_interpreter_class(PyObject *module, PyObject *cls) {
+    module_state *st = state_of(module);
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, st->interpreter_type)) {
+        return PyErr_Format(PyExc_TypeError, "%R is not a subclass of subinterp.Interpreter", cls);
+    }
+    Py_XSETREF(st->interp_class, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_whence(PyObject *module, PyObject *arg) {
+    int64_t id = parse_id(arg);
+    if (id < 0) {
+        return NULL;
+    }
+    static const char *names[] = {"runtime", "stdlib", "capi"};
+    int w = subinterpGoWhence(id);
+    if (w < 0 || w > 2) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "interpreter %lld not found", (long long)id);
+        si_raise(SI_EXC_INTERP_NOT_FOUND, msg);
+        return NULL;
+    }
+    return PyUnicode_FromString(names[w]);
+}
+
+static PyObject *mod_interp_exists(PyObject *module, PyObject *arg) {
+    int64_t id = parse_id(arg);
+    if (id < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(subinterpGoIsolated(id) >= 0);
+}
+
+static PyObject *mod_current_id(PyObject *module, PyObject *unused) {
+    return PyLong_FromLongLong(PyInterpreterState_GetID(PyInterpreterState_Get()));
+}
+
+/* _call(id, "mod.func", args) calls mod.func(*args) in interpreter id, on
+ * its own thread, and returns the result: args and the result are shared,
+ * or pickled when they are not shareable (NotShareableError when that fails
+ * too). An exception in the target raises RunFailedError, as run() does. */
+static PyObject *mod_call(PyObject *module, PyObject *args) {
+    PyObject *pyid, *fn, *argv;
+    if (!PyArg_ParseTuple(args, "OUO!:_call", &pyid, &fn, &PyTuple_Type, &argv)) {
+        return NULL;
+    }
+    int64_t id = parse_id(pyid);
+    if (id < 0) {
+        return NULL;
+    }
+    return subinterpGoCall(id, fn, argv);
+}
+
+static PyObject *mod_source(PyObject *module, PyObject *name) {
+    if (!PyUnicode_Check(name)) {
+        return PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+    }
+    return subinterpGoSource(name, 0);
+}
+
+static PyObject *mod_is_package(PyObject *module, PyObject *name) {
+    if (!PyUnicode_Check(name)) {
+        return PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+    }
+    return subinterpGoSource(name, 1);
+}
+
+/* _channel_ends(id): new bound ends of an existing channel. */
+static PyObject *mod_channel_ends(PyObject *module, PyObject *arg) {
+    int64_t id = parse_id(arg);
+    if (id < 0) {
+        return NULL;
+    }
+    module_state *st = state_of(module);
+    PyObject *r = si_new_end(st, 'r', id, 1);
+    PyObject *s = r ? si_new_end(st, 'w', id, 1) : NULL;
+    PyObject *pair = s ? PyTuple_Pack(2, r, s) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(s);
+    return pair;
+}
+
+static PyObject *mod_channel_info(PyObject *module, PyObject *arg) {
+    int64_t id = parse_id(arg);
+    if (id < 0) {
+        return NULL;
+    }
+    return subinterpGoChannelInfo(id);
+}
+
 PyObject *si_mod_create_channel(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *si_mod_list_all_channels(PyObject *module, PyObject *unused);
 PyObject *si_mod_select(PyObject *module, PyObject *args, PyObject *kwargs);
@@ -518,11 +691,72 @@ static PyMethodDef module_methods[] = {
     {"list_all", mod_list_all, METH_NOARGS, "Return every live Interpreter, the main one first."},
     {"is_shareable", mod_is_shareable, METH_O,
      "Return whether obj can be sent to another interpreter as is."},
+    {"_set_interpreter_class", mod_set_interpreter_class, METH_O,
+     "Private (PEP 734 layer): the Interpreter subclass objects are made of from now on."},
+    {"_whence", mod_whence, METH_O, "Private: 'runtime', 'stdlib' (made by Python) or 'capi' (made by Go)."},
+    {"_interp_exists", mod_interp_exists, METH_O, "Private: whether interpreter id exists."},
+    {"_current_id", mod_current_id, METH_NOARGS, "Private: the current interpreter's id."},
+    {"_call", mod_call, METH_VARARGS,
+     "_call(id, name, args)\n--\n\nPrivate (PEP 734 layer): call the function name (\"mod.func\") with args "
+     "in interpreter id and return its result."},
+    {"_source", mod_source, METH_O, "Private: the embedded source of a subinterp Python submodule, or None."},
+    {"_is_package", mod_is_package, METH_O, "Private: whether an embedded submodule is a package."},
+    {"_channel_ends", mod_channel_ends, METH_O, "Private: (RecvChannel, SendChannel) of existing channel id."},
+    {"_channel_info", mod_channel_info, METH_O, "Private: (capacity, tag) of channel id."},
     {"_module_def", mod_module_def, METH_O,
      "_module_def(module)\n--\n\nPrivate (for `subinterp compat`): what the module's PyModuleDef "
      "declares, or None for a module without one."},
     {NULL},
 };
+
+/* install_finder makes the module a package whose Python submodules
+ * (subinterp.interpreters, ...) come from the sources compiled into the Go
+ * binary: the embedded _bootstrap puts their finder in sys.meta_path. */
+static int install_finder(PyObject *module) {
+    PyObject *path = PyList_New(0);
+    if (path == NULL || PyModule_AddObjectRef(module, "__path__", path) < 0) {
+        Py_XDECREF(path);
+        return -1;
+    }
+    Py_DECREF(path);
+    PyObject *name = PyUnicode_FromString("_bootstrap");
+    PyObject *src = name ? subinterpGoSource(name, 0) : NULL;
+    Py_XDECREF(name);
+    if (src == NULL || src == Py_None) {
+        if (src == Py_None) {
+            Py_DECREF(src);
+            PyErr_SetString(PyExc_ImportError, "subinterp: the embedded _bootstrap source is missing");
+        }
+        return -1;
+    }
+    const char *text = PyUnicode_AsUTF8(src);
+    PyObject *code = text ? Py_CompileString(text, "<subinterp>/_bootstrap.py", Py_file_input) : NULL;
+    Py_DECREF(src);
+    if (code == NULL) {
+        return -1;
+    }
+    PyObject *ns = PyDict_New();
+    PyObject *fsrc = PyObject_GetAttrString(module, "_source");
+    PyObject *fpkg = PyObject_GetAttrString(module, "_is_package");
+    PyObject *modname = PyUnicode_FromString("subinterp._bootstrap");
+    int rc = -1;
+    if (ns != NULL && fsrc != NULL && fpkg != NULL && modname != NULL &&
+        PyDict_SetItemString(ns, "_source", fsrc) == 0 && PyDict_SetItemString(ns, "_is_package", fpkg) == 0 &&
+        PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
+        PyDict_SetItemString(ns, "__name__", modname) == 0) {
+        PyObject *res = PyEval_EvalCode(code, ns, ns);
+        if (res != NULL) {
+            Py_DECREF(res);
+            rc = 0;
+        }
+    }
+    Py_XDECREF(fsrc);
+    Py_XDECREF(fpkg);
+    Py_XDECREF(modname);
+    Py_XDECREF(ns);
+    Py_DECREF(code);
+    return rc;
+}
 
 static int module_exec(PyObject *module) {
     module_state *st = state_of(module);
@@ -561,7 +795,22 @@ static int module_exec(PyObject *module) {
         PyModule_AddObjectRef(module, "RunFailedError", st->run_failed_error) < 0) {
         return -1;
     }
-    return 0;
+    /* PEP 734's errors. InterpreterError is a RuntimeError: PEP 554's API
+     * documents RuntimeError for the same failures. */
+    st->exc[SI_EXC_INTERP] = PyErr_NewExceptionWithDoc(
+        "subinterp.InterpreterError", "A cross-interpreter operation failed.", PyExc_RuntimeError, NULL);
+    if (st->exc[SI_EXC_INTERP] == NULL ||
+        PyModule_AddObjectRef(module, "InterpreterError", st->exc[SI_EXC_INTERP]) < 0) {
+        return -1;
+    }
+    st->exc[SI_EXC_INTERP_NOT_FOUND] = PyErr_NewExceptionWithDoc(
+        "subinterp.InterpreterNotFoundError", "An interpreter was not found (closed, or never existed).",
+        st->exc[SI_EXC_INTERP], NULL);
+    if (st->exc[SI_EXC_INTERP_NOT_FOUND] == NULL ||
+        PyModule_AddObjectRef(module, "InterpreterNotFoundError", st->exc[SI_EXC_INTERP_NOT_FOUND]) < 0) {
+        return -1;
+    }
+    return install_finder(module);
 }
 
 static int module_traverse(PyObject *module, visitproc visit, void *arg) {
@@ -578,6 +827,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
         Py_VISIT(st->exc[i]);
     }
     Py_VISIT(st->run_failed_error);
+    Py_VISIT(st->interp_class);
     return 0;
 }
 
@@ -595,6 +845,7 @@ static int module_clear(PyObject *module) {
         Py_CLEAR(st->exc[i]);
     }
     Py_CLEAR(st->run_failed_error);
+    Py_CLEAR(st->interp_class);
     return 0;
 }
 

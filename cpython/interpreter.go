@@ -72,6 +72,9 @@ type Interpreter struct {
 	// objects (pyRefs of them) own it: the last one gone closes it.
 	pyOwned atomic.Bool
 	pyRefs  atomic.Int64
+	// createdRef: a Python object has referred to it (until then pyRefs
+	// 0 means "not handed out yet", not "dropped").
+	createdRef atomic.Bool
 }
 
 // ID returns the interpreter's id, the same one Python sees.

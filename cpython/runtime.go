@@ -426,14 +426,28 @@ func (rt *Runtime) FinalizeContext(ctx context.Context) error {
 type host struct{ rt *Runtime }
 
 func info(in *Interpreter) bindings.InterpreterInfo {
-	return bindings.InterpreterInfo{ID: in.id, Isolated: in.cfg.OwnGIL}
+	whence := bindings.WhenceGo
+	switch {
+	case in.main:
+		whence = bindings.WhenceRuntime
+	case in.pyOwned.Load():
+		whence = bindings.WhencePython
+	}
+	return bindings.InterpreterInfo{ID: in.id, Isolated: in.cfg.OwnGIL, Whence: whence}
+}
+
+// dropped reports whether in is an interpreter Python created whose last
+// Python object is gone: it is being closed, and Python no longer sees it
+// (as CPython destroys such an interpreter at once).
+func dropped(in *Interpreter) bool {
+	return in.pyOwned.Load() && in.pyRefs.Load() <= 0 && in.createdRef.Load()
 }
 
 func (h host) Interpreter(id int64) (bindings.InterpreterInfo, bool) {
 	h.rt.mu.Lock()
 	in, ok := h.rt.interps[id]
 	h.rt.mu.Unlock()
-	if !ok {
+	if !ok || dropped(in) {
 		return bindings.InterpreterInfo{}, false
 	}
 	return info(in), true
@@ -443,10 +457,24 @@ func (h host) lookup(id int64) (*Interpreter, error) {
 	h.rt.mu.Lock()
 	in, ok := h.rt.interps[id]
 	h.rt.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("interpreter %d does not exist (closed?)", id)
+	if !ok || dropped(in) {
+		return nil, fmt.Errorf("%w: interpreter %d does not exist (closed?)", bindings.ErrNoInterpreter, id)
 	}
 	return in, nil
+}
+
+// pyError marks an error about interpreter use with the bindings sentinel
+// Python maps to PEP 734's exception types.
+func pyError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrClosed):
+		return fmt.Errorf("%w: %w", bindings.ErrNoInterpreter, err)
+	case errors.Is(err, ErrRunning):
+		return fmt.Errorf("%w: %w", bindings.ErrInterpreterBusy, err)
+	}
+	return err
 }
 
 func (h host) Channels() *channel.Registry { return h.rt.channels }
@@ -485,6 +513,9 @@ func (h host) InterpreterRef(id int64, delta int) {
 	h.rt.mu.Unlock()
 	if !ok || !in.pyOwned.Load() {
 		return
+	}
+	if delta > 0 {
+		in.createdRef.Store(true)
 	}
 	if in.pyRefs.Add(int64(delta)) > 0 {
 		return
@@ -536,7 +567,28 @@ func (h host) Run(ctx context.Context, target int64, src string, bind []byte) er
 	if errors.As(err, &rf) {
 		return &bindings.Exception{Type: rf.Type, Message: rf.Message, Traceback: rf.Traceback}
 	}
-	return err
+	return pyError(err)
+}
+
+func (h host) CallIn(ctx context.Context, target int64, fn string, args []byte) ([]byte, error) {
+	in, err := h.lookup(target)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	stdout, stderr := in.writers()
+	err = in.do(ctx, func() error {
+		return withOutput(stdout, stderr, false, func() error {
+			var err error
+			data, err = bindings.CallPickled(fn, args)
+			return err
+		})
+	})
+	var rf *RunFailedError
+	if errors.As(err, &rf) {
+		return nil, &bindings.Exception{Type: rf.Type, Message: rf.Message, Traceback: rf.Traceback}
+	}
+	return data, pyError(err)
 }
 
 func (h host) Close(ctx context.Context, id int64) error {
@@ -544,7 +596,11 @@ func (h host) Close(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return in.CloseContext(ctx)
+	err = in.CloseContext(ctx)
+	if errors.Is(err, ErrMainInterpreter) {
+		return fmt.Errorf("%w: %w", bindings.ErrInterpreterBusy, err)
+	}
+	return pyError(err)
 }
 
 func (h host) IsRunning(id int64) (running, ok bool) {
@@ -598,9 +654,11 @@ func (h host) CallHost(ctx context.Context, caller int64, name string, args []by
 
 func (h host) Interpreters() []bindings.InterpreterInfo {
 	all := h.rt.Interpreters()
-	out := make([]bindings.InterpreterInfo, len(all))
-	for i, in := range all {
-		out[i] = info(in)
+	out := make([]bindings.InterpreterInfo, 0, len(all))
+	for _, in := range all {
+		if !dropped(in) {
+			out = append(out, info(in))
+		}
 	}
 	return out
 }

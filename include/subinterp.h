@@ -18,6 +18,7 @@ typedef char SI_OLD(PY_MAJOR_VERSION, PY_MINOR_VERSION)[-1]; /* Fix: eval "$(bas
 static inline void si_decref(PyObject *o) { Py_DECREF(o); }
 static inline void si_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *si_pair(PyObject *a, PyObject *b) { return PyTuple_Pack(2, a, b); }
+static inline PyObject *si_none(void) { return Py_NewRef(Py_None); }
 
 static inline int si_is_debug_build(void) {
 #ifdef Py_DEBUG
