@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -273,12 +274,66 @@ func subinterpGoLen(id C.int64_t) C.Py_ssize_t {
 	if !ok {
 		return -1
 	}
-	n, err := r.Len()
+	var n int
+	var err error
+	if def, ok := unboundDefault(r.Options().Tag); ok {
+		n, err = r.Purge(removable(def, liveInterpreters()))
+	} else {
+		n, err = r.Len()
+	}
 	if err != nil {
 		raiseChannelError(err, nil)
 		return -1
 	}
 	return C.Py_ssize_t(n)
+}
+
+// subinterpGoChannelInfo returns (capacity, tag, closed) of channel id.
+//
+// The unbound-item policies of PEP 734 (subinterp.interpreters._crossinterp).
+const (
+	unboundRemove = 1
+	unboundError  = 2
+	unboundItem   = 3
+)
+
+// unboundDefault is the default unbound policy a channel's Tag records:
+// 1..3 for queues, 16+1..16+3 for the channels module's channels.
+func unboundDefault(tag int) (int, bool) {
+	if tag > 16 {
+		tag -= 16
+	}
+	return tag, tag >= unboundRemove && tag <= unboundItem
+}
+
+func liveInterpreters() map[int64]bool {
+	live := map[int64]bool{}
+	if h := currentHost(); h != nil {
+		for _, info := range h.Interpreters() {
+			live[info.ID] = true
+		}
+	}
+	return live
+}
+
+// removable picks the queued items of the PEP 734 layer, encoded as the
+// tuple (putter's interpreter id, policy, obj), that were put with
+// UNBOUND_REMOVE (explicitly, or -1: the channel's default def) by an
+// interpreter that no longer exists: they vanish from the queue, as in
+// CPython.
+func removable(def int, live map[int64]bool) func([]byte) bool {
+	return func(data []byte) bool {
+		// 't', uvarint 3, 'i' + 8 bytes id, 'i' + 8 bytes policy, obj
+		if len(data) < 20 || data[0] != 't' || data[1] != 3 || data[2] != 'i' || data[11] != 'i' {
+			return false
+		}
+		id := int64(binary.LittleEndian.Uint64(data[3:11]))
+		policy := int64(binary.LittleEndian.Uint64(data[12:20]))
+		if policy == -1 {
+			policy = int64(def)
+		}
+		return policy == unboundRemove && !live[id]
+	}
 }
 
 //export subinterpGoChannelInfo
@@ -288,15 +343,7 @@ func subinterpGoChannelInfo(id C.int64_t) *C.PyObject {
 		return nil
 	}
 	opts := r.Options()
-	capacity := C.PyLong_FromLongLong(C.longlong(opts.Capacity))
-	tag := C.PyLong_FromLongLong(C.longlong(opts.Tag))
-	var pair *C.PyObject
-	if capacity != nil && tag != nil {
-		pair = C.si_pair(capacity, tag)
-	}
-	C.si_xdecref(capacity)
-	C.si_xdecref(tag)
-	return pair
+	return C.si_info_triple(C.longlong(opts.Capacity), C.longlong(opts.Tag), C.int(btoi(r.Closed())))
 }
 
 //export subinterpGoSendBuffer

@@ -702,7 +702,7 @@ static PyMethodDef module_methods[] = {
     {"_source", mod_source, METH_O, "Private: the embedded source of a subinterp Python submodule, or None."},
     {"_is_package", mod_is_package, METH_O, "Private: whether an embedded submodule is a package."},
     {"_channel_ends", mod_channel_ends, METH_O, "Private: (RecvChannel, SendChannel) of existing channel id."},
-    {"_channel_info", mod_channel_info, METH_O, "Private: (capacity, tag) of channel id."},
+    {"_channel_info", mod_channel_info, METH_O, "Private: (capacity, tag, closed) of channel id."},
     {"_module_def", mod_module_def, METH_O,
      "_module_def(module)\n--\n\nPrivate (for `subinterp compat`): what the module's PyModuleDef "
      "declares, or None for a module without one."},

@@ -212,8 +212,8 @@ func (c *channel) popLocked() (m Message, sig, admitted *handoff.Signal, ok bool
 // admitLocked moves senders waiting for room into the queue while there is
 // room. A queue-only sender's wait ends there: its value is queued as if
 // sent without waiting, and its signal is returned for notifying once the
-// lock is dropped. Callers free one slot at a time, so at most one sender
-// is admitted per call.
+// lock is dropped; admitLocked stops after admitting one (call it again
+// while it returns a signal, when more than one slot was freed).
 func (c *channel) admitLocked() (admitted *handoff.Signal) {
 	for c.sendq.len() > 0 && (c.capacity == 0 || c.queue.len() < c.capacity) {
 		sw := c.sendq.pop()
@@ -223,8 +223,7 @@ func (c *channel) admitLocked() (admitted *handoff.Signal) {
 			// Last: the sender may be spinning on the state and owns sw
 			// again once it sees sReceived.
 			sw.state.Store(sReceived)
-			admitted = sw.sig
-			continue
+			return sw.sig
 		}
 		sw.state.Store(sQueued)
 		c.queue.push(item{sw.msg, sw})
@@ -667,6 +666,54 @@ func (e *end) Options() Options {
 
 func (c *channel) options() Options {
 	return Options{Capacity: c.capacity, MaxBytes: c.maxBytes, Fallback: c.fallback, Tag: c.tag}
+}
+
+// Purge removes the queued values for which drop(data) returns true (data
+// is the value's encoding; drop must not keep it, and runs under the
+// channel's lock, so it must not call back into the channel) and returns
+// how many values stay queued. Values whose blocking sender waits for
+// their receipt are always kept. PEP 734 queues use it to drop the items
+// of destroyed interpreters that were put with UNBOUND_REMOVE.
+func (e *end) Purge(drop func(data []byte) bool) (int, error) {
+	c, err := e.ch()
+	if err != nil {
+		return 0, err
+	}
+	var a aftermath
+	c.lock()
+	if c.destroyed {
+		c.mu.Unlock()
+		return 0, c.errGone()
+	}
+	for i := 0; i < c.queue.len(); {
+		it := c.queue.at(i)
+		if it.sw == nil && drop(it.msg.data) {
+			c.queue.removeAt(i)
+			it.msg.markQueued(-1)
+			a.drop = append(a.drop, it.msg)
+			continue
+		}
+		i++
+	}
+	for admitted := c.admitLocked(); admitted != nil; admitted = c.admitLocked() {
+		a.wake = append(a.wake, admitted)
+	}
+	n := c.queue.len()
+	c.mu.Unlock()
+	a.run()
+	return n, nil
+}
+
+// Closed reports whether the channel was closed (Close or CloseNow) or is
+// gone (every end released).
+func (e *end) Closed() bool {
+	if e.c == nil {
+		return true
+	}
+	c := e.c
+	c.lock()
+	defer c.mu.Unlock()
+	return c.closed || c.destroyed
 }
 
 // Len returns how many values are queued, waiting for a receiver: values

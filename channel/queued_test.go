@@ -75,7 +75,10 @@ func TestSendMsgQueuedTimeoutWithdraws(t *testing.T) {
 // A closed channel refuses, and Len of a destroyed channel fails.
 func TestSendMsgQueuedClosedAndLenGone(t *testing.T) {
 	_, rc, sc := newChan(t, Options{})
+	assert.False(t, rc.Closed())
 	require.NoError(t, sc.Close())
+	assert.True(t, rc.Closed())
+	assert.True(t, sc.Closed())
 	err := sc.SendMsgQueued(context.Background(), encodedMsg(t, 1))
 	assert.True(t, errors.Is(err, ErrClosed))
 	require.NoError(t, rc.Release())
@@ -91,5 +94,31 @@ func TestOptionsTag(t *testing.T) {
 	for _, bad := range []int{-1, 256} {
 		_, _, err := reg.Create(Options{Tag: bad})
 		assert.Error(t, err, "Tag %d", bad)
+	}
+}
+
+// Purge drops the values its function picks, counts the rest, and admits a
+// queue-only sender into the room it made.
+func TestPurge(t *testing.T) {
+	_, rc, sc := newChan(t, Options{Capacity: 3})
+	for _, v := range []int64{1, 2, 3} {
+		require.NoError(t, sc.SendMsgQueued(context.Background(), encodedMsg(t, v)))
+	}
+	done := make(chan error, 1)
+	go func() { done <- sc.SendMsgQueued(context.Background(), encodedMsg(t, int64(4))) }()
+	require.Eventually(t, func() bool { return sc.c.waitingForRoom() == 1 }, 10*time.Second, time.Millisecond)
+	two, err := Encode(int64(2))
+	require.NoError(t, err)
+	n, err := rc.Purge(func(data []byte) bool { return string(data) == string(two) })
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	assert.Equal(t, 3, n, "1 and 3 stay, 4 was admitted after the purge")
+	n, err = rc.Len()
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	for _, want := range []int64{1, 3, 4} {
+		v, err := rc.Recv(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, want, v)
 	}
 }

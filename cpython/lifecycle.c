@@ -296,6 +296,36 @@ static double monotonic_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* run_threading_atexits calls, once, the callbacks code registered with
+ * threading._register_atexit, as threading._shutdown does before it joins
+ * the threads at interpreter exit: such a callback may be what tells a
+ * thread to end (concurrent.futures' workers, CPython's own tests). */
+static void run_threading_atexits(void) {
+    PyObject *name = PyUnicode_FromString("threading");
+    PyObject *threading = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *calls = threading ? PyObject_GetAttrString(threading, "_threading_atexits") : NULL;
+    if (calls != NULL && PyList_Check(calls) && PyList_GET_SIZE(calls) > 0) {
+        PyObject *todo = PyList_GetSlice(calls, 0, PyList_GET_SIZE(calls));
+        /* Once: later join slices must not call them again, and new
+         * registrations are refused from now on, as at exit. */
+        if (todo != NULL && PyList_SetSlice(calls, 0, PyList_GET_SIZE(calls), NULL) == 0 &&
+            PyObject_SetAttrString(threading, "_SHUTTING_DOWN", Py_True) == 0) {
+            for (Py_ssize_t i = PyList_GET_SIZE(todo) - 1; i >= 0; i--) {
+                PyObject *r = PyObject_CallNoArgs(PyList_GET_ITEM(todo, i));
+                if (r == NULL) {
+                    PyErr_WriteUnraisable(PyList_GET_ITEM(todo, i));
+                }
+                Py_XDECREF(r);
+            }
+        }
+        Py_XDECREF(todo);
+    }
+    Py_XDECREF(calls);
+    Py_XDECREF(threading);
+    PyErr_Clear();
+}
+
 /* si_join_threads attaches ts, joins the Python threads Py_EndInterpreter
  * would join (alive non-daemon threading threads) for at most timeout
  * seconds in all, and detaches again. It returns how many are still alive
@@ -308,6 +338,9 @@ int si_join_threads(PyThreadState *ts, double timeout, char **names) {
     collect_other_threads(PyThreadState_GetInterpreter(ts), ts, &o);
     PyObject *threads = joinable_threads(&o, NULL);
     int left = 0;
+    if (threads != NULL && PyList_GET_SIZE(threads) > 0) {
+        run_threading_atexits();
+    }
     if (threads != NULL) {
         double deadline = monotonic_seconds() + timeout;
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(threads); i++) {

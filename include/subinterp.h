@@ -19,6 +19,9 @@ static inline void si_decref(PyObject *o) { Py_DECREF(o); }
 static inline void si_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *si_pair(PyObject *a, PyObject *b) { return PyTuple_Pack(2, a, b); }
 static inline PyObject *si_none(void) { return Py_NewRef(Py_None); }
+static inline PyObject *si_info_triple(long long a, long long b, int flag) {
+    return Py_BuildValue("(LLO)", a, b, flag ? Py_True : Py_False);
+}
 
 static inline int si_is_debug_build(void) {
 #ifdef Py_DEBUG

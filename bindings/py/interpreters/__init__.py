@@ -16,7 +16,7 @@ import weakref as _weakref
 
 import subinterp as _si
 from subinterp import (
-    InterpreterError, InterpreterNotFoundError, NotShareableError, is_shareable,
+    InterpreterError, InterpreterNotFoundError, NotShareableError,
 )
 from ._queues import create as create_queue, Queue, QueueEmpty, QueueFull
 
@@ -95,6 +95,14 @@ class ExcInfo:
                  other.msg, other.formatted, other.errdisplay))
 
     __hash__ = None
+
+
+def is_shareable(obj):
+    """Return whether obj passes between interpreters without pickling:
+    subinterp's shareable values (lists, dicts and big ints included),
+    channel ends, and queues and channel objects of this package (which
+    travel by id)."""
+    return _si.is_shareable(obj) or isinstance(obj, _BY_ID)
 
 
 def create():
@@ -240,6 +248,14 @@ class Interpreter(_si.Interpreter):
 _si._set_interpreter_class(Interpreter)
 
 
+def _by_id_types():
+    from .channels import RecvChannel, SendChannel
+    return (Queue, RecvChannel, SendChannel)
+
+
+_BY_ID = _by_id_types()
+
+
 # ---- sending functions and scripts ------------------------------------
 
 _by_reference = _weakref.WeakKeyDictionary()  # function -> pickles by reference
@@ -338,10 +354,26 @@ def _flush():
             pass
 
 
+def _frame_builtin(fn, args, kwargs):
+    """dir(), eval() and exec() called directly run relative to __main__, as
+    in CPython (where no Python frame is current when they run)."""
+    main = _sys.modules['__main__'].__dict__
+    if fn is dir and not args and not kwargs:
+        return True, sorted(main)
+    if (fn is eval or fn is exec) and len(args) == 1 and not kwargs:
+        return True, fn(args[0], main)
+    return False, None
+
+
 def _run_call(fn, args, kwargs, *, _capture=_capture, _flush=_flush,
-              _FunctionType=_types.FunctionType, _portable_callable=_portable_callable):
+              _FunctionType=_types.FunctionType, _portable_callable=_portable_callable,
+              _BuiltinFunctionType=_types.BuiltinFunctionType, _frame_builtin=_frame_builtin):
     try:
-        res = fn(*args, **kwargs)
+        done = False
+        if type(fn) is _BuiltinFunctionType:
+            done, res = _frame_builtin(fn, args, kwargs)
+        if not done:
+            res = fn(*args, **kwargs)
     except BaseException as exc:
         return (False, _capture(exc))
     finally:

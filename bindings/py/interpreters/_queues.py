@@ -3,11 +3,14 @@
 A Queue is a channel created with the queue's maxsize as its capacity and
 the pickle fallback: put() queues (waiting for room, never for a receiver),
 get() receives, and both wake the other side directly instead of polling.
-Each item travels as (obj, putter's interpreter id, unbound policy), so a
-receiver can tell an item whose interpreter was destroyed.
+Each item travels as (putter's interpreter id, unbound policy, obj), so a
+receiver can tell an item whose interpreter was destroyed, and qsize() can
+drop the UNBOUND_REMOVE items of destroyed interpreters (the Go side reads
+that prefix of the encoding: bindings/channels.go, removable).
 """
 
 import queue as _queue
+import time
 import weakref
 
 import subinterp as _si
@@ -78,19 +81,24 @@ def _timeout(timeout):
     return timeout
 
 
-def create(maxsize=0, *, unbounditems=UNBOUND):
+def create(maxsize=0, *, syncobj=False, unbounditems=UNBOUND):
     """Return a new cross-interpreter queue.
 
     The queue may be used to pass data safely between interpreters.
     maxsize <= 0 means unbounded. "unbounditems" sets the default for
-    Queue.put(); see that method for supported values.
+    Queue.put(); see that method for supported values. "syncobj" (CPython
+    3.13's queues): True makes put() refuse objects that are not shareable
+    by default, instead of pickling them.
     """
     if not isinstance(maxsize, int):
         raise TypeError(f'maxsize must be an int, not {type(maxsize).__name__}')
     flag, = _serialize_unbound(unbounditems)
     r, s = _si.create_channel(capacity=max(maxsize, 0), fallback='pickle', _tag=flag)
     try:
-        return Queue._from_ends(r.id, r, s)
+        q = Queue._from_ends(r.id, r, s)
+        q._maxsize = maxsize
+        q._syncobj = bool(syncobj)
+        return q
     finally:
         # The Queue holds its own bindings now.
         r.release()
@@ -142,7 +150,7 @@ class Queue:
             return _known_queues[id]
         except KeyError:
             pass
-        capacity, flag = _si._channel_info(id)
+        capacity, flag, _ = _si._channel_info(id)
         if not flag:
             raise QueueNotFoundError(f'channel {id} is not a queue')
         self = super().__new__(cls)
@@ -151,6 +159,7 @@ class Queue:
         self._id = id
         self._maxsize = capacity
         self._flag = flag
+        self._syncobj = False
         _known_queues[id] = self
         return self
 
@@ -193,14 +202,18 @@ class Queue:
         except _si.ChannelError as exc:
             raise QueueNotFoundError(str(exc)) from None
 
-    def _item(self, obj, unbounditems):
+    def _item(self, obj, unbounditems, syncobj):
         if unbounditems is None:
             flag = _DEFAULT
         else:
             flag, = _serialize_unbound(unbounditems)
-        return (obj, _si._current_id(), flag)
+        if syncobj is None:
+            syncobj = self._syncobj
+        if syncobj and not _is_shareable(obj):
+            raise _si.NotShareableError(f'{type(obj).__name__} object is not shareable')
+        return (_si._current_id(), flag, obj)
 
-    def put(self, obj, block=True, timeout=None, *, unbounditems=None):
+    def put(self, obj, block=True, timeout=None, *, unbounditems=None, syncobj=None, unbound=None):
         """Add the object to the queue.
 
         If "block" is true, this waits while the queue is full, up to
@@ -212,11 +225,16 @@ class Queue:
         interpreter is destroyed first: UNBOUND (returned in its place),
         UNBOUND_ERROR (ItemInterpreterDestroyed) or UNBOUND_REMOVE (the item
         is skipped). None: the queue's default (see create()).
+
+        CPython 3.13's keywords work too: "unbound" for "unbounditems", and
+        "syncobj" (True: refuse objects that are not shareable).
         """
+        if unbounditems is None:
+            unbounditems = unbound
         if not block:
-            return self.put_nowait(obj, unbounditems=unbounditems)
+            return self.put_nowait(obj, unbounditems=unbounditems, syncobj=syncobj)
         timeout = _timeout(timeout)
-        item = self._item(obj, unbounditems)
+        item = self._item(obj, unbounditems, syncobj)
         try:
             self._send._put(item, timeout)
         except TimeoutError:
@@ -226,9 +244,11 @@ class Queue:
         except _si.ChannelNotFoundError as exc:
             raise QueueNotFoundError(str(exc)) from None
 
-    def put_nowait(self, obj, *, unbounditems=None):
+    def put_nowait(self, obj, *, unbounditems=None, syncobj=None, unbound=None):
         """Add the object to the queue, or raise QueueFull."""
-        item = self._item(obj, unbounditems)
+        if unbounditems is None:
+            unbounditems = unbound
+        item = self._item(obj, unbounditems, syncobj)
         try:
             self._send.send_nowait(item)
         except _si.ChannelFullError:
@@ -246,7 +266,11 @@ class Queue:
         if not block:
             return self.get_nowait()
         timeout = _timeout(timeout)
+        # Items skipped (UNBOUND_REMOVE) must not stretch the wait.
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if deadline is not None:
+                timeout = max(0.0, deadline - time.monotonic())
             try:
                 item = self._recv.recv(timeout)
             except TimeoutError:
@@ -271,7 +295,7 @@ class Queue:
                 return obj
 
     def _resolve(self, item):
-        obj, interpid, flag = item
+        interpid, flag, obj = item
         if interpid == _si._current_id() or _si._interp_exists(interpid):
             return True, obj
         if flag == _DEFAULT:
@@ -282,6 +306,11 @@ class Queue:
 
 
 _EMPTY = object()
+
+
+def _is_shareable(obj):
+    from . import is_shareable
+    return is_shareable(obj)
 
 
 def _resolve_default(flag):
