@@ -474,7 +474,8 @@ func subinterpGoListAll(module *C.PyObject) *C.PyObject {
 		}
 		obj := C.si_new_interpreter_object(module, C.int64_t(info.ID), iso)
 		if obj == nil {
-			if st := C.si_state(); st != nil && C.PyErr_ExceptionMatches(st.exc[C.SI_EXC_INTERP_NOT_FOUND]) != 0 {
+			st := (*C.module_state)(C.PyModule_GetState(module))
+			if st != nil && C.PyErr_ExceptionMatches(st.exc[C.SI_EXC_INTERP_NOT_FOUND]) != 0 {
 				C.PyErr_Clear() // closed since it was listed
 				continue
 			}

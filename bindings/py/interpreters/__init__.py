@@ -102,7 +102,9 @@ def is_shareable(obj):
     subinterp's shareable values (lists, dicts and big ints included),
     channel ends, and queues and channel objects of this package (which
     travel by id)."""
-    return _si.is_shareable(obj) or isinstance(obj, _BY_ID)
+    # A class attribute, not isinstance: importlib.reload() of the queues or
+    # channels module makes new classes.
+    return _si.is_shareable(obj) or getattr(type(obj), '_shared_by_id', False)
 
 
 def create():
@@ -247,13 +249,6 @@ class Interpreter(_si.Interpreter):
 
 _si._set_interpreter_class(Interpreter)
 
-
-def _by_id_types():
-    from .channels import RecvChannel, SendChannel
-    return (Queue, RecvChannel, SendChannel)
-
-
-_BY_ID = _by_id_types()
 
 
 # ---- sending functions and scripts ------------------------------------

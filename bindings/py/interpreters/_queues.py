@@ -126,6 +126,8 @@ _known_queues = weakref.WeakValueDictionary()
 class Queue:
     """A cross-interpreter queue: one object per id in each interpreter."""
 
+    _shared_by_id = True  # is_shareable(): it travels by id
+
     def __new__(cls, id, /):
         if not isinstance(id, int):
             raise TypeError(f'id must be an int, got {id!r}')

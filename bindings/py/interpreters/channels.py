@@ -77,6 +77,7 @@ class _ChannelEnd:
     """The base class for RecvChannel and SendChannel."""
 
     _index = None
+    _shared_by_id = True  # is_shareable(): it travels by id
 
     def __new__(cls, cid):
         # As in CPython, an end object may name a channel that does not
