@@ -51,6 +51,9 @@ typedef struct {
      * subclass once subinterp.interpreters is imported (it keeps one object
      * per id), else NULL (interpreter_type). */
     PyObject *interp_class;
+    /* pickle.dumps and pickle.loads, looked up once: the pickle fallback
+     * runs them per object. */
+    PyObject *pickle_dumps, *pickle_loads;
 } module_state;
 
 /* A buffer of a received message, handed to the decoder. */
@@ -85,6 +88,7 @@ PyObject *PyInit_subinterp(void);
 PyObject *si_new_interpreter_object(PyObject *module, int64_t id, int isolated);
 PyObject *si_module(void);
 int si_set_not_shareable(PyObject *obj);
+PyObject *si_pickle_func(int loads);
 void si_raise(int kind, const char *msg);
 PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb);
 

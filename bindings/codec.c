@@ -79,13 +79,8 @@ static PyObject *make_utf8_surrogatepass(PyObject *obj) {
 }
 
 static PyObject *make_pickle(PyObject *obj) {
-    PyObject *pickle = PyImport_ImportModule("pickle");
-    if (pickle == NULL) {
-        return NULL;
-    }
-    PyObject *data = PyObject_CallMethod(pickle, "dumps", "O", obj);
-    Py_DECREF(pickle);
-    return data;
+    PyObject *dumps = si_pickle_func(0);
+    return dumps ? PyObject_CallOneArg(dumps, obj) : NULL;
 }
 
 int si_set_not_shareable(PyObject *obj) {
@@ -410,9 +405,8 @@ static PyObject *dec(decoder *d, int depth) {
         if (tag == 'b' || b == NULL) {
             return b;
         }
-        PyObject *pickle = PyImport_ImportModule("pickle");
-        PyObject *v = pickle ? PyObject_CallMethod(pickle, "loads", "O", b) : NULL;
-        Py_XDECREF(pickle);
+        PyObject *loads = si_pickle_func(1);
+        PyObject *v = loads ? PyObject_CallOneArg(loads, b) : NULL;
         Py_DECREF(b);
         return v;
     }

@@ -107,9 +107,38 @@ PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb)
 }
 
 /* si_module returns a new reference to this interpreter's subinterp module,
- * importing it if needed. */
+ * importing it if needed (sys.modules first: the import machinery costs
+ * microseconds, and the codec asks on every pickled object). */
 PyObject *si_module(void) {
+    PyObject *name = PyUnicode_FromString("subinterp");
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *m = PyImport_GetModule(name);
+    Py_DECREF(name);
+    if (m != NULL || PyErr_Occurred()) {
+        return m;
+    }
     return PyImport_ImportModule("subinterp");
+}
+
+/* si_pickle_func returns (borrowed, kept in module state) pickle.dumps, or
+ * pickle.loads with loads set. */
+PyObject *si_pickle_func(int loads) {
+    module_state *st = si_state();
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject **slot = loads ? &st->pickle_loads : &st->pickle_dumps;
+    if (*slot == NULL) {
+        PyObject *pickle = PyImport_ImportModule("pickle");
+        if (pickle == NULL) {
+            return NULL;
+        }
+        *slot = PyObject_GetAttrString(pickle, loads ? "loads" : "dumps");
+        Py_DECREF(pickle);
+    }
+    return *slot;
 }
 
 /* ---- Interpreter ---------------------------------------------------- */
@@ -828,6 +857,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     }
     Py_VISIT(st->run_failed_error);
     Py_VISIT(st->interp_class);
+    Py_VISIT(st->pickle_dumps);
+    Py_VISIT(st->pickle_loads);
     return 0;
 }
 
@@ -846,6 +877,8 @@ static int module_clear(PyObject *module) {
     }
     Py_CLEAR(st->run_failed_error);
     Py_CLEAR(st->interp_class);
+    Py_CLEAR(st->pickle_dumps);
+    Py_CLEAR(st->pickle_loads);
     return 0;
 }
 
