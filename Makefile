@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-debug test-312 test-matrix test-own-module demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean launcher test-bundle
+.PHONY: all build test test-cpython-suite test-debug test-312 test-matrix test-own-module demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean launcher test-bundle
 
 all: build
 
@@ -46,6 +46,11 @@ test-matrix: ## the suite against CPython 3.12-3.15, release and debug, timed pe
 
 test-own-module: ## what README's "Use it from your own module" says, from an empty directory (ci/own-module.sh)
 	@ci/own-module.sh
+
+test-cpython-suite: ## CPython's own test_interpreters suites (3.13's and 3.14's) against subinterp.interpreters, in an embedded interpreter
+	@$(release_env) && for v in 3.13 3.14; do \
+	  SUBINTERP_CPYTHON_SUITE=$$v $(GO) test -count=1 -timeout 15m -run TestCPythonSuite -v ./internal/cpythonsuite | grep -E 'in-scope|FAILED|^(ok|FAIL|---)' || exit 1; \
+	done
 
 demo: build ## the quick side-by-side: own-GIL pools vs threads, multiprocessing and CPython's interpreters (< 1 min)
 	@$(BIN)/subinterp bench --quick

@@ -106,6 +106,8 @@ PyObject *si_raise_run_failed(const char *type, const char *msg, const char *tb)
     return NULL;
 }
 
+extern struct PyModuleDef si_module_def;
+
 /* si_module returns a new reference to this interpreter's subinterp module,
  * importing it if needed (sys.modules first: the import machinery costs
  * microseconds, and the codec asks on every pickled object). */
@@ -116,8 +118,14 @@ PyObject *si_module(void) {
     }
     PyObject *m = PyImport_GetModule(name);
     Py_DECREF(name);
-    if (m != NULL || PyErr_Occurred()) {
+    if (m != NULL && PyModule_Check(m) && PyModule_GetDef(m) == &si_module_def) {
         return m;
+    }
+    /* Not imported yet, or sys.modules holds something else (None blocks
+     * the import): the import machinery says what is wrong. */
+    Py_XDECREF(m);
+    if (PyErr_Occurred()) {
+        return NULL;
     }
     return PyImport_ImportModule("subinterp");
 }

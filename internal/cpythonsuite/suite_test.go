@@ -52,9 +52,11 @@ func rename(src string) string {
 	return src
 }
 
-// minPassing is the number of in-scope tests each suite must pass (a floor
-// against regressions; SUBINTERP_CPYTHON_SUITE_MIN overrides it).
-var minPassing = map[string]int{"3.13": 0, "3.14": 0}
+// minPassing is the number of in-scope tests each suite must pass: what
+// passes on CPython 3.13.15 today (docs/python-api.md lists the tests that
+// fail and why), a floor against regressions. SUBINTERP_CPYTHON_SUITE_MIN
+// overrides it.
+var minPassing = map[string]int{"3.13": 105, "3.14": 119}
 
 type report struct {
 	Version    string               `json:"version"`

@@ -23,7 +23,7 @@ from ._queues import create as create_queue, Queue, QueueEmpty, QueueFull
 __all__ = [
     'get_current', 'get_main', 'create', 'list_all', 'is_shareable',
     'Interpreter',
-    'InterpreterError', 'InterpreterNotFoundError', 'ExecutionFailed',
+    'InterpreterError', 'InterpreterNotFoundError', 'ExecutionFailed', 'ExcInfo',
     'NotShareableError',
     'create_queue', 'Queue', 'QueueEmpty', 'QueueFull',
     'InterpreterPoolExecutor',

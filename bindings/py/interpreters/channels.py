@@ -19,6 +19,7 @@ __all__ = [
     'create', 'list_all',
     'SendChannel', 'RecvChannel',
     'ChannelError', 'ChannelNotFoundError', 'ChannelEmptyError',
+    'ChannelClosedError', 'ChannelNotEmptyError',
     'ItemInterpreterDestroyed',
 ]
 

@@ -1,13 +1,19 @@
 """Type stubs for the builtin ``subinterp`` module that every interpreter run
 by the subinterp Go runtime has (PEP 554's API, with channels that live in Go
-memory). Put this directory on your editor's or type checker's stub path
-(e.g. mypy's ``mypy_path``, pyright's ``stubPath``)."""
+memory), and its PEP 734 drop-in ``subinterp.interpreters``. Put
+bindings/stubs on your editor's or type checker's stub path (e.g. mypy's
+``mypy_path``, pyright's ``stubPath``)."""
 
 from types import TracebackType
 from typing import Any, Final, Iterator, Mapping, Sequence, final
 
 class Interpreter:
-    """An interpreter of this process. Compare by id."""
+    """An interpreter of this process. Compare by id.
+    subinterp.interpreters.Interpreter extends it (one object serves both)."""
+
+    def __new__(cls, id: int, /) -> Interpreter:
+        """The object for an existing interpreter (InterpreterNotFoundError
+        if there is none)."""
 
     @property
     def id(self) -> int: ...
@@ -93,6 +99,10 @@ class ChannelClosedError(ChannelError): ...
 class ChannelFullError(ChannelError): ...
 class NotShareableError(ValueError): ...
 class RunFailedError(RuntimeError): ...
+class InterpreterError(RuntimeError):
+    """A cross-interpreter operation failed (PEP 734)."""
+class InterpreterNotFoundError(InterpreterError):
+    """The interpreter does not exist (closed, or never did)."""
 class HostError(RuntimeError): ...
 
 class RemoteError(Exception):
