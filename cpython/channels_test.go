@@ -372,9 +372,11 @@ func TestChannelBadInput(t *testing.T) {
 		{"run non-string", "subinterp.get_current().run(b'pass')", "TypeError", "str"},
 		{"run non-channel values", "subinterp.create().run('pass', channels={'x': 1})", "ValueError", "not a channel end"},
 		{"run non-dict channels", "subinterp.create().run('pass', channels=[s])", "ValueError", "dict"},
-		{"close the current interpreter", "subinterp.get_current().close()", "RuntimeError", "itself"},
-		{"close the main interpreter", "subinterp.get_main().close()", "RuntimeError", "main"},
-		{"run the current interpreter", "subinterp.get_current().run('pass')", "RuntimeError", "running"},
+		// InterpreterError is a RuntimeError, as PEP 554 documented.
+		{"close the current interpreter", "subinterp.get_current().close()", "subinterp.InterpreterError", "itself"},
+		{"close the main interpreter", "subinterp.get_main().close()", "subinterp.InterpreterError", "main"},
+		{"run the current interpreter", "subinterp.get_current().run('pass')", "subinterp.InterpreterError", "running"},
+		{"run a closed interpreter", "i = subinterp.create(); i.close(); i.run('pass')", "subinterp.InterpreterNotFoundError", "does not exist"},
 		{"send timeout is not received", "s.send(1, timeout=0.01)", "TimeoutError", "not received"},
 		{"instantiate a channel end", "subinterp.RecvChannel()", "TypeError", ""},
 	}

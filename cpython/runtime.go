@@ -596,11 +596,7 @@ func (h host) Close(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	err = in.CloseContext(ctx)
-	if errors.Is(err, ErrMainInterpreter) {
-		return fmt.Errorf("%w: %w", bindings.ErrInterpreterBusy, err)
-	}
-	return pyError(err)
+	return pyError(in.CloseContext(ctx))
 }
 
 func (h host) IsRunning(id int64) (running, ok bool) {
