@@ -360,9 +360,11 @@ def _frame_builtin(fn, args, kwargs):
     return False, None
 
 
-def _run_call(fn, args, kwargs, *, _capture=_capture, _flush=_flush,
+def _run_call(fn, args, kwargs, *, _capture=_capture,
               _FunctionType=_types.FunctionType, _portable_callable=_portable_callable,
               _BuiltinFunctionType=_types.BuiltinFunctionType, _frame_builtin=_frame_builtin):
+    # No flush here (exec() flushes): sys.stdout is line-buffered, and a
+    # flush per call costs more than a small call itself.
     try:
         done = False
         if type(fn) is _BuiltinFunctionType:
@@ -371,8 +373,6 @@ def _run_call(fn, args, kwargs, *, _capture=_capture, _flush=_flush,
             res = fn(*args, **kwargs)
     except BaseException as exc:
         return (False, _capture(exc))
-    finally:
-        _flush()
     if type(res) is _FunctionType:
         res = _portable_callable(res)
     return (True, res)
