@@ -16,6 +16,8 @@ step "make bench-quick (smoke test: every mode runs)"
 make bench-quick
 step "make soak-ci (RSS, lost interrupts, replacements under churn, cancellations and channel traffic)"
 make soak-ci
+step "make test-cpython-suite (CPython's own test_interpreters suites against subinterp.interpreters)"
+make test-cpython-suite
 step "make test-matrix (3.13 release ran in make test)"
 make test-matrix LEGS="3.13-debug 3.12 3.14 3.14-debug 3.15 3.15-debug"
 step "make test-own-module"
