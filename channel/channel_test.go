@@ -924,9 +924,9 @@ func TestCloseAll(t *testing.T) {
 
 func TestSendUnshareable(t *testing.T) {
 	_, rc, sc := newChan(t, Options{})
-	_, err := sc.SendNowait(struct{}{})
+	_, err := sc.SendNowait(struct{ C chan int }{})
 	require.ErrorIs(t, err, ErrNotShareable)
-	assert.Contains(t, err.Error(), "struct {}")
+	assert.Contains(t, err.Error(), "chan int")
 	assert.Contains(t, err.Error(), fmt.Sprintf("channel %d", sc.ID()))
 	err = sc.Send(context.Background(), []any{make(chan int)})
 	require.ErrorIs(t, err, ErrNotShareable)

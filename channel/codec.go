@@ -35,6 +35,15 @@ package channel
 //	                   in insertion order (Go: Dict)
 //	'r'  RecvChannel   uvarint channel id (Go: *RecvChannel)
 //	'w'  SendChannel   uvarint channel id (Go: *SendChannel)
+//	'D'  datetime      8 bytes: int64 microseconds since 1970-01-01 00:00 UTC,
+//	                   little-endian; an aware datetime (Python: tzinfo UTC;
+//	                   Go: time.Time in UTC). Only years 1 to 9999.
+//	'U'  timedelta     8 bytes: int64 microseconds, little-endian (Go:
+//	                   time.Duration); at most what a time.Duration holds,
+//	                   ±(2**63-1)//1000 µs.
+//	'S'  set           uvarint count, then count hashable values (no 'l',
+//	                   'd' or 'S' inside; Go: Set)
+//	'Z'  frozenset     as 'S' (Go: FrozenSet)
 //	'B'  memoryview    uvarint index into the Message's buffer list: an
 //	                   out-of-band Buffer, received as a read-only view
 //	                   (Go: *BufferView). Only inside a Message.
@@ -58,6 +67,7 @@ import (
 	"math/big"
 	"reflect"
 	"sort"
+	"time"
 )
 
 // MaxDepth is how deeply containers may nest in an encoded value. Encode
@@ -191,6 +201,22 @@ func (e *encoder) enc(v any, depth int) error {
 		return e.seq('t', x, depth)
 	case []any:
 		return e.seq('l', x, depth)
+	case time.Time:
+		t, err := checkTime(x)
+		if err != nil {
+			return err
+		}
+		e.fixed('D', uint64(timeMicros(t)))
+	case time.Duration:
+		d, err := checkDuration(x)
+		if err != nil {
+			return err
+		}
+		e.fixed('U', uint64(int64(d/time.Microsecond)))
+	case Set:
+		return e.set('S', x, depth)
+	case FrozenSet:
+		return e.set('Z', x, depth)
 	case Dict:
 		if depth >= MaxDepth {
 			return tooDeep()
@@ -249,6 +275,22 @@ func (e *encoder) uint(x uint64) {
 		return
 	}
 	e.int(int64(x))
+}
+
+// fixed appends a tag and an 8-byte little-endian payload.
+func (e *encoder) fixed(tag byte, x uint64) {
+	e.buf = append(e.buf, tag)
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, x)
+}
+
+// set encodes a Set or FrozenSet, refusing items Python could not hold in
+// one.
+func (e *encoder) set(tag byte, x []any, depth int) error {
+	items, err := normSet(x, depth)
+	if err != nil {
+		return err
+	}
+	return e.seq(tag, items, depth)
 }
 
 func (e *encoder) float(x float64) {
@@ -338,6 +380,42 @@ func (e *encoder) reflect(rv reflect.Value, depth int) error {
 	switch rv.Kind() {
 	case reflect.Invalid:
 		e.buf = append(e.buf, 'N')
+	case reflect.Pointer:
+		target, err := derefChain(rv)
+		if err != nil {
+			return err
+		}
+		if !target.IsValid() {
+			e.buf = append(e.buf, 'N')
+			return nil
+		}
+		return e.enc(target.Interface(), depth)
+	case reflect.Struct:
+		if depth >= MaxDepth {
+			return tooDeep()
+		}
+		fields, err := structFields(rv.Type())
+		if err != nil {
+			return err
+		}
+		values := make([]reflect.Value, 0, len(fields))
+		kept := make([]structField, 0, len(fields))
+		for _, f := range fields {
+			if fv, ok := f.value(rv); ok {
+				values = append(values, fv)
+				kept = append(kept, f)
+			}
+		}
+		e.buf = append(e.buf, 'd')
+		e.buf = binary.AppendUvarint(e.buf, uint64(len(kept)))
+		for i, f := range kept {
+			e.buf = append(e.buf, 's')
+			e.buf = binary.AppendUvarint(e.buf, uint64(len(f.name)))
+			e.buf = append(e.buf, f.name...)
+			if err := e.enc(values[i].Interface(), depth+1); err != nil {
+				return f.wrap(err)
+			}
+		}
 	case reflect.Bool:
 		return e.enc(rv.Bool(), depth)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -429,6 +507,7 @@ type decoder struct {
 	reg   *Registry // when !build: bind every end named, into bound
 	bound []endBinding
 	views []*BufferView
+	inSet int // > 0 while reading a set's items, which must be hashable
 }
 
 func (d *decoder) corrupt(format string, args ...any) error {
@@ -505,6 +584,10 @@ func (d *decoder) value(depth int) (any, error) {
 	}
 	tag := d.data[d.off]
 	d.off++
+	if d.inSet > 0 && (tag == 'l' || tag == 'd' || tag == 'S') {
+		d.off--
+		return nil, d.corrupt("unhashable %c inside a set", tag)
+	}
 	switch tag {
 	case 'N':
 		return nil, nil
@@ -524,6 +607,32 @@ func (d *decoder) value(depth int) (any, error) {
 			return nil, err
 		}
 		return math.Float64frombits(x), nil
+	case 'D':
+		x, err := d.fixed8()
+		if err != nil {
+			return nil, err
+		}
+		if us := int64(x); us < minTimeMicros || us > maxTimeMicros {
+			d.off -= 8
+			return nil, d.corrupt("datetime %d µs is outside the years 1 to 9999", us)
+		}
+		if !d.build {
+			return nil, nil
+		}
+		return microsTime(int64(x)), nil
+	case 'U':
+		x, err := d.fixed8()
+		if err != nil {
+			return nil, err
+		}
+		if us := int64(x); us < -maxDurationMicros || us > maxDurationMicros {
+			d.off -= 8
+			return nil, d.corrupt("timedelta %d µs is beyond a time.Duration", us)
+		}
+		if !d.build {
+			return nil, nil
+		}
+		return time.Duration(int64(x)) * time.Microsecond, nil
 	case 'I':
 		return d.bigInt()
 	case 's', 'b', 'p':
@@ -543,7 +652,7 @@ func (d *decoder) value(depth int) (any, error) {
 			return append([]byte(nil), b...), nil
 		}
 		return Pickled(append([]byte(nil), b...)), nil
-	case 'l', 't':
+	case 'l', 't', 'S', 'Z':
 		return d.sequence(tag, depth)
 	case 'd':
 		return d.dict(depth)
@@ -581,7 +690,7 @@ func (d *decoder) container(depth, per int) (int, error) {
 	return d.count(per)
 }
 
-// sequence reads the payload of an 'l' or 't' at depth.
+// sequence reads the payload of an 'l', 't', 'S' or 'Z' at depth.
 func (d *decoder) sequence(tag byte, depth int) (any, error) {
 	n, err := d.container(depth, 1)
 	if err != nil {
@@ -590,6 +699,10 @@ func (d *decoder) sequence(tag byte, depth int) (any, error) {
 	var items []any
 	if d.build {
 		items = make([]any, n)
+	}
+	isSet := tag == 'S' || tag == 'Z'
+	if isSet {
+		d.inSet++
 	}
 	for i := 0; i < n; i++ {
 		v, err := d.value(depth + 1)
@@ -600,11 +713,19 @@ func (d *decoder) sequence(tag byte, depth int) (any, error) {
 			items[i] = v
 		}
 	}
+	if isSet {
+		d.inSet--
+	}
 	if !d.build {
 		return nil, nil
 	}
-	if tag == 't' {
+	switch tag {
+	case 't':
 		return Tuple(items), nil
+	case 'S':
+		return Set(items), nil
+	case 'Z':
+		return FrozenSet(items), nil
 	}
 	return items, nil
 }

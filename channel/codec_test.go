@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -196,17 +197,26 @@ func TestEncodeErrors(t *testing.T) {
 	selfList[0] = selfList
 	selfMap := map[string]any{}
 	selfMap["me"] = selfMap
-	type point struct{ X, Y int }
+	type point struct {
+		X, Y int
+		F    func() `json:"f"`
+	}
 	cases := []struct {
 		name string
 		v    any
 		msg  string
 	}{
-		{"struct", point{1, 2}, "point"},
+		{"struct with a func field", point{1, 2, nil}, `field point.F (key "f"): not shareable: Go type func()`},
 		{"func", func() {}, "func"},
 		{"go chan", make(chan int), "chan int"},
-		{"pointer", new(int), "*int"},
-		{"nested struct", []any{1, Dict{{"k", point{}}}}, "point"},
+		{"pointer to a chan", new(chan int), "chan int"},
+		{"nested struct", []any{1, Dict{{"k", point{}}}}, "point.F"},
+		{"sub-µs time", time.Unix(0, 1), "sub-microsecond"},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "years 1 to 9999"},
+		{"sub-µs duration", time.Nanosecond, "sub-microsecond"},
+		{"list in a set", Set{[]any{}}, "cannot be an item of a set"},
+		{"dict in a tuple in a frozenset", FrozenSet{Tuple{Dict{}}}, "cannot be an item of a set"},
+		{"set items one in Python", Set{int64(1), 1.0}, "same key"},
 		{"nil big", (*big.Int)(nil), "nil *big.Int"},
 		{"self list", selfList, "deeper"},
 		{"self map", selfMap, "deeper"},
@@ -348,7 +358,7 @@ func TestEncodeMessageCleansUpOnError(t *testing.T) {
 	free, freed := countingFree()
 	buf := NewBuffer([]byte("b"), free)
 
-	_, err = EncodeMessage([]any{buf, rc, struct{}{}})
+	_, err = EncodeMessage([]any{buf, rc, struct{ F func() }{}})
 	require.ErrorIs(t, err, ErrNotShareable)
 	assert.Equal(t, int64(1), buf.refCount(), "the buffer reference was given back")
 	nr, _ := rc.c.bindings()

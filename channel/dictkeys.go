@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrDuplicateKey reports a dict (a Dict, or a Go map with interface
@@ -150,7 +151,7 @@ func checkEncodedKeys(d Dict, depth int) error {
 // isKeyForm reports whether keyEqual and keyHash take k as it is.
 func isKeyForm(k any) bool {
 	switch k.(type) {
-	case nil, bool, int64, float64, string, []byte, *big.Int, *RecvChannel, *SendChannel, *Buffer, *BufferView:
+	case nil, bool, int64, float64, string, []byte, *big.Int, *RecvChannel, *SendChannel, *Buffer, *BufferView, time.Time, time.Duration:
 		return true
 	}
 	return false
@@ -254,6 +255,12 @@ func keyEqual(a, b any) bool {
 			}
 		}
 		return true
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	case time.Duration:
+		y, ok := b.(time.Duration)
+		return ok && x == y
 	case *RecvChannel:
 		y, ok := b.(*RecvChannel)
 		return ok && x.id == y.id
@@ -307,6 +314,14 @@ func keyHash(h *maphash.Hash, k any) bool {
 				return false
 			}
 		}
+	case time.Time:
+		scratch[0] = 'D'
+		binary.LittleEndian.PutUint64(scratch[1:], uint64(x.UnixMicro()))
+		h.Write(scratch[:])
+	case time.Duration:
+		scratch[0] = 'U'
+		binary.LittleEndian.PutUint64(scratch[1:], uint64(x))
+		h.Write(scratch[:])
 	case *RecvChannel:
 		h.WriteByte('r')
 		h.Write(binary.AppendUvarint(scratch[:0], uint64(x.id)))

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -28,13 +29,15 @@ func FuzzDecode(f *testing.F) {
 		[]byte{0, 1}, Pickled("\x80\x04N."), []any{int64(1), Tuple{nil, "x"}},
 		Dict{{"a", Dict{{int64(1), []any{}}}}, {Tuple{}, nil}},
 		&RecvChannel{end{id: 3}}, &SendChannel{end{id: 300, send: true}},
+		time.Date(2026, 12, 1, 0, 0, 0, 1000, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		-90 * time.Minute, Set{int64(1), Tuple{"a"}}, FrozenSet{FrozenSet{}, nil},
 	}
 	for _, v := range seeds {
 		data, err := Encode(v)
 		require.NoError(f, err)
 		f.Add(data)
 	}
-	for _, s := range []string{"", "x", "NN", "l\x05N", "s\x81\x00a", "I\x030x1", "B\x00", "t\x02B\x01B\x00", "d\x01NB\x00", "d\x02TNi\x01\x00\x00\x00\x00\x00\x00\x00N"} {
+	for _, s := range []string{"", "x", "NN", "l\x05N", "s\x81\x00a", "I\x030x1", "B\x00", "t\x02B\x01B\x00", "d\x01NB\x00", "d\x02TNi\x01\x00\x00\x00\x00\x00\x00\x00N", "S\x02TF", "S\x01t\x01l\x00", "Z\x01Z\x01S\x00", "D\xff\xff\xff\xff\xff\xff\xff\xff", "U\x00\x00\x00\x00\x00\x00\x00\x80"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -85,6 +88,10 @@ func releaseViews(v any) {
 			releaseViews(e)
 		}
 	case Tuple:
+		releaseViews([]any(x))
+	case Set:
+		releaseViews([]any(x))
+	case FrozenSet:
 		releaseViews([]any(x))
 	case Dict:
 		for _, it := range x {

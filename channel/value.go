@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"reflect"
 	"sort"
+	"time"
 )
 
 // ErrNotShareable reports a value that cannot cross between interpreters
@@ -16,6 +17,14 @@ var ErrNotShareable = errors.New("not shareable")
 // Tuple is a Python tuple. A Go []any becomes a Python list; wrap it in
 // Tuple to get a tuple instead.
 type Tuple []any
+
+// Set is a Python set: its items in Python's iteration order (which is
+// arbitrary). Items must be hashable in Python: no lists, dicts or sets
+// (a FrozenSet is fine), and no two may be one item in Python (1 and 1.0).
+type Set []any
+
+// FrozenSet is a Python frozenset; the rules of Set apply.
+type FrozenSet []any
 
 // Item is one key/value pair of a Dict.
 type Item struct {
@@ -54,8 +63,23 @@ func (d Dict) Get(key any) (any, bool) {
 //	[]any, any other slice or array           []any            list
 //	Dict                                      Dict             dict
 //	map[K]V (keys sorted for a stable order)  Dict             dict
+//	struct, *struct (see below)               Dict             dict
+//	*T (any other pointer)                    what T gives     (None if nil)
+//	Set, FrozenSet                            unchanged        set, frozenset
+//	time.Time (whole µs, years 1-9999)        time.Time (UTC)  datetime.datetime (aware, UTC)
+//	time.Duration (whole µs)                  time.Duration    datetime.timedelta
 //	*RecvChannel, *SendChannel (channel ends) unchanged        RecvChannel, SendChannel
 //	Pickled (bytes the receiver unpickles)    unchanged        the unpickled object
+//
+// A struct becomes a dict keyed by its exported fields' names, as
+// encoding/json names them: the `json` tag's name if any, fields tagged
+// "-" left out, ",omitempty" fields left out when empty (false, 0, "", a
+// nil pointer or interface, an empty slice, map or array), the fields of
+// embedded structs promoted (and json's rules when two fields claim one
+// name), in declaration order. Python has no sub-microsecond times: a
+// time.Time or time.Duration that is not a whole number of microseconds
+// is an error (Truncate or Round it first), as is a time outside the
+// years Python's datetime holds (1 to 9999).
 //
 // Integers that fit int64 are always int64; only larger ones are *big.Int.
 // Normalize copies slices, byte slices and big integers, so the caller may
@@ -73,6 +97,22 @@ func normalize(v any, depth int) (any, error) {
 		return nil, nil
 	case bool, string, int64, float64:
 		return x, nil
+	case time.Time:
+		return checkTime(x)
+	case time.Duration:
+		return checkDuration(x)
+	case Set:
+		out, err := normSet(x, depth)
+		if err != nil {
+			return nil, err
+		}
+		return Set(out), nil
+	case FrozenSet:
+		out, err := normSet(x, depth)
+		if err != nil {
+			return nil, err
+		}
+		return FrozenSet(out), nil
 	case int:
 		return int64(x), nil
 	case int32:
@@ -145,8 +185,48 @@ func normSlice(x []any, depth int) ([]any, error) {
 	return out, nil
 }
 
+// normSet normalizes the items of a Set or FrozenSet and checks that
+// Python can hold them as one set.
+func normSet(x []any, depth int) ([]any, error) {
+	out, err := normSlice(x, depth)
+	if err != nil {
+		return nil, err
+	}
+	return out, checkSetItems(out)
+}
+
 func normReflect(rv reflect.Value, depth int) (any, error) {
 	switch rv.Kind() {
+	case reflect.Pointer:
+		target, err := derefChain(rv)
+		if err != nil {
+			return nil, err
+		}
+		if !target.IsValid() {
+			return nil, nil
+		}
+		return normalize(target.Interface(), depth)
+	case reflect.Struct:
+		if depth >= MaxDepth {
+			return nil, tooDeep()
+		}
+		fields, err := structFields(rv.Type())
+		if err != nil {
+			return nil, err
+		}
+		out := make(Dict, 0, len(fields))
+		for _, f := range fields {
+			fv, ok := f.value(rv)
+			if !ok {
+				continue
+			}
+			val, err := normalize(fv.Interface(), depth+1)
+			if err != nil {
+				return nil, f.wrap(err)
+			}
+			out = append(out, Item{f.name, val})
+		}
+		return out, nil
 	case reflect.Bool:
 		return rv.Bool(), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -280,6 +360,15 @@ func equal(a, b any, depth int) bool {
 			}
 		}
 		return true
+	case Set:
+		y, ok := b.(Set)
+		return ok && equalSlices(x, y, depth)
+	case FrozenSet:
+		y, ok := b.(FrozenSet)
+		return ok && equalSlices(x, y, depth)
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
 	case bool, int64, string:
 		return a == b
 	}
