@@ -209,12 +209,14 @@ func Eval(expr string) ([]byte, error) {
 }
 
 // Call calls the object fn names ("json.dumps", "pkg.mod.func", or a name in
-// __main__ or builtins) with the encoded argument tuple, and returns the
-// encoded result.
-func Call(fn string, args []byte) ([]byte, error) {
+// __main__ or builtins) with the encoded argument tuple and keyword
+// arguments (an encoded channel.Dict with str keys, or nil for none), and
+// returns the encoded result.
+func Call(fn string, args, kwargs []byte) ([]byte, error) {
 	f, fn2 := cstr(fn)
 	a, an := cbytes(args)
-	res := C.si_call(f, fn2, a, an)
+	k, kn := cbytes(kwargs)
+	res := C.si_call(f, fn2, a, an, k, kn)
 	if res == nil {
 		return nil, takeException()
 	}
@@ -227,7 +229,7 @@ func Call(fn string, args []byte) ([]byte, error) {
 func CallPickled(fn string, args []byte) ([]byte, error) {
 	f, fn2 := cstr(fn)
 	a, an := cbytes(args)
-	res := C.si_call(f, fn2, a, an)
+	res := C.si_call(f, fn2, a, an, nil, 0) // no keyword arguments
 	if res == nil {
 		return nil, takeException()
 	}
@@ -237,9 +239,16 @@ func CallPickled(fn string, args []byte) ([]byte, error) {
 
 // encodeAndRelease encodes obj and releases the reference. what names the
 // object in a not-shareable error.
+//
+// A result is bound for Go, so bytearray and memoryview objects in it
+// become bytes ([]byte): Go has one byte-slice type for all three.
 func encodeAndRelease(obj *C.PyObject, what string) ([]byte, error) {
 	defer C.si_decref(obj)
-	return encodeObject(obj, false, what)
+	data, rc := encodeFlags(obj, C.SI_ENC_BYTES_LIKE)
+	if rc < 0 {
+		return nil, encodeError(rc, what)
+	}
+	return data, nil
 }
 
 // encodeObject writes a Python object in channel's wire format. With
@@ -266,6 +275,11 @@ func encode(o *C.PyObject, pickle bool) ([]byte, C.Py_ssize_t) {
 	if pickle {
 		flags = C.SI_ENC_PICKLE
 	}
+	return encodeFlags(o, flags)
+}
+
+// encodeFlags is encode with the C encoder's flags (SI_ENC_*).
+func encodeFlags(o *C.PyObject, flags C.int) ([]byte, C.Py_ssize_t) {
 	var side *C.PyObject
 	size := C.si_encoded_size(o, flags, &side)
 	if size < 0 {

@@ -14,6 +14,7 @@
 
 /* Encoder flags. */
 #define SI_ENC_PICKLE 1 /* pickle objects outside the shareable set */
+#define SI_ENC_BYTES_LIKE 2 /* bytearray and memoryview as bytes (values bound for Go) */
 
 /* Exceptions the Go side raises by number (si_raise). */
 enum si_exc {
@@ -74,7 +75,8 @@ PyObject *si_decode_args(const char *data, Py_ssize_t len);
 /* exec.c: running code in the current interpreter's __main__. */
 int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen);
 PyObject *si_eval(const char *src, Py_ssize_t len);
-PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen);
+PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen,
+                  const char *kw, Py_ssize_t kwlen);
 int si_error_info(PyObject **type_name, PyObject **message, PyObject **traceback);
 int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved, int *adopted);
 #define SI_ADOPTED_OUT 1 /* si_redirect: a writer object owns the stdout handle */

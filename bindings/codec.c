@@ -129,9 +129,161 @@ static int too_deep(void) {
     return SI_ERR_NOT_SHAREABLE;
 }
 
+/* Dates and durations. Go's time.Time is an instant, so only an aware
+ * datetime crosses, as microseconds since the Unix epoch; a timedelta
+ * crosses as microseconds, within what a Go time.Duration holds. The
+ * datetime module is looked up in sys.modules: an object of its types
+ * cannot exist before it is imported, and importing it for every other
+ * object would cost every value. */
+#define SI_MAX_DURATION_US (INT64_MAX / 1000)
+
+enum { SI_NOT_TIME, SI_DATETIME, SI_NAIVE_DATETIME, SI_TIMEDELTA };
+
+static PyObject *datetime_attr(const char *name) {
+    PyObject *mod = PyImport_ImportModule("datetime");
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *attr = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    return attr;
+}
+
+/* time_kind says whether obj is exactly a datetime.datetime (aware or
+ * naive) or datetime.timedelta; -1 with an exception set on failure. */
+static int time_kind(PyObject *obj) {
+    PyObject *name = PyUnicode_FromString("datetime");
+    if (name == NULL) {
+        return -1;
+    }
+    PyObject *mod = PyImport_GetModule(name);
+    Py_DECREF(name);
+    if (mod == NULL) {
+        return PyErr_Occurred() ? -1 : SI_NOT_TIME;
+    }
+    int kind = SI_NOT_TIME;
+    PyObject *dt = PyObject_GetAttrString(mod, "datetime");
+    PyObject *td = dt ? PyObject_GetAttrString(mod, "timedelta") : NULL;
+    Py_DECREF(mod);
+    if (td == NULL) {
+        Py_XDECREF(dt);
+        return -1;
+    }
+    if ((PyObject *)Py_TYPE(obj) == td) {
+        kind = SI_TIMEDELTA;
+    } else if ((PyObject *)Py_TYPE(obj) == dt) {
+        PyObject *off = PyObject_CallMethod(obj, "utcoffset", NULL);
+        if (off == NULL) {
+            kind = -1;
+        } else {
+            kind = off == Py_None ? SI_NAIVE_DATETIME : SI_DATETIME;
+            Py_DECREF(off);
+        }
+    }
+    Py_DECREF(dt);
+    Py_DECREF(td);
+    return kind;
+}
+
+/* micros_of returns obj // timedelta(microseconds=1), after subtracting
+ * the Unix epoch (aware, UTC) from a datetime. */
+static PyObject *micros_of(PyObject *obj, int is_datetime) {
+    PyObject *unit = NULL, *diff = NULL, *res = NULL, *epoch = NULL;
+    PyObject *td = datetime_attr("timedelta");
+    if (td == NULL || (unit = PyObject_CallFunction(td, "iii", 0, 0, 1)) == NULL) {
+        goto done;
+    }
+    if (is_datetime) {
+        PyObject *dt = datetime_attr("datetime");
+        PyObject *tz = datetime_attr("timezone");
+        PyObject *utc = tz ? PyObject_GetAttrString(tz, "utc") : NULL;
+        if (dt != NULL && utc != NULL) {
+            epoch = PyObject_CallFunction(dt, "iiiiiiiO", 1970, 1, 1, 0, 0, 0, 0, utc);
+        }
+        Py_XDECREF(dt);
+        Py_XDECREF(tz);
+        Py_XDECREF(utc);
+        if (epoch == NULL || (diff = PyNumber_Subtract(obj, epoch)) == NULL) {
+            goto done;
+        }
+    } else {
+        diff = Py_NewRef(obj);
+    }
+    res = PyNumber_FloorDivide(diff, unit);
+done:
+    Py_XDECREF(td);
+    Py_XDECREF(unit);
+    Py_XDECREF(diff);
+    Py_XDECREF(epoch);
+    return res;
+}
+
+static PyObject *make_datetime_micros(PyObject *obj) { return micros_of(obj, 1); }
+static PyObject *make_timedelta_micros(PyObject *obj) { return micros_of(obj, 0); }
+
+static int not_shareable_because(const char *why) {
+    module_state *st = si_state();
+    PyObject *exc = st ? st->exc[SI_EXC_NOT_SHAREABLE] : NULL;
+    if (exc == NULL) {
+        PyErr_Clear();
+        exc = PyExc_ValueError;
+    }
+    PyErr_SetString(exc, why);
+    return SI_ERR_NOT_SHAREABLE;
+}
+
+/* enc_time writes a datetime ('D') or timedelta ('U') of the given kind. */
+static int enc_time(encoder *e, PyObject *obj, int kind) {
+    if (kind == SI_NAIVE_DATETIME) {
+        return not_shareable_because("a naive datetime is not shareable: give it a tzinfo "
+                                     "(datetime.timezone.utc, say), so that it names an instant");
+    }
+    PyObject *us = side_value(e, obj, kind == SI_DATETIME ? make_datetime_micros : make_timedelta_micros);
+    if (us == NULL) {
+        return SI_ERR_PYTHON;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(us, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        return SI_ERR_PYTHON;
+    }
+    if (kind == SI_TIMEDELTA && (overflow != 0 || v > SI_MAX_DURATION_US || v < -SI_MAX_DURATION_US)) {
+        return not_shareable_because("a timedelta beyond about 292 years is not shareable "
+                                     "(Go's time.Duration cannot hold it)");
+    }
+    put_byte(e, kind == SI_DATETIME ? 'D' : 'U');
+    put_u64le(e, (uint64_t)v);
+    return 0;
+}
+
+static int enc(encoder *e, PyObject *obj, int depth);
+
+/* enc_set writes a set ('S') or frozenset ('Z') from a snapshot tuple of
+ * its items, so that both passes see the same items in the same order. */
+static int enc_set(encoder *e, PyObject *obj, int depth) {
+    if (depth >= SI_MAX_DEPTH) {
+        return too_deep();
+    }
+    PyObject *items = side_value(e, obj, PySequence_Tuple);
+    if (items == NULL) {
+        return SI_ERR_PYTHON;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    put_byte(e, PyFrozenSet_CheckExact(obj) ? 'Z' : 'S');
+    put_uvarint(e, (uint64_t)n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int rc = enc(e, PyTuple_GET_ITEM(items, i), depth + 1);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int enc(encoder *e, PyObject *obj, int depth) {
     unsigned char end_kind;
     int64_t end_id;
+    int tkind;
     if (obj == Py_None) {
         put_byte(e, 'N');
     } else if (obj == Py_True) {
@@ -235,6 +387,16 @@ static int enc(encoder *e, PyObject *obj, int depth) {
             PyErr_SetString(PyExc_RuntimeError, "dict changed size while it was being shared");
             return SI_ERR_PYTHON;
         }
+    } else if (PyAnySet_CheckExact(obj)) {
+        return enc_set(e, obj, depth);
+    } else if ((e->flags & SI_ENC_BYTES_LIKE) && PyByteArray_CheckExact(obj)) {
+        put_blob(e, 'b', PyByteArray_AS_STRING(obj), PyByteArray_GET_SIZE(obj));
+    } else if ((e->flags & SI_ENC_BYTES_LIKE) && PyMemoryView_Check(obj)) {
+        PyObject *b = side_value(e, obj, PyBytes_FromObject);
+        if (b == NULL) {
+            return SI_ERR_PYTHON;
+        }
+        put_blob(e, 'b', PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
     } else if (si_channel_end(obj, &end_kind, &end_id)) {
         if (end_id <= 0) {
             PyErr_SetString(PyExc_ValueError, "a released channel end is not shareable");
@@ -242,6 +404,11 @@ static int enc(encoder *e, PyObject *obj, int depth) {
         }
         put_byte(e, end_kind);
         put_uvarint(e, (uint64_t)end_id);
+    } else if ((tkind = time_kind(obj)) != SI_NOT_TIME) {
+        if (tkind < 0) {
+            return SI_ERR_PYTHON;
+        }
+        return enc_time(e, obj, tkind);
     } else if (e->flags & SI_ENC_PICKLE) {
         PyObject *data = side_value(e, obj, make_pickle);
         if (data == NULL) {
@@ -348,6 +515,34 @@ static int get_u64le(decoder *d, uint64_t *v) {
     return 0;
 }
 
+/* time_from_micros builds an aware UTC datetime ('D') or a timedelta
+ * ('U') from microseconds; out of range raises OverflowError. */
+static PyObject *time_from_micros(unsigned char tag, long long us) {
+    PyObject *td = datetime_attr("timedelta");
+    if (td == NULL) {
+        return NULL;
+    }
+    PyObject *delta = PyObject_CallFunction(td, "iiL", 0, 0, us);
+    Py_DECREF(td);
+    if (delta == NULL || tag == 'U') {
+        return delta;
+    }
+    PyObject *res = NULL;
+    PyObject *dt = datetime_attr("datetime");
+    PyObject *tz = dt ? datetime_attr("timezone") : NULL;
+    PyObject *utc = tz ? PyObject_GetAttrString(tz, "utc") : NULL;
+    PyObject *epoch = utc ? PyObject_CallFunction(dt, "iiiiiiiO", 1970, 1, 1, 0, 0, 0, 0, utc) : NULL;
+    if (epoch != NULL) {
+        res = PyNumber_Add(epoch, delta);
+    }
+    Py_XDECREF(dt);
+    Py_XDECREF(tz);
+    Py_XDECREF(utc);
+    Py_XDECREF(epoch);
+    Py_DECREF(delta);
+    return res;
+}
+
 static PyObject *dec(decoder *d, int depth) {
     if (d->p >= d->end) {
         return corrupt();
@@ -367,6 +562,13 @@ static PyObject *dec(decoder *d, int depth) {
             return corrupt();
         }
         return PyLong_FromLongLong((long long)u);
+    case 'D':
+    case 'U': {
+        if (get_u64le(d, &u) < 0) {
+            return corrupt();
+        }
+        return time_from_micros(tag, (long long)u);
+    }
     case 'f': {
         if (get_u64le(d, &u) < 0) {
             return corrupt();
@@ -424,6 +626,26 @@ static PyObject *dec(decoder *d, int depth) {
         }
         module_state *st = dec_state(d);
         return st ? si_new_buffer_view(st, &d->bufs[u]) : NULL;
+    }
+    case 'S':
+    case 'Z': {
+        if (depth >= SI_MAX_DEPTH || get_len(d, &n) < 0) {
+            return corrupt();
+        }
+        PyObject *set = tag == 'S' ? PySet_New(NULL) : PyFrozenSet_New(NULL);
+        if (set == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = dec(d, depth + 1);
+            int rc = item ? PySet_Add(set, item) : -1; /* fills a new frozenset too */
+            Py_XDECREF(item);
+            if (rc < 0) {
+                Py_DECREF(set);
+                return NULL;
+            }
+        }
+        return set;
     }
     case 'l':
     case 't': {

@@ -223,14 +223,27 @@ static PyObject *resolve(const char *fn, Py_ssize_t len) {
     return obj;
 }
 
-/* si_call calls the object fn names with the encoded tuple args. */
-PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen) {
+/* si_call calls the object fn names with the encoded tuple args and, if
+ * kwlen > 0, the keyword arguments in kw (an encoded dict with str keys). */
+PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen,
+                  const char *kw, Py_ssize_t kwlen) {
     si_assert_attached(NULL);
     PyObject *callable = resolve(fn, fnlen);
     if (callable == NULL) {
         return NULL;
     }
     PyObject *argv = si_decode_args(args, argslen);
+    PyObject *kwargs = NULL;
+    if (argv != NULL && kwlen > 0) {
+        kwargs = si_decode(kw, kwlen);
+        if (kwargs != NULL && !PyDict_CheckExact(kwargs)) {
+            Py_CLEAR(kwargs);
+            PyErr_SetString(PyExc_TypeError, "keyword arguments must be a dict");
+        }
+        if (kwargs == NULL) {
+            Py_CLEAR(argv);
+        }
+    }
     if (argv == NULL) {
         Py_DECREF(callable);
         return NULL;
@@ -238,12 +251,14 @@ PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t
     if (!PyTuple_CheckExact(argv)) {
         Py_DECREF(callable);
         Py_DECREF(argv);
+        Py_XDECREF(kwargs);
         PyErr_SetString(PyExc_TypeError, "call arguments must be a tuple");
         return NULL;
     }
-    PyObject *res = PyObject_Call(callable, argv, NULL);
+    PyObject *res = PyObject_Call(callable, argv, kwargs);
     Py_DECREF(callable);
     Py_DECREF(argv);
+    Py_XDECREF(kwargs);
     return res;
 }
 

@@ -107,7 +107,8 @@ type RuntimeOptions struct {
 	FinalizeTimeout time.Duration
 }
 
-// ExecOption adjusts one Exec call.
+// ExecOption adjusts one Exec or Call (Interpreter's or Pool's): Exec
+// takes them as its last arguments, Call after its arguments and Kwargs.
 type ExecOption func(*execOptions)
 
 type execOptions struct {
@@ -122,7 +123,8 @@ func WithStdout(w io.Writer) ExecOption { return func(o *execOptions) { o.stdout
 func WithStderr(w io.Writer) ExecOption { return func(o *execOptions) { o.stderr = w } }
 
 // WithGlobals binds Go values as globals of __main__ before the code runs
-// (converted like Call arguments; see package channel for the types).
+// (converted like Call arguments; see package channel for the types). On
+// a Call they are bound before the function is called, and stay bound.
 func WithGlobals(globals map[string]any) ExecOption {
 	return func(o *execOptions) { o.globals = globals }
 }

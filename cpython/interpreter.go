@@ -350,19 +350,51 @@ func decodeResult(data []byte, reg *channel.Registry) (any, error) {
 
 // Call calls a Python function with Go arguments and returns its result
 // converted to Go. fn is "module.func" ("json.dumps", "pkg.mod.Class.method"),
-// or a name defined in __main__ or a builtin ("len"). Channel ends in the
-// result are bound to Go: Release them when done.
+// or a name defined in __main__ or a builtin ("len"). The arguments are
+// positional, then optionally a Kwargs of keyword arguments, then
+// optionally ExecOptions (WithStdout, WithStderr, WithGlobals):
+//
+//	in.Call(ctx, "json.dumps", doc, cpython.Kwargs{"indent": 2}, cpython.WithStdout(&buf))
+//
+// Channel ends in the result are bound to Go: Release them when done.
+// CallAs converts the result to a Go type of your choosing.
 func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, error) {
-	argv, err := channel.AppendEncodeArgs(bindings.ScratchBuffer(), args)
+	c, err := splitCallArgs(args)
+	if err != nil {
+		return nil, fmt.Errorf("subinterp: Call %s: %w", fn, err)
+	}
+	argv, err := channel.AppendEncodeArgs(bindings.ScratchBuffer(), c.positional)
 	if err != nil {
 		return nil, fmt.Errorf("subinterp: Call %s: arguments: %w", fn, err)
 	}
-	var data []byte
+	kw, err := encodeKwargs(c.kwargs)
+	if err != nil {
+		return nil, fmt.Errorf("subinterp: Call %s: %w", fn, err)
+	}
+	bind, err := encodeGlobals(c.opts.globals)
+	if err != nil {
+		return nil, fmt.Errorf("subinterp: Call %s: %w", fn, err)
+	}
 	stdout, stderr := in.writers()
+	if c.opts.stdout != nil {
+		stdout = c.opts.stdout
+	}
+	if c.opts.stderr != nil {
+		stderr = c.opts.stderr
+	}
+	// With writers of the call's own, flush them when it ends: the caller
+	// expects what it printed in its buffer when Call returns.
+	flush := c.opts.stdout != nil || c.opts.stderr != nil
+	var data []byte
 	err = in.do(ctx, func() error {
-		return withOutput(stdout, stderr, false, func() error {
+		return withOutput(stdout, stderr, flush, func() error {
+			if bind != nil {
+				if err := bindings.Exec("", bind); err != nil {
+					return err
+				}
+			}
 			var err error
-			data, err = bindings.Call(fn, argv)
+			data, err = bindings.Call(fn, argv, kw)
 			return err
 		})
 	})
