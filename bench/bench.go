@@ -39,6 +39,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/subinterp/subinterp/cpython"
@@ -81,6 +82,10 @@ type Options struct {
 	PythonBuild string
 	// Progress receives one line per step (nil: silent).
 	Progress io.Writer
+	// OnProgress, if set, is called after every step with how far the
+	// run is: for a progress bar (cmd/subinterp draws one on a terminal).
+	// It is called from one goroutine at a time.
+	OnProgress func(Progress)
 	// MemoryProbe is the command that runs MemoryProbeMain in a fresh
 	// process (this binary re-executing itself), to which the mode and the
 	// worker count are appended. The subinterp modes' memory per worker is
@@ -253,7 +258,15 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		// only feeds the speedup column.
 		modes = append(modes, ModeSequential)
 	}
-	pr := progress{w: opts.Progress, cmd: "bench"}
+	pr := progress{w: opts.Progress, cmd: "bench", st: &progressState{on: opts.OnProgress, started: started}}
+	for _, mode := range modes {
+		workers := len(p.Workers)
+		if mode == ModeSequential {
+			workers = 1
+		}
+		pr.st.total += len(p.Workloads) * workers
+	}
+	pr.st.total++ // the round trip reference
 	peers := peerCmd{python: opts.Python, dir: dir}
 	for _, mode := range modes {
 		if err := ctx.Err(); err != nil {
@@ -278,6 +291,7 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		}
 		if part.unavailable != "" {
 			rep.Unavailable = append(rep.Unavailable, Unavailable{Mode: mode, Reason: part.unavailable})
+			pr.casesDone(len(mp.Workloads)*len(mp.Workers) - len(part.results))
 			pr.printf("%s: unavailable: %s", mode, part.unavailable)
 			continue
 		}
@@ -294,6 +308,8 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 	if pipe.unavailable != "" {
 		rep.Unavailable = append(rep.Unavailable, Unavailable{Mode: ModeMultiprocessingPipe, Reason: pipe.unavailable})
 	}
+	pr.casesDone(pr.st.total) // whatever rows failed to report
+	pr.printf("%d cases in %.0f s", pr.st.total, time.Since(started).Seconds())
 	rep.Roundtrip = append(rep.Roundtrip, pipe.roundtrip...)
 
 	finish(rep, slices.Contains(opts.Modes, ModeSequential))
@@ -368,15 +384,50 @@ func writePyFiles(dir string) error {
 	return nil
 }
 
+// Progress is how far a Run is, for Options.OnProgress.
+type Progress struct {
+	// Done and Total count the cases: a workload run by one mode with one
+	// pool size (an unavailable mode's cases count as done at once), and
+	// the round-trip reference.
+	Done, Total int
+	// Elapsed is the time since the run started.
+	Elapsed time.Duration
+	// Step is the step that just ended, as a progress line says it.
+	Step string
+}
+
 // progress writes one line per step, or nothing; each line starts with
-// the name of the command that measures ("bench: ").
+// the command's name. st, if set, counts cases for Options.OnProgress.
 type progress struct {
 	w   io.Writer
 	cmd string
+	st  *progressState
+}
+
+// progressState counts the cases of a Run.
+type progressState struct {
+	mu          sync.Mutex
+	done, total int
+	started     time.Time
+	on          func(Progress)
 }
 
 func (p progress) printf(format string, args ...any) {
 	if p.w != nil {
 		fmt.Fprintf(p.w, p.cmd+": "+format+"\n", args...)
+	}
+	if p.st != nil && p.st.on != nil {
+		p.st.mu.Lock()
+		defer p.st.mu.Unlock()
+		p.st.on(Progress{Done: min(p.st.done, p.st.total), Total: p.st.total, Elapsed: time.Since(p.st.started), Step: fmt.Sprintf(format, args...)})
+	}
+}
+
+// casesDone counts n more cases as done.
+func (p progress) casesDone(n int) {
+	if p.st != nil {
+		p.st.mu.Lock()
+		p.st.done += n
+		p.st.mu.Unlock()
 	}
 }

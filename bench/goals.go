@@ -94,8 +94,27 @@ func startupGoal(rep *Report) Goal {
 	}
 	g.Known = true
 	g.Met = ours <= peer
-	g.Measured = fmt.Sprintf("%.1f ms vs %.1f ms (%.1f× faster)", ours, peer, peer/ours)
+	g.Measured = fmt.Sprintf("%.1f ms vs %.1f ms (%s)", ours, peer, comparison(ours, peer, "faster", "slower"))
 	return g
+}
+
+// comparison says how ours compares with theirs when lower is better:
+// "2.5× faster" (better) or "1.3× slower" (worse), always a factor of at
+// least 1 so that it never reads "0.5× faster"; "about the same" when
+// they are within 5 % of each other, which a rounded factor would show as
+// a misleading "1.0×" or "1/1".
+func comparison(ours, theirs float64, better, worse string) string {
+	if ours <= 0 || theirs <= 0 {
+		return "no ratio: a figure is zero"
+	}
+	r, word := theirs/ours, better
+	if r < 1 {
+		r, word = ours/theirs, worse
+	}
+	if r < 1.05 {
+		return "about the same"
+	}
+	return fmt.Sprintf("%.1f× %s", r, word)
 }
 
 func startupOf(rep *Report, mode string) (float64, bool) {
@@ -131,7 +150,7 @@ func tinyGoal(rep *Report, peer string, factor float64) Goal {
 	} else {
 		g.Met = a*factor <= b
 	}
-	g.Measured = fmt.Sprintf("%.1f µs vs %.1f µs per task (1/%.0f)", a, b, b/a)
+	g.Measured = fmt.Sprintf("%.1f µs vs %.1f µs per task (%s)", a, b, comparison(a, b, "less", "more"))
 	return g
 }
 
@@ -158,7 +177,7 @@ func roundtripGoal(rep *Report) Goal {
 	}
 	g.Known = true
 	g.Met = ours*9 <= pipe
-	g.Measured = fmt.Sprintf("%.1f µs vs %.1f µs (1/%.1f)", ours, pipe, pipe/ours)
+	g.Measured = fmt.Sprintf("%.1f µs vs %.1f µs (%s)", ours, pipe, comparison(ours, pipe, "faster", "slower"))
 	return g
 }
 
@@ -183,7 +202,7 @@ func rssGoal(rep *Report) Goal {
 	}
 	g.Known = true
 	g.Met = ours*3 <= spawn
-	g.Measured = fmt.Sprintf("%.1f MB vs %.1f MB (1/%.1f)", ours, spawn, spawn/ours)
+	g.Measured = fmt.Sprintf("%.1f MB vs %.1f MB (%s)", ours, spawn, comparison(ours, spawn, "less", "more"))
 	return g
 }
 

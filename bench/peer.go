@@ -194,8 +194,10 @@ func peerResult(l peerLine, mode string, pr progress) Result {
 		row.WallSeconds = summarize(l.WallSeconds)
 		row.TasksPerSecond = round(float64(l.Tasks)/row.WallSeconds.Median, 1)
 		row.Checksum = l.Digest
+		pr.casesDone(1)
 		pr.printf("%s: %s, %d workers: median %.3f s", mode, l.Workload, l.Workers, row.WallSeconds.Median)
 	} else {
+		pr.casesDone(1)
 		pr.printf("%s: %s, %d workers: failed: %s", mode, l.Workload, l.Workers, row.Error)
 	}
 	return row

@@ -91,8 +91,21 @@ func TestRunSmall(t *testing.T) {
 	opts := Options{Quick: true, Workloads: []string{"nbody", "tiny", "transfer"},
 		Modes: []string{ModeOwnGIL, ModeSharedGIL, ModeThreads}, Workers: []int{1, 2}, Repeat: 1,
 		Python: testPython(t), PythonBuild: "test build", Progress: &progressOut}
+	var steps []Progress // OnProgress is called from one goroutine at a time
+	opts.OnProgress = func(p Progress) { steps = append(steps, p) }
 	rep, err := Run(t.Context(), testRuntime, opts)
 	require.NoError(t, err)
+	require.NotEmpty(t, steps)
+	total := 3*3*2 + 3 + 1 // three modes × workloads × sizes, the baseline, the round-trip reference
+	for i, p := range steps {
+		assert.Equal(t, total, p.Total)
+		assert.LessOrEqual(t, p.Done, p.Total)
+		if i > 0 {
+			assert.GreaterOrEqual(t, p.Done, steps[i-1].Done, "never goes back")
+			assert.GreaterOrEqual(t, p.Elapsed, steps[i-1].Elapsed)
+		}
+	}
+	assert.Equal(t, total, steps[len(steps)-1].Done, "all done at the end")
 
 	assert.Equal(t, testRuntime.Version(), rep.Python)
 	assert.Equal(t, []int{1, 2}, rep.Workers)

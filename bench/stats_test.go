@@ -44,3 +44,19 @@ func TestMedianAndRank(t *testing.T) {
 		assert.Equal(t, c.want, rank(c.n, c.q), "rank(%d, %v)", c.n, c.q)
 	}
 }
+
+func TestComparison(t *testing.T) {
+	for _, c := range []struct {
+		ours, theirs float64
+		want         string
+	}{
+		{1, 2, "2.0× faster"},
+		{2, 1, "2.0× slower"},
+		{10, 10.4, "about the same"},
+		{10.4, 10, "about the same"},
+		{10, 10.6, "1.1× faster"},
+		{0, 1, "no ratio: a figure is zero"},
+	} {
+		assert.Equal(t, c.want, comparison(c.ours, c.theirs, "faster", "slower"), "%g vs %g", c.ours, c.theirs)
+	}
+}

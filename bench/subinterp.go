@@ -164,9 +164,11 @@ func runPoolCases(ctx context.Context, rt *cpython.Runtime, mode string, cfg cpy
 		if row.Error == "" {
 			row.WallSeconds = summarize(walls)
 			row.TasksPerSecond = round(float64(w.Tasks)/row.WallSeconds.Median, 1)
+			pr.casesDone(1)
 			pr.printf("%s: %s, %d workers: median %.3f s", mode, w.Name, n, row.WallSeconds.Median)
 		} else {
 			row.Checksum = ""
+			pr.casesDone(1)
 			pr.printf("%s: %s, %d workers: failed: %s", mode, w.Name, n, row.Error)
 		}
 		rows = append(rows, row)

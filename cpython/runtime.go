@@ -211,6 +211,16 @@ func (rt *Runtime) Main() *Interpreter {
 	return rt.main
 }
 
+// LinkedVersion returns the version of the CPython library this program
+// is linked with, e.g. "3.13.15", without starting it (Initialize need
+// not have been called).
+func LinkedVersion() string {
+	if f := strings.Fields(C.GoString(C.Py_GetVersion())); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
 // Version returns the CPython version, e.g. "3.13.15".
 func (rt *Runtime) Version() string {
 	if rt == nil {

@@ -171,10 +171,20 @@ func execBench(spec benchSpec, stdout, stderr io.Writer) int {
 		build = "debug (--with-pydebug)"
 	}
 	opts.PythonBuild = fmt.Sprintf("CPython %s, %s build, %s", info.Version, build, info.Prefix)
+	var bar *statusLine
 	if !spec.quiet {
-		opts.Progress = stderr
+		// A bar with an estimate of the time left on a terminal, as compat
+		// draws; plain lines anywhere else (a log, CI).
+		if bar = newStatusLine(stderr); bar != nil {
+			opts.OnProgress = func(p bench.Progress) {
+				bar.draw(p.Done, p.Total, "cases", p.Elapsed, true, p.Step)
+			}
+		} else {
+			opts.Progress = stderr
+		}
 	}
 	rep, err := bench.Run(m.ctx, m.rt, opts)
+	bar.clear()
 	if err != nil {
 		return m.fail(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
-	"unsafe"
 
 	"github.com/subinterp/subinterp/compat"
 )
@@ -215,11 +213,12 @@ func execCompat(f compatFlags, stdout, stderr io.Writer) int {
 		}()
 	}
 
-	var bar *progressBar
+	var bar *statusLine
 	if !f.quiet {
-		if fd, ok := fdOf(stderr); ok && isTerminal(fd) {
-			bar = &progressBar{w: stderr, fd: fd}
-			f.opts.Progress = bar.update
+		if bar = newStatusLine(stderr); bar != nil {
+			f.opts.Progress = func(p compat.Progress) {
+				bar.draw(p.Done, p.Total, "modules", p.Elapsed, false, strings.Join(p.Running, " "))
+			}
 		}
 	}
 	rep, err := compat.Check(ctx, f.opts)
@@ -289,22 +288,6 @@ func isPipe(fd int) bool {
 	return syscall.Fstat(fd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFIFO
 }
 
-func isTerminal(fd int) bool {
-	var t syscall.Termios
-	_, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
-	return e == 0
-}
-
-// terminalWidth is the width of the terminal on fd, 80 if unknown.
-func terminalWidth(fd int) int {
-	var ws struct{ row, col, x, y uint16 }
-	_, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws)))
-	if e != 0 || ws.col == 0 {
-		return 80
-	}
-	return int(ws.col)
-}
-
 // watchClosed waits until the reader of the pipe fd goes away (the write
 // end then reports EPOLLERR) and returns true, or until ctx ends (false).
 // It lets a check whose output nobody will read stop at once, not minutes
@@ -331,43 +314,4 @@ func watchClosed(ctx context.Context, fd int) bool {
 		}
 	}
 	return false
-}
-
-// progressBar redraws one status line on a terminal.
-type progressBar struct {
-	w        io.Writer
-	fd       int
-	drawn    bool
-	lastDone int
-	last     time.Time
-}
-
-// update draws p; Check calls it from one goroutine at a time, several
-// times per child, so redraws are limited to about 20 a second.
-func (b *progressBar) update(p compat.Progress) {
-	now := time.Now()
-	if p.Done == b.lastDone && now.Sub(b.last) < 50*time.Millisecond {
-		return
-	}
-	b.lastDone, b.last = p.Done, now
-	width := terminalWidth(b.fd) - 1
-	const barWidth = 24
-	filled := 0
-	if p.Total > 0 {
-		filled = barWidth * p.Done / p.Total
-	}
-	line := fmt.Sprintf("[%s%s] %d/%d modules  %4.1fs  %s", strings.Repeat("█", filled), strings.Repeat("·", barWidth-filled),
-		p.Done, p.Total, p.Elapsed.Seconds(), strings.Join(p.Running, " "))
-	if r := []rune(line); len(r) > width && width > 0 {
-		line = string(r[:width])
-	}
-	fmt.Fprint(b.w, "\r\033[K"+line)
-	b.drawn = true
-}
-
-// clear removes the status line.
-func (b *progressBar) clear() {
-	if b != nil && b.drawn {
-		fmt.Fprint(b.w, "\r\033[K")
-	}
 }

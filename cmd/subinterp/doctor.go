@@ -45,6 +45,8 @@ type doctorCheck struct {
 // doctorReport is what `subinterp doctor --json` prints.
 type doctorReport struct {
 	pythonInfo
+	// Subinterp is the build of this binary (as --version prints it).
+	Subinterp buildVersion `json:"subinterp"`
 	NumCPU int           `json:"num_cpu"`
 	Checks []doctorCheck `json:"checks"`
 	OK     bool          `json:"ok"`
@@ -75,7 +77,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return m.fail(err)
 	}
-	rep := doctorReport{pythonInfo: info, NumCPU: runtime.NumCPU(), OK: true}
+	rep := doctorReport{pythonInfo: info, Subinterp: readBuildVersion(), NumCPU: runtime.NumCPU(), OK: true}
 	lib := doctorCheck{Name: "shared libpython", Status: statusPass, Detail: info.LibPython}
 	switch {
 	case info.LibPython == "":
@@ -155,6 +157,7 @@ func printDoctor(w io.Writer, rep doctorReport) {
 		}
 		return s
 	}
+	fmt.Fprintf(tw, "subinterp\t%s\n", strings.TrimPrefix(rep.Subinterp.String(), "subinterp "))
 	fmt.Fprintf(tw, "CPython\t%s\n", rep.Version)
 	fmt.Fprintf(tw, "build\t%s\n", build)
 	fmt.Fprintf(tw, "sys.prefix\t%s\n", rep.Prefix)

@@ -28,6 +28,9 @@ func TestDoctorJSON(t *testing.T) {
 	assert.Contains(t, rep.LibPython, "libpython"+minor)
 	assert.Contains(t, rep.Linked, "libpython"+minor)
 	assert.Positive(t, rep.NumCPU)
+	assert.Equal(t, "github.com/subinterp/subinterp", rep.Subinterp.Module)
+	assert.Equal(t, rep.Version, rep.Subinterp.CPython, "the CPython it links is the one it runs")
+	assert.NotEmpty(t, rep.Subinterp.Version)
 
 	names := map[string]doctorCheck{}
 	verdict := true

@@ -12,6 +12,7 @@
 //	                [--json FILE|-] [--plot FILE.png|FILE.svg] [--markdown FILE] [--quiet]
 //	subinterp microbench [--json] [--quick]
 //	subinterp soak [--scenario NAME ...] [--duration D | --calls N] [--scale F] [--no-site] [--json FILE|-]
+//	subinterp --version
 //
 // run runs the code in N fresh interpreters in parallel and prefixes every
 // line they print with the interpreter's id. doctor describes the CPython
@@ -30,11 +31,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // Exit codes shared by every command.
@@ -81,6 +84,11 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
+	case "-version", "--version", "version":
+		if len(rest) > 0 {
+			return usageError(stderr, "--version", "takes no arguments (got %q)", rest[0])
+		}
+		return printVersion(stdout)
 	case "help":
 		if len(rest) == 0 {
 			usage(stdout)
@@ -109,7 +117,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "subinterp COMMAND --help" for a command's flags.`)
+	fmt.Fprintln(w, `Run "subinterp COMMAND --help" for a command's flags, "subinterp --version" for the build.`)
 }
 
 // newFlagSet makes the flag set of one command. synopsis is the usage line
@@ -154,16 +162,47 @@ func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseFlags parses args with fs. done is true when the command should
-// stop at once with the returned code: 0 after --help, 2 on a bad flag
-// (the flag package has printed the error and the usage).
+// stop at once with the returned code: 0 after --help (which prints the
+// usage), 2 on a bad flag, for which it prints one line saying what is
+// wrong and how to get help, not the whole usage.
 func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK, true
-		}
-		return exitUsage, true
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return exitOK, false
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return exitOK, true
 	}
-	return exitOK, false
+	name := strings.TrimPrefix(fs.Name(), "subinterp ")
+	return usageError(out, name, "%s", explainFlagError(fs, err)), true
+}
+
+// explainFlagError rewords the flag package's error where it is cryptic:
+// a bad duration says what a duration looks like.
+func explainFlagError(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	var name string
+	if _, after, ok := strings.Cut(msg, " for flag -"); ok {
+		name, _, _ = strings.Cut(after, ":")
+	}
+	if f := fs.Lookup(name); f != nil {
+		if g, ok := f.Value.(flag.Getter); ok {
+			if _, isDuration := g.Get().(time.Duration); isDuration {
+				value := msg
+				if _, v, ok := strings.Cut(msg, `invalid value "`); ok {
+					value, _, _ = strings.Cut(v, `"`)
+				}
+				return fmt.Sprintf("--%s wants a duration with a unit, like 5s, 1m30s or 250ms (got %q)", name, value)
+			}
+		}
+	}
+	return strings.Replace(msg, "flag provided but not defined: -", "unknown flag: --", 1)
 }
 
 // isSet reports whether the flag name was given on the command line (not

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -25,4 +26,24 @@ func TestEncodeJSON(t *testing.T) {
 	var b bytes.Buffer
 	assert.NoError(t, encodeJSON(&b, map[string]int{"a": 1}))
 	assert.Equal(t, "{\n  \"a\": 1\n}\n", b.String())
+}
+
+func TestProgressText(t *testing.T) {
+	for _, c := range []struct {
+		done, total int
+		eta         bool
+		want        string
+	}{
+		{0, 4, true, "[························] 0/4 cases  10.0s  ETA ?  now"},
+		{1, 4, true, "[██████··················] 1/4 cases  10.0s  ETA 30s  now"},
+		{4, 4, true, "[████████████████████████] 4/4 cases  10.0s  now"},
+		{2, 4, false, "[████████████············] 2/4 cases  10.0s  now"},
+		{5, 4, false, "[████████████████████████] 5/4 cases  10.0s  now"},
+	} {
+		assert.Equal(t, c.want, progressText(c.done, c.total, "cases", 10*time.Second, c.eta, "now"))
+	}
+	assert.Nil(t, newStatusLine(&bytes.Buffer{}), "no bar on anything but a terminal")
+	var nilLine *statusLine
+	nilLine.draw(1, 2, "x", 0, true, "") // a nil line draws nothing
+	nilLine.clear()
 }

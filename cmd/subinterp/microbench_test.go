@@ -70,7 +70,7 @@ func TestMicrobenchUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--scripts", "scripts/bench"}, "flag provided but not defined: -scripts"},
+		{[]string{"--scripts", "scripts/bench"}, "unknown flag: --scripts"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		r := runBinary(t, "", append([]string{"microbench"}, tt.args...)...)

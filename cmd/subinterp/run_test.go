@@ -32,8 +32,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{"missing FILE", []string{filepath.Join(dir, "nope.py")}, "nope.py: no such file"},
 		{"FILE is a directory", []string{dir}, "is a directory"},
 		{"negative timeout", []string{"--timeout", "-1s", "-c", "pass"}, "--timeout must not be negative"},
-		{"bad timeout", []string{"--timeout", "soon", "-c", "pass"}, `invalid value "soon" for flag -timeout`},
-		{"unknown flag", []string{"--bogus", "-c", "pass"}, "flag provided but not defined: -bogus"},
+		{"bad timeout", []string{"--timeout", "soon", "-c", "pass"}, `--timeout wants a duration with a unit, like 5s, 1m30s or 250ms (got "soon")`},
+		{"timeout without a unit", []string{"--timeout", "5", "-c", "pass"}, `--timeout wants a duration with a unit, like 5s, 1m30s or 250ms (got "5")`},
+		{"unknown flag", []string{"--bogus", "-c", "pass"}, "unknown flag: --bogus"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,8 +43,26 @@ func TestRunUsageErrors(t *testing.T) {
 			assert.Equal(t, exitUsage, code)
 			assert.Contains(t, stderr.String(), tc.want)
 			assert.Empty(t, stdout.String())
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			assert.Len(t, lines, 2, "one line saying what is wrong, one pointing to --help:\n%s", stderr.String())
+			assert.Equal(t, `Run "subinterp run --help" for usage.`, lines[len(lines)-1])
 		})
 	}
+}
+
+// TestVersion: --version names the build and the CPython it links, and
+// doctor --json carries the same.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}, {"-version"}} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, exitOK, dispatch(args, &stdout, &stderr), "%q", args)
+		assert.Regexp(t, `^subinterp \S+( [0-9a-f]{1,12}(\+dirty)?)?, go\d\S*, CPython 3\.\d+\.\d+\S*\n$`, stdout.String())
+		assert.Empty(t, stderr.String())
+	}
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, exitUsage, dispatch([]string{"--version", "x"}, &stdout, &stderr))
+	v := readBuildVersion()
+	assert.Equal(t, "github.com/subinterp/subinterp", v.Module, "tests run inside the module")
 }
 
 func TestRunParseArguments(t *testing.T) {
