@@ -110,7 +110,8 @@ func TestGoToPython(t *testing.T) {
 // TestRefusals: values that cannot cross say which type they are.
 func TestRefusals(t *testing.T) {
 	in := interp(t)
-	for _, expr := range []string{"{1, 2}", "object()", "bytearray(b'x')", "type('Sub', (int,), {})(1)"} {
+	for _, expr := range []string{"object()", "complex(1, 2)", "type('Sub', (int,), {})(1)", "type('S', (set,), {})()",
+		"__import__('datetime').datetime(2020, 1, 1)", "__import__('datetime').date(2020, 1, 1)"} {
 		t.Run(expr, func(t *testing.T) {
 			_, err := in.Eval(bg, expr)
 			require.ErrorIs(t, err, cpython.ErrNotShareable)

@@ -345,3 +345,29 @@ s.send_nowait({"when": vals[0], "tags": {"x"}})
 	require.NoError(t, err)
 	assert.Equal(t, msg{When: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Tags: []string{"x"}}, m.Interface())
 }
+
+// TestHostFuncStructs: a host function takes and returns structs by the
+// same rules; a dict that does not fit raises TypeError naming the field.
+func TestHostFuncStructs(t *testing.T) {
+	require.NoError(t, rt.RegisterFunc("hf_article", func(a Article) (Article, error) {
+		a.Title += "!"
+		a.ReadFor += time.Second
+		return a, nil
+	}))
+	in := newInterp(t)
+	src := `
+import subinterp, datetime
+got = subinterp.host.hf_article({"title": "hi", "read_for": datetime.timedelta(seconds=1), "tags": ["x"]})
+try:
+    subinterp.host.hf_article({"title": 1})
+except TypeError as e:
+    err = str(e)
+`
+	require.NoError(t, in.Exec(bg, src))
+	got, err := cpython.EvalAs[Article](bg, in, "got")
+	require.NoError(t, err)
+	assert.Equal(t, Article{Title: "hi!", ReadFor: 2 * time.Second, Tags: []string{"x"}}, got)
+	msg, err := in.Eval(bg, "err")
+	require.NoError(t, err)
+	assert.Contains(t, msg, `argument 1: cannot convert: Python int to Go string at ["title"] (field Article.Title)`)
+}

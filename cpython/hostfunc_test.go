@@ -179,12 +179,12 @@ func TestRegisterFuncRejects(t *testing.T) {
 		"bad name":           {"no-dash", func() {}, "not a Python identifier"},
 		"empty name":         {"", func() {}, "not a Python identifier"},
 		"chan parameter":     {"hf_x3", func(chan int) {}, "parameter 1"},
-		"struct result":      {"hf_x4", func() struct{} { return struct{}{} }, "result"},
+		"struct result":      {"hf_x4", func() struct{ F func() } { return struct{ F func() }{} }, "result"},
 		"func parameter":     {"hf_x5", func(int, func()) {}, "parameter 2"},
 		"three results":      {"hf_x6", func() (int, int, error) { return 0, 0, nil }, "at most"},
 		"second not error":   {"hf_x7", func() (int, int) { return 0, 0 }, "must be error"},
 		"ctx not first":      {"hf_x8", func(int, context.Context) {}, "parameter 2"},
-		"pointer parameter":  {"hf_x9", func(*int) {}, "parameter 1"},
+		"pointer parameter":  {"hf_x9", func(*chan int) {}, "parameter 1"},
 		"map with bad value": {"hf_x10", func(map[string]chan int) {}, "parameter 1"},
 	}
 	for name, c := range cases {

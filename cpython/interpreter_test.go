@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -310,10 +311,10 @@ func TestBadInput(t *testing.T) {
 		assert.Equal(t, "RecursionError", rf.Type)
 	})
 	t.Run("unsupported Go argument", func(t *testing.T) {
-		for _, arg := range []any{make(chan int), func() {}, struct{ A int }{1}, &struct{}{}} {
+		for _, arg := range []any{make(chan int), func() {}, struct{ C chan int }{}, &struct{ F func() }{}} {
 			_, err := in.Call(bg, "print", arg)
 			assert.ErrorIs(t, err, cpython.ErrNotShareable)
-			assert.ErrorContains(t, err, fmt.Sprintf("%T", arg))
+			assert.ErrorContains(t, err, strings.TrimPrefix(fmt.Sprintf("%T", arg), "*"))
 		}
 	})
 	t.Run("missing module", func(t *testing.T) {
