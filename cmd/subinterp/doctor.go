@@ -46,10 +46,10 @@ type doctorCheck struct {
 type doctorReport struct {
 	pythonInfo
 	// Subinterp is the build of this binary (as --version prints it).
-	Subinterp buildVersion `json:"subinterp"`
-	NumCPU int           `json:"num_cpu"`
-	Checks []doctorCheck `json:"checks"`
-	OK     bool          `json:"ok"`
+	Subinterp buildVersion  `json:"subinterp"`
+	NumCPU    int           `json:"num_cpu"`
+	Checks    []doctorCheck `json:"checks"`
+	OK        bool          `json:"ok"`
 }
 
 // cmdDoctor is `subinterp doctor`.
