@@ -1,7 +1,7 @@
 // Package cpython embeds CPython and runs Python code in many interpreters
 // at once, each with its own GIL (PEP 684), from any goroutine.
 //
-//	rt, err := cpython.Initialize(cpython.RuntimeOptions{})
+//	rt, err := cpython.Initialize(cpython.RuntimeOptions{}) // once per process
 //	if err != nil {
 //		log.Fatal(err)
 //	}
@@ -15,14 +15,42 @@
 //
 //	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 //	defer cancel()
-//	if err := in.Exec(ctx, "def score(doc): return len(doc.split())"); err != nil {
+//	if err := in.Exec(ctx, "def score(doc, *, weight=1): return weight * len(doc['text'].split())"); err != nil {
 //		log.Fatal(err)
 //	}
-//	n, err := in.Call(ctx, "score", "to be or not to be")
-//	fmt.Println(n, err) // 6 <nil>
+//	type Doc struct {
+//		Text string `json:"text"` // a struct crosses as a dict keyed by json names
+//	}
+//	n, err := cpython.CallAs[int](ctx, in, "score", Doc{"to be or not to be"}, cpython.Kwargs{"weight": 2})
+//	fmt.Println(n, err) // 12 <nil>
 //
-// For services, a Pool keeps warm interpreters, queues callers and replaces
-// an interpreter only when it is really broken.
+//	var rf *cpython.RunFailedError
+//	_, err = in.Call(ctx, "score", "not a dict")
+//	fmt.Println(errors.As(err, &rf), rf.Type) // true TypeError
+//
+// The pieces:
+//
+//   - A Runtime is CPython itself, started once per process (Initialize)
+//     and ended by Finalize; it owns the channels (Channels) Go and every
+//     interpreter share, and the Go functions Python may call
+//     (RegisterFunc).
+//   - An Interpreter runs one call at a time on its own OS thread: Exec runs
+//     code in __main__, Eval evaluates an expression, Call calls a function
+//     by name with Go values, a trailing Kwargs and ExecOptions
+//     (WithStdout, WithStderr, WithGlobals). A call's context bounds it:
+//     when it ends the Python code is interrupted (*InterruptedError).
+//   - A Pool keeps warm interpreters that ran a Prelude, queues callers and
+//     replaces an interpreter only when it is really broken; it has the
+//     same Exec, Eval and Call.
+//   - Values convert by one set of rules, package channel's: Go numbers,
+//     strings, slices, maps, structs (by json tags), time.Time and
+//     time.Duration become Python objects; results come back as the
+//     canonical Go types (int64, string, []any, channel.Dict, ...) or, with
+//     CallAs and EvalAs, as the Go type you name, with an error naming the
+//     field and both types when they do not fit.
+//   - An exception Python does not catch is a *RunFailedError (Type,
+//     Message, Traceback); the other errors wrap the sentinels below
+//     (errors.Is).
 //
 // # Threads
 //

@@ -371,3 +371,21 @@ except TypeError as e:
 	require.NoError(t, err)
 	assert.Contains(t, msg, `argument 1: cannot convert: Python int to Go string at ["title"] (field Article.Title)`)
 }
+
+// TestPackageDocSnippet runs the package comment's example (after its
+// Initialize) so that it stays true.
+func TestPackageDocSnippet(t *testing.T) {
+	in := newInterp(t)
+	ctx := bg
+	require.NoError(t, in.Exec(ctx, "def score(doc, *, weight=1): return weight * len(doc['text'].split())"))
+	type Doc struct {
+		Text string `json:"text"`
+	}
+	n, err := cpython.CallAs[int](ctx, in, "score", Doc{"to be or not to be"}, cpython.Kwargs{"weight": 2})
+	require.NoError(t, err)
+	assert.Equal(t, 12, n)
+	var rf *cpython.RunFailedError
+	_, err = in.Call(ctx, "score", "not a dict")
+	require.True(t, errors.As(err, &rf))
+	assert.Equal(t, "TypeError", rf.Type)
+}
