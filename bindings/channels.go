@@ -768,8 +768,10 @@ func subinterpGoCallHost(name *C.PyObject, args *C.PyObject) *C.PyObject {
 	if h == nil {
 		return nil
 	}
-	encoded, ok := encodeRaw(args, false)
-	if !ok {
+	// The arguments are bound for Go, as a result is: bytearray and
+	// memoryview arguments arrive as []byte.
+	encoded, rc := encodeFlags(args, C.SI_ENC_BYTES_LIKE)
+	if rc < 0 {
 		return nil // e.g. NotShareableError naming the argument's type
 	}
 	fn := pyString(name)

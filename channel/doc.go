@@ -7,7 +7,11 @@
 // encoded into a Message (the wire format is documented byte by byte in
 // codec.go: Encode, Decode) by the sender and decoded by the receiver, in
 // Go or in C (bindings/ mirrors the codec). Normalize gives the canonical
-// Go form. Out-of-band buffers (send_buffer) are copied once into a
+// Go form (Go structs become dicts keyed by their json names, time.Time and
+// time.Duration datetime and timedelta), and ConvertTo turns a canonical
+// value into any Go type it fits (a dict into a struct, a list into a
+// slice), with a *ConvertError naming the place, the field and both types
+// when it does not. Out-of-band buffers (send_buffer) are copied once into a
 // channel-owned, reference-counted Buffer and received as a read-only
 // *BufferView over that memory, with no second copy.
 //

@@ -354,9 +354,12 @@ func TestHostFuncStructs(t *testing.T) {
 		a.ReadFor += time.Second
 		return a, nil
 	}))
+	require.NoError(t, rt.RegisterFunc("hf_bytes", func(b []byte) string { return string(b) }))
 	in := newInterp(t)
 	src := `
 import subinterp, datetime
+assert subinterp.host.hf_bytes(bytearray(b"ba")) == "ba"
+assert subinterp.host.hf_bytes(memoryview(b"xmv")[1:]) == "mv"
 got = subinterp.host.hf_article({"title": "hi", "read_for": datetime.timedelta(seconds=1), "tags": ["x"]})
 try:
     subinterp.host.hf_article({"title": 1})
