@@ -172,6 +172,18 @@ func TestValueRoundTrip(t *testing.T) {
 		{"dict order", channel.Dict{{Key: "z", Value: int64(1)}, {Key: "a", Value: int64(2)}, {Key: int64(3), Value: nil}}, nil, "dict"},
 		{"go map", map[string]int{"b": 2, "a": 1}, channel.Dict{{Key: "a", Value: int64(1)}, {Key: "b", Value: int64(2)}}, "dict"},
 		{"nested", []any{channel.Dict{{Key: channel.Tuple{int64(1), "k"}, Value: []any{[]byte("v"), 2.5}}}}, nil, "list"},
+		{"struct", struct {
+			A int `json:"a"`
+			B string
+		}{1, "x"}, channel.Dict{{Key: "a", Value: int64(1)}, {Key: "B", Value: "x"}}, "dict"},
+		{"pointer to struct", &struct{ P *int }{}, channel.Dict{{Key: "P", Value: nil}}, "dict"},
+		{"time", time.Date(2026, 12, 1, 23, 0, 0, 123456000, time.FixedZone("x", -3600)), time.Date(2026, 12, 2, 0, 0, 0, 123456000, time.UTC), "datetime"},
+		{"earliest time", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), nil, "datetime"},
+		{"latest time", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), nil, "datetime"},
+		{"duration", -36*time.Hour - time.Microsecond, nil, "timedelta"},
+		{"longest duration", time.Duration(math.MaxInt64 / 1000 * 1000), nil, "timedelta"},
+		{"set", channel.Set{"only"}, nil, "set"},
+		{"frozenset", channel.FrozenSet{channel.Tuple{int64(1)}}, nil, "frozenset"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
