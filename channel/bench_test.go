@@ -2,8 +2,10 @@ package channel
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"testing"
+	"time"
 )
 
 // One goroutine: queue a value, take it back.
@@ -142,6 +144,67 @@ func BenchmarkEncodeDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := Decode(data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchOrder is a struct as a service would pass one: the struct rules'
+// cost (field lookup, json names, omitempty, a nested slice of structs, a
+// time) against the same value built as a Dict by hand.
+type benchOrder struct {
+	ID    int64             `json:"id"`
+	User  string            `json:"user"`
+	Note  string            `json:"note,omitempty"`
+	Lines []benchLine       `json:"lines"`
+	Meta  map[string]string `json:"meta"`
+	Due   time.Time         `json:"due"`
+}
+
+type benchLine struct {
+	SKU string  `json:"sku"`
+	Qty int     `json:"qty"`
+	Px  float64 `json:"px"`
+}
+
+func benchOrderValue() benchOrder {
+	return benchOrder{ID: 7, User: "ann", Lines: []benchLine{{"a", 1, 2.5}, {"b", 2, 1}, {"c", 3, 9.75}},
+		Meta: map[string]string{"src": "web"}, Due: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func BenchmarkEncodeStruct(b *testing.B) {
+	o := benchOrderValue()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode(o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeSameDict(b *testing.B) {
+	o := benchOrderValue()
+	v, err := Normalize(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkConvertToStruct(b *testing.B) {
+	v, err := Normalize(benchOrderValue())
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := reflect.TypeFor[benchOrder]()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ConvertTo(v, t); err != nil {
 			b.Fatal(err)
 		}
 	}

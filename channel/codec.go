@@ -374,6 +374,30 @@ func (e *encoder) buffer(b *Buffer) error {
 	return nil
 }
 
+// value encodes a value reached by reflection (a field, an element):
+// plain scalars and ordinary structs directly, without boxing them into
+// an interface, everything else as enc does.
+func (e *encoder) value(rv reflect.Value, depth int) error {
+	t := rv.Type()
+	if isPlainScalar(t) || t.Kind() == reflect.Struct && !isSpecialStruct(t) {
+		return e.reflect(rv, depth)
+	}
+	return e.enc(rv.Interface(), depth)
+}
+
+// isPlainScalar reports a bool, integer, float or string type that
+// encodes by its kind alone (time.Duration is an integer with a wire
+// form of its own).
+func isPlainScalar(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return t != durationType
+	}
+	return false
+}
+
 // reflect encodes the kinds Normalize handles by reflection, with the same
 // results, but bounded by MaxDepth.
 func (e *encoder) reflect(rv reflect.Value, depth int) error {
@@ -398,21 +422,23 @@ func (e *encoder) reflect(rv reflect.Value, depth int) error {
 		if err != nil {
 			return err
 		}
-		values := make([]reflect.Value, 0, len(fields))
-		kept := make([]structField, 0, len(fields))
+		n := 0
 		for _, f := range fields {
-			if fv, ok := f.value(rv); ok {
-				values = append(values, fv)
-				kept = append(kept, f)
+			if _, ok := f.value(rv); ok {
+				n++
 			}
 		}
 		e.buf = append(e.buf, 'd')
-		e.buf = binary.AppendUvarint(e.buf, uint64(len(kept)))
-		for i, f := range kept {
+		e.buf = binary.AppendUvarint(e.buf, uint64(n))
+		for _, f := range fields {
+			fv, ok := f.value(rv)
+			if !ok {
+				continue
+			}
 			e.buf = append(e.buf, 's')
 			e.buf = binary.AppendUvarint(e.buf, uint64(len(f.name)))
 			e.buf = append(e.buf, f.name...)
-			if err := e.enc(values[i].Interface(), depth+1); err != nil {
+			if err := e.value(fv, depth+1); err != nil {
 				return f.wrap(err)
 			}
 		}
@@ -425,7 +451,10 @@ func (e *encoder) reflect(rv reflect.Value, depth int) error {
 	case reflect.Float32, reflect.Float64:
 		e.float(rv.Float())
 	case reflect.String:
-		return e.enc(rv.String(), depth)
+		x := rv.String()
+		e.buf = append(e.buf, 's')
+		e.buf = binary.AppendUvarint(e.buf, uint64(len(x)))
+		e.buf = append(e.buf, x...)
 	case reflect.Slice, reflect.Array:
 		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
 			e.bytes('b', rv.Bytes())
@@ -437,7 +466,7 @@ func (e *encoder) reflect(rv reflect.Value, depth int) error {
 		e.buf = append(e.buf, 'l')
 		e.buf = binary.AppendUvarint(e.buf, uint64(rv.Len()))
 		for i := 0; i < rv.Len(); i++ {
-			if err := e.enc(rv.Index(i).Interface(), depth+1); err != nil {
+			if err := e.value(rv.Index(i), depth+1); err != nil {
 				return err
 			}
 		}

@@ -149,6 +149,10 @@ func ExampleInterruptedError() {
 		log.Fatal(err)
 	}
 	defer in.Close()
+	// How long a call whose context ended waits for the code to stop (it
+	// is 250 ms by default; code inside a C call stops only when the call
+	// returns, and Stopped is false if that takes longer).
+	in.SetInterruptGrace(10 * time.Second)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
