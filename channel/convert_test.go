@@ -284,3 +284,41 @@ func TestConvertTo(t *testing.T) {
 	}
 	assert.NoError(t, CanConvertTo(reflect.TypeOf(node{})), "recursive struct types are fine")
 }
+
+// TestOmitEmptyAndNames: every kind encoding/json calls empty is left out
+// under omitempty (and nothing else is), and names that differ only in
+// case match exactly but not by folding.
+func TestOmitEmptyAndNames(t *testing.T) {
+	type allEmpty struct {
+		B   bool              `json:"b,omitempty"`
+		I   int8              `json:"i,omitempty"`
+		U   uint              `json:"u,omitempty"`
+		F   float32           `json:"f,omitempty"`
+		S   string            `json:"s,omitempty"`
+		P   *int              `json:"p,omitempty"`
+		A   any               `json:"a,omitempty"`
+		L   []int             `json:"l,omitempty"`
+		M   map[string]int    `json:"m,omitempty"`
+		Arr [0]int            `json:"arr,omitempty"`
+		T   time.Time         `json:"t,omitempty"` // a struct is never empty (as in encoding/json)
+		D   time.Duration     `json:"d,omitempty"`
+		E   struct{ X int }   `json:"e,omitempty"`
+		Set map[string]string `json:"set"` // no omitempty: a nil map is an empty dict
+	}
+	v, err := Normalize(allEmpty{})
+	require.NoError(t, err)
+	assert.Equal(t, Dict{{"t", time.Time{}.UTC()}, {"e", Dict{{"X", int64(0)}}}, {"set", Dict{}}}, v)
+	zero := 0
+	v, err = Normalize(allEmpty{B: true, I: -1, U: 1, F: 0.5, S: "s", P: &zero, A: 0, L: []int{0}, M: map[string]int{"": 0}, D: time.Microsecond})
+	require.NoError(t, err)
+	assert.Len(t, v, 13, "none of them is empty: %v", v)
+
+	type cased struct {
+		Name string `json:"name"`
+		NAME string `json:"NAME"`
+		Only string `json:"only"`
+	}
+	got, err := ConvertTo(Dict{{"NAME", "upper"}, {"Name", "folded: ambiguous, ignored"}, {"ONLY", "folded"}}, reflect.TypeOf(cased{}))
+	require.NoError(t, err)
+	assert.Equal(t, cased{NAME: "upper", Only: "folded"}, got.Interface())
+}
