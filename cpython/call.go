@@ -177,7 +177,8 @@ func convertResult[T any](v any) (T, error) {
 		releaseEnds(v, nil)
 		return zero, err
 	}
-	out := rv.Interface().(T)
+	var out T // set through reflection: rv.Interface().(T) panics on a nil interface
+	reflect.ValueOf(&out).Elem().Set(rv)
 	if hasEnds(v) {
 		kept := map[uintptr]bool{}
 		collectEnds(reflect.ValueOf(&out).Elem(), kept, 0)

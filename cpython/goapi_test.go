@@ -272,6 +272,16 @@ func TestTypedResultsOnPools(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "POOL\n", out.String())
 
+	none, err := cpython.EvalAs[any](bg, pool, "None")
+	require.NoError(t, err)
+	assert.Nil(t, none)
+	nilArticle, err := cpython.EvalAs[*Article](bg, pool, "None")
+	require.NoError(t, err)
+	assert.Nil(t, nilArticle)
+	anything, err := cpython.EvalAs[any](bg, pool, "[1]")
+	require.NoError(t, err)
+	assert.Equal(t, []any{int64(1)}, anything)
+
 	_, err = cpython.CallAs[int](bg, nil, "f")
 	assert.ErrorIs(t, err, cpython.ErrNotInitialized)
 	_, err = cpython.EvalAs[int](bg, (*cpython.Pool)(nil), "1")
