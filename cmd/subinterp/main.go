@@ -198,11 +198,22 @@ func explainFlagError(fs *flag.FlagSet, err error) string {
 				if _, v, ok := strings.Cut(msg, `invalid value "`); ok {
 					value, _, _ = strings.Cut(v, `"`)
 				}
-				return fmt.Sprintf("--%s wants a duration with a unit, like 5s, 1m30s or 250ms (got %q)", name, value)
+				return fmt.Sprintf("%s%s wants a duration with a unit, like 5s, 1m30s or 250ms (got %q)", dashes(name), name, value)
 			}
 		}
 	}
-	return strings.Replace(msg, "flag provided but not defined: -", "unknown flag: --", 1)
+	if _, unknown, ok := strings.Cut(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag: " + dashes(unknown) + unknown
+	}
+	return msg
+}
+
+// dashes is how the usage writes a flag: -n, --timeout.
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-"
+	}
+	return "--"
 }
 
 // isSet reports whether the flag name was given on the command line (not

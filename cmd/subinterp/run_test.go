@@ -35,6 +35,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"bad timeout", []string{"--timeout", "soon", "-c", "pass"}, `--timeout wants a duration with a unit, like 5s, 1m30s or 250ms (got "soon")`},
 		{"timeout without a unit", []string{"--timeout", "5", "-c", "pass"}, `--timeout wants a duration with a unit, like 5s, 1m30s or 250ms (got "5")`},
 		{"unknown flag", []string{"--bogus", "-c", "pass"}, "unknown flag: --bogus"},
+		{"unknown short flag", []string{"-x", "-c", "pass"}, "unknown flag: -x"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
