@@ -115,9 +115,10 @@ type Evaluator interface {
 // dict into a struct or map, a list into a slice, a datetime into a
 // time.Time, and so on (see README's table). A result that does not fit T
 // gives a *channel.ConvertError naming where it did not fit, the Go field,
-// the Python type and the Go type; the error of the call itself is
-// returned as Call returns it. Channel ends in the result that T does not
-// keep are released.
+// the Python type and the Go type (the function has run by then: only its
+// result is refused); the error of the call itself is returned as Call
+// returns it. Channel ends in the result that T does not keep are
+// released.
 //
 //	type Stats struct {
 //		Words int            `json:"words"`
