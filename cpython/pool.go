@@ -710,8 +710,9 @@ func (p *Pool) Eval(ctx context.Context, expr string) (any, error) {
 
 // Call calls a Python function in an idle interpreter with Go arguments and
 // returns its result converted to Go (see Interpreter.Call for how fn is
-// named; a function the prelude defines is found in __main__). Waiting and
-// cancellation are as for Exec.
+// named and for the trailing Kwargs and ExecOptions; a function the
+// prelude defines is found in __main__; CallAs converts the result to a
+// type of your choosing). Waiting and cancellation are as for Exec.
 func (p *Pool) Call(ctx context.Context, fn string, args ...any) (any, error) {
 	m, err := p.get(ctx)
 	if err != nil {
