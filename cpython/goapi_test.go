@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -401,4 +402,36 @@ func TestPackageDocSnippet(t *testing.T) {
 	_, err = in.Call(ctx, "score", "not a dict")
 	require.True(t, errors.As(err, &rf))
 	assert.Equal(t, "TypeError", rf.Type)
+}
+
+// TestConcurrentDatetimeImports: own-GIL interpreters importing datetime
+// at the same time, then ending, must not corrupt the heap (before CPython
+// 3.14 this aborted the process unless the main interpreter had imported
+// _datetime first, which Initialize does).
+func TestConcurrentDatetimeImports(t *testing.T) {
+	for round := 0; round < 8; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for i := 0; i < 2; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in, err := rt.NewInterpreter(cpython.IsolatedConfig())
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = in.Call(bg, "str", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				if cerr := in.Close(); err == nil {
+					err = cerr
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+	}
 }
