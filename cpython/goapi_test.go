@@ -404,10 +404,12 @@ func TestPackageDocSnippet(t *testing.T) {
 	assert.Equal(t, "TypeError", rf.Type)
 }
 
-// TestConcurrentDatetimeImports: own-GIL interpreters importing datetime
-// at the same time, then ending, must not corrupt the heap (before CPython
-// 3.14 this aborted the process unless the main interpreter had imported
-// _datetime first, which Initialize does).
+// TestConcurrentDatetimeImports: own-GIL interpreters converting
+// time.Time values (which imports datetime in each) at the same time, then
+// ending, must not corrupt the heap (before CPython 3.14 this aborted the
+// process unless the main interpreter had imported _datetime first, which
+// si_runtime_init does; TestConcurrentDatetimeImportAndClose covers the
+// plain import).
 func TestConcurrentDatetimeImports(t *testing.T) {
 	for round := 0; round < 8; round++ {
 		var wg sync.WaitGroup

@@ -113,27 +113,8 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 	rt.main = &Interpreter{rt: rt, id: int64(C.PyInterpreterState_GetID(th.interp)), main: true, th: th, cfg: LegacyConfig()}
 	th.onAbandonedDone = rt.main.release
 	rt.interps[rt.main.id] = rt.main
-	if err := rt.main.initDatetime(); err != nil {
-		return nil, fmt.Errorf("subinterp: %w", err)
-	}
 	singleton.rt = rt
 	return rt, nil
-}
-
-// initDatetime imports _datetime in the main interpreter before any other
-// interpreter exists. Before CPython 3.14 _datetime sets up its static
-// types in whichever interpreter imports it first, and two own-GIL
-// interpreters doing that at once corrupt the heap (CPython gh-136421 and
-// gh-136423; measured on 3.13.15: two interpreters importing datetime at
-// the same time, then ending, abort with "munmap_chunk(): invalid
-// pointer" in most runs, never once the main interpreter has imported
-// it). Datetime values convert in every interpreter, so every runtime
-// needs this. 3.14 sets the types up at interpreter start instead.
-func (in *Interpreter) initDatetime() error {
-	if C.PY_VERSION_HEX >= 0x030E0000 {
-		return nil
-	}
-	return in.Exec(context.Background(), "try:\n    import _datetime\nexcept ImportError:\n    pass")
 }
 
 // runtimeExecutable checks the options that decide CPython's path
