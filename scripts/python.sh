@@ -2,9 +2,15 @@
 # Find or build the CPython that subinterp links against, then print the
 # environment (shell assignments) that `go build` / `go test` need.
 #
-# Usage: scripts/python.sh [--debug] [--offline] [--go-env-w]
+# Usage: scripts/python.sh [--debug | --free-threaded] [--offline] [--go-env-w]
 #
 #   --debug     the --with-pydebug flavour (asserts on wrong GIL use)
+#   --free-threaded
+#               the --disable-gil flavour (PEP 703; python3.13t), built only
+#               when asked: for `subinterp bench`'s threads-free-threaded
+#               mode. subinterp itself refuses to build against it (see
+#               include/subinterp.h); the environment printed is for that
+#               check and for finding python3.13t
 #   --offline   never download or build: fail if nothing is found
 #   --go-env-w  also write the environment into Go's per-user settings
 #               (`go env -w PKG_CONFIG=... CGO_LDFLAGS=... CGO_CFLAGS=...`),
@@ -39,10 +45,11 @@ offline=0
 go_env_w=0
 for arg in "$@"; do
   case "$arg" in
-    --debug) flavour=debug ;;
+    --debug) [ "$flavour" = freethreaded ] && { echo "python.sh: --debug and --free-threaded are separate flavours; choose one" >&2; exit 2; }; flavour=debug ;;
+    --free-threaded) [ "$flavour" = debug ] && { echo "python.sh: --debug and --free-threaded are separate flavours; choose one" >&2; exit 2; }; flavour=freethreaded ;;
     --offline) offline=1 ;;
     --go-env-w) go_env_w=1 ;;
-    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "python.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -52,8 +59,11 @@ die() { printf 'python.sh: error: %s\n' "$*" >&2; exit 1; }
 
 cache="${SUBINTERP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/subinterp}"
 mkdir -p "$cache"
+# debug_suffix: the ABI flags in the names `make install` gives this
+# flavour's python3.13X, libpython3.13X.so and python-3.13X-embed.pc.
 debug_suffix=""
 [ "$flavour" = debug ] && debug_suffix=d
+[ "$flavour" = freethreaded ] && debug_suffix=t
 
 # multiarch: the Debian multiarch triplet (x86_64-linux-gnu), or nothing.
 multiarch() {
@@ -169,7 +179,7 @@ emit_env() {
 # itself does not need pip.
 ensure_pip() {
   local prefix=$1 py
-  py=$(ls "$prefix"/bin/python3.[0-9]* 2>/dev/null | grep -E '/python3\.[0-9]+d?$' | head -n1)
+  py=$(ls "$prefix"/bin/python3.[0-9]* 2>/dev/null | grep -E '/python3\.[0-9]+[dt]?$' | head -n1)
   [ -n "$py" ] || return 0
   ls -d "$prefix"/lib/python3.*/site-packages/pip >/dev/null 2>&1 && return 0
   [ "$offline" = 1 ] && return 0
@@ -309,6 +319,7 @@ log="$cache/build-$ver-$flavour.log"
 rm -rf "$prefix" "$build" && mkdir -p "$build"
 extra=()
 [ "$flavour" = debug ] && extra+=(--with-pydebug)
+[ "$flavour" = freethreaded ] && extra+=(--disable-gil)
 say "building CPython $ver ($flavour) into $prefix; log: $log (takes a few minutes)"
 jobs=$(nproc 2>/dev/null || echo 2)
 if ! (cd "$build" && "$src/configure" --prefix="$prefix" --enable-shared --without-ensurepip \
