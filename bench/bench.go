@@ -56,7 +56,7 @@ var pyFiles embed.FS
 var ErrUsage = errors.New("bench: invalid options")
 
 // Workload names, in the order reports show them.
-var Workloads = []string{"nbody", "spectral_norm", "fannkuch", "json", "regex", "tiny", "transfer"}
+var Workloads = []string{"nbody", "spectral_norm", "fannkuch", "json", "regex", "shared_graph", "private_state", "tiny", "transfer"}
 
 // Options say what one Run measures. The zero value of a field means its
 // default.
@@ -80,6 +80,14 @@ type Options struct {
 	Python string
 	// PythonBuild describes the build for the report.
 	PythonBuild string
+	// FreeThreadedPython is the python3.Xt of a free-threaded build of
+	// the same CPython version (configure --disable-gil), in which the
+	// free-threaded modes run. Empty: they are unavailable, for the
+	// reason FreeThreadedMissing gives.
+	FreeThreadedPython string
+	// FreeThreadedMissing says why there is no FreeThreadedPython, and
+	// how to get one.
+	FreeThreadedMissing string
 	// Progress receives one line per step (nil: silent).
 	Progress io.Writer
 	// OnProgress, if set, is called after every step with how far the
@@ -252,7 +260,12 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		rep.Workloads = append(rep.Workloads, WorkloadInfo{Name: name, About: m.about, CPUBound: m.cpuBound, Size: w.Size, Tasks: w.Tasks})
 	}
 
-	modes := opts.Modes
+	modes := slices.Clone(opts.Modes)
+	if slices.Contains(modes, ModeThreadsFreeThreaded) && !slices.Contains(modes, ModeSequentialFreeThreaded) {
+		// Free-threading's scaling and single-thread cost need its own
+		// sequential run; its rows are kept, as they are that cost.
+		modes = slices.Insert(modes, slices.Index(modes, ModeThreadsFreeThreaded)+1, ModeSequentialFreeThreaded)
+	}
 	if !slices.Contains(modes, ModeSequential) {
 		// Speedups need the baseline; it is run but not asked for, so it
 		// only feeds the speedup column.
@@ -261,19 +274,20 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 	pr := progress{w: opts.Progress, cmd: "bench", st: &progressState{on: opts.OnProgress, started: started}}
 	for _, mode := range modes {
 		workers := len(p.Workers)
-		if mode == ModeSequential {
+		if mode == ModeSequential || mode == ModeSequentialFreeThreaded {
 			workers = 1
 		}
 		pr.st.total += len(p.Workloads) * workers
 	}
 	pr.st.total++ // the round trip reference
 	peers := peerCmd{python: opts.Python, dir: dir}
+	ftPeers := peerCmd{python: opts.FreeThreadedPython, dir: dir}
 	for _, mode := range modes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		mp := p
-		if mode == ModeSequential {
+		if mode == ModeSequential || mode == ModeSequentialFreeThreaded {
 			mp.Workers = []int{1}
 			mp.StartupSamples = 0
 			mp.Roundtrip = nil
@@ -283,6 +297,18 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		switch mode {
 		case ModeOwnGIL, ModeSharedGIL:
 			part = runSubinterp(ctx, rt, mode, dir, mp, pr, opts.MemoryProbe)
+		case ModeThreadsFreeThreaded, ModeSequentialFreeThreaded:
+			if opts.FreeThreadedPython == "" {
+				part.unavailable = opts.FreeThreadedMissing
+				if part.unavailable == "" {
+					part.unavailable = "no free-threaded CPython build was given"
+				}
+				break
+			}
+			part = runPeer(ctx, ftPeers, mode, mp, pr)
+			if part.unavailable == "" {
+				rep.FreeThreadedPython = opts.FreeThreadedPython
+			}
 		default:
 			part = runPeer(ctx, peers, mode, mp, pr)
 		}

@@ -24,7 +24,7 @@ func TestValidate(t *testing.T) {
 		err  string
 	}{
 		{"defaults", Options{}, ""},
-		{"unknown workload", Options{Workloads: []string{"nbody", "mandelbrot"}}, `unknown workload "mandelbrot" (valid: nbody, spectral_norm, fannkuch, json, regex, tiny, transfer)`},
+		{"unknown workload", Options{Workloads: []string{"nbody", "mandelbrot"}}, `unknown workload "mandelbrot" (valid: nbody, spectral_norm, fannkuch, json, regex, shared_graph, private_state, tiny, transfer)`},
 		{"unknown mode", Options{Modes: []string{"gevent"}}, `unknown mode "gevent" (valid: subinterp-own-gil, `},
 		{"pipe is not a task mode", Options{Modes: []string{ModeMultiprocessingPipe}}, `unknown mode "multiprocessing-pipe"`},
 		{"zero workers", Options{Workers: []int{2, 0}}, "workers must be at least 1, got 0"},

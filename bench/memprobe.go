@@ -110,7 +110,10 @@ func MemoryProbeMain(ctx context.Context, rt *cpython.Runtime, mode string, work
 		// the workloads leave behind, as a worker process's RSS after the
 		// timed runs does. Not transfer: its buffers are recycled by the
 		// Go side for the whole process, not held per worker.
-		if name == "transfer" {
+		// Nor shared_graph: its graph is one fixed-size copy per worker
+		// whatever the task, which would be counted in every workload's
+		// row; its about text gives the size instead.
+		if name == "transfer" || name == "shared_graph" {
 			continue
 		}
 		tasks := workers

@@ -180,7 +180,7 @@ func buildFigure(r *Report) *benchFigure {
 func scalingWorkloads(r *Report) []string {
 	var names []string
 	for _, w := range r.Workloads {
-		if (w.CPUBound || w.Name == "json" || w.Name == "regex") && !slices.Contains(names, w.Name) {
+		if (w.CPUBound || w.Name == "json" || w.Name == "regex" || w.Name == "shared_graph" || w.Name == "private_state") && !slices.Contains(names, w.Name) {
 			names = append(names, w.Name)
 		}
 	}
@@ -521,31 +521,35 @@ func sansStyle(size vg.Length, bold bool) text.Style {
 // modeColors gives every mode one colour in every panel. Ours are red and
 // pink so they are found first; the baseline and the reference are grey.
 var modeColors = map[string]color.RGBA{
-	ModeOwnGIL:              {0xd6, 0x27, 0x28, 0xff},
-	ModeSharedGIL:           {0xe3, 0x77, 0xc2, 0xff},
-	ModeThreads:             {0x8c, 0x56, 0x4b, 0xff},
-	ModeFork:                {0x2c, 0xa0, 0x2c, 0xff},
-	ModeForkserver:          {0x17, 0xbe, 0xcf, 0xff},
-	ModeSpawn:               {0x1f, 0x77, 0xb4, 0xff},
-	ModeProcessPoolExecutor: {0x94, 0x67, 0xbd, 0xff},
-	ModeCPythonInterpreters: {0xff, 0x7f, 0x0e, 0xff},
-	ModeSequential:          {0x8a, 0x8a, 0x8a, 0xff},
-	ModeMultiprocessingPipe: {0x40, 0x40, 0x40, 0xff},
+	ModeOwnGIL:                 {0xd6, 0x27, 0x28, 0xff},
+	ModeSharedGIL:              {0xe3, 0x77, 0xc2, 0xff},
+	ModeThreads:                {0x8c, 0x56, 0x4b, 0xff},
+	ModeFork:                   {0x2c, 0xa0, 0x2c, 0xff},
+	ModeForkserver:             {0x17, 0xbe, 0xcf, 0xff},
+	ModeSpawn:                  {0x1f, 0x77, 0xb4, 0xff},
+	ModeProcessPoolExecutor:    {0x94, 0x67, 0xbd, 0xff},
+	ModeCPythonInterpreters:    {0xff, 0x7f, 0x0e, 0xff},
+	ModeSequential:             {0x8a, 0x8a, 0x8a, 0xff},
+	ModeThreadsFreeThreaded:    {0xbc, 0xbd, 0x22, 0xff},
+	ModeSequentialFreeThreaded: {0x6b, 0x6e, 0x00, 0xff},
+	ModeMultiprocessingPipe:    {0x40, 0x40, 0x40, 0xff},
 }
 
 // modeGlyphs vary the marker shape too, for readers who cannot tell the
 // colours apart.
 var modeGlyphs = map[string]draw.GlyphDrawer{
-	ModeOwnGIL:              draw.CircleGlyph{},
-	ModeSharedGIL:           draw.RingGlyph{},
-	ModeThreads:             draw.SquareGlyph{},
-	ModeFork:                draw.TriangleGlyph{},
-	ModeForkserver:          draw.PyramidGlyph{},
-	ModeSpawn:               draw.BoxGlyph{},
-	ModeProcessPoolExecutor: draw.CrossGlyph{},
-	ModeCPythonInterpreters: draw.PlusGlyph{},
-	ModeSequential:          draw.CircleGlyph{},
-	ModeMultiprocessingPipe: draw.SquareGlyph{},
+	ModeOwnGIL:                 draw.CircleGlyph{},
+	ModeSharedGIL:              draw.RingGlyph{},
+	ModeThreads:                draw.SquareGlyph{},
+	ModeFork:                   draw.TriangleGlyph{},
+	ModeForkserver:             draw.PyramidGlyph{},
+	ModeSpawn:                  draw.BoxGlyph{},
+	ModeProcessPoolExecutor:    draw.CrossGlyph{},
+	ModeCPythonInterpreters:    draw.PlusGlyph{},
+	ModeSequential:             draw.CircleGlyph{},
+	ModeThreadsFreeThreaded:    draw.SquareGlyph{},
+	ModeSequentialFreeThreaded: draw.RingGlyph{},
+	ModeMultiprocessingPipe:    draw.SquareGlyph{},
 }
 
 func modeColor(m string) color.Color {

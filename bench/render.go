@@ -83,6 +83,8 @@ func WriteTable(w io.Writer, r *Report) error {
 		t.write(ew)
 	}
 
+	writeFreeThreadingTable(ew, r)
+
 	if len(r.Unavailable) > 0 {
 		fmt.Fprintf(ew, "\nunavailable here\n")
 		t := textTable{}
@@ -180,6 +182,8 @@ func WriteMarkdown(w io.Writer, r *Report, plotRef string) error {
 			fmt.Fprintf(ew, "| %s | %s | %s | %s | %d |\n", fmtBytes(rt.PayloadBytes), mdCode(rt.Mode), fmtSig3(rt.Microseconds), gbps, rt.Samples)
 		}
 	}
+
+	writeFreeThreadingMarkdown(ew, r)
 
 	if len(r.Unavailable) > 0 {
 		fmt.Fprintf(ew, "\n### Unavailable modes\n\n| mode | why |\n|---|---|\n")

@@ -36,7 +36,7 @@ func syntheticReport() *Report {
 	}
 	// Sequential median seconds per workload, and how each mode's median
 	// at 1 and 2 workers compares with it.
-	base := map[string]float64{"nbody": 2.0, "spectral_norm": 1.6, "fannkuch": 1.2, "json": 0.8, "regex": 0.9, "tiny": 0.05, "transfer": 0.3}
+	base := map[string]float64{"nbody": 2.0, "spectral_norm": 1.6, "fannkuch": 1.2, "json": 0.8, "regex": 0.9, "shared_graph": 0.7, "private_state": 0.6, "tiny": 0.05, "transfer": 0.3}
 	factor := map[string][2]float64{
 		ModeOwnGIL:              {1.01, 0.52},
 		ModeSharedGIL:           {1.02, 1.05},
@@ -45,8 +45,9 @@ func syntheticReport() *Report {
 		ModeForkserver:          {1.04, 0.56},
 		ModeSpawn:               {1.05, 0.57},
 		ModeProcessPoolExecutor: {1.05, 0.58},
+		ModeThreadsFreeThreaded: {1.30, 0.68},
 	}
-	rss := map[string]float64{ModeOwnGIL: 9.5, ModeSharedGIL: 7.2, ModeThreads: 0.4, ModeFork: 12.1, ModeForkserver: 14.3, ModeSpawn: 19.2, ModeProcessPoolExecutor: 19.6, ModeSequential: 11}
+	rss := map[string]float64{ModeOwnGIL: 9.5, ModeSharedGIL: 7.2, ModeThreads: 0.4, ModeFork: 12.1, ModeForkserver: 14.3, ModeSpawn: 19.2, ModeProcessPoolExecutor: 19.6, ModeThreadsFreeThreaded: 0.6, ModeSequential: 11}
 	for _, wl := range Workloads {
 		info := WorkloadInfo{Name: wl, About: "runs the " + wl + " kernel", Size: 1000, Tasks: 8}
 		info.CPUBound = wl == "nbody" || wl == "spectral_norm" || wl == "fannkuch"
@@ -62,6 +63,11 @@ func syntheticReport() *Report {
 						continue
 					}
 					f = 1
+				case ModeSequentialFreeThreaded:
+					if workers > 1 {
+						continue
+					}
+					f = 1.25
 				default:
 					f = factor[mode][i]
 				}
@@ -91,9 +97,10 @@ func syntheticReport() *Report {
 		{Mode: ModeForkserver, MsPerWorker: 28.5, Samples: 3},
 		{Mode: ModeSpawn, MsPerWorker: 95.3, Samples: 3},
 		{Mode: ModeProcessPoolExecutor, MsPerWorker: 98.7, Samples: 3},
+		{Mode: ModeThreadsFreeThreaded, MsPerWorker: 0.12, Samples: 3},
 	}
-	small := map[string]float64{ModeOwnGIL: 6.5, ModeSharedGIL: 7.1, ModeThreads: 40.2, ModeFork: 95, ModeForkserver: 97, ModeSpawn: 99, ModeProcessPoolExecutor: 421, ModeMultiprocessingPipe: 30.4}
-	bulk := map[string]float64{ModeOwnGIL: 310, ModeSharedGIL: 320, ModeThreads: 150, ModeFork: 1800, ModeForkserver: 1850, ModeSpawn: 1900, ModeProcessPoolExecutor: 2600, ModeMultiprocessingPipe: 1200}
+	small := map[string]float64{ModeOwnGIL: 6.5, ModeSharedGIL: 7.1, ModeThreads: 40.2, ModeFork: 95, ModeForkserver: 97, ModeSpawn: 99, ModeProcessPoolExecutor: 421, ModeThreadsFreeThreaded: 35.5, ModeMultiprocessingPipe: 30.4}
+	bulk := map[string]float64{ModeOwnGIL: 310, ModeSharedGIL: 320, ModeThreads: 150, ModeFork: 1800, ModeForkserver: 1850, ModeSpawn: 1900, ModeProcessPoolExecutor: 2600, ModeThreadsFreeThreaded: 140, ModeMultiprocessingPipe: 1200}
 	for _, mode := range append(Modes[:len(Modes):len(Modes)], ModeMultiprocessingPipe) {
 		us, ok := small[mode]
 		if !ok {
@@ -103,7 +110,11 @@ func syntheticReport() *Report {
 			Roundtrip{Mode: mode, PayloadBytes: 1024, Microseconds: us, GBPerSecond: 2 * 1024 / us / 1e3, Samples: 500},
 			Roundtrip{Mode: mode, PayloadBytes: 1 << 20, Microseconds: bulk[mode], GBPerSecond: 2 * (1 << 20) / bulk[mode] / 1e3, Samples: 500})
 	}
-	r.Roundtrip[len(r.Roundtrip)-3] = Roundtrip{Mode: ModeProcessPoolExecutor, PayloadBytes: 1 << 20, Error: "BrokenProcessPool: a child process terminated abruptly"}
+	for i, rt := range r.Roundtrip {
+		if rt.Mode == ModeProcessPoolExecutor && rt.PayloadBytes == 1<<20 {
+			r.Roundtrip[i] = Roundtrip{Mode: ModeProcessPoolExecutor, PayloadBytes: 1 << 20, Error: "BrokenProcessPool: a child process terminated abruptly"}
+		}
+	}
 	r.Unavailable = []Unavailable{{Mode: ModeCPythonInterpreters, Reason: "Python 3.13 has no concurrent.interpreters and test.support.interpreters is not installed"}}
 	r.Goals = []Goal{
 		{Name: "own-GIL speedup on the CPU kernels", Want: "≥ 0.9 × cores = 1.8×", Measured: "1.92×", Met: true, Known: true},
@@ -117,7 +128,15 @@ func TestSyntheticReportIsConsistent(t *testing.T) {
 	r := syntheticReport()
 	require.Len(t, r.Workloads, len(Workloads))
 	require.NotEmpty(t, r.Results)
-	assert.Equal(t, ModeProcessPoolExecutor, r.Roundtrip[len(r.Roundtrip)-3].Mode, "the failed round trip replaced the right row")
+	failed := 0
+	for _, rt := range r.Roundtrip {
+		if rt.Error != "" {
+			failed++
+			assert.Equal(t, ModeProcessPoolExecutor, rt.Mode)
+			assert.Equal(t, 1<<20, rt.PayloadBytes)
+		}
+	}
+	assert.Equal(t, 1, failed, "one failed round trip")
 }
 
 func TestWriteTable(t *testing.T) {
@@ -149,6 +168,10 @@ func TestWriteTable(t *testing.T) {
 		{"goal met", `(?m)^  ✓ +own-GIL speedup on the CPU kernels +≥ 0\.9 × cores = 1\.8× +1\.92×$`},
 		{"goal missed", `(?m)^  ✗ +worker start-up +≤ 10 ms +18\.2 ms$`},
 		{"goal unknown", `(?m)^  \? +round trip vs multiprocessing\.Pipe +≤ 0\.5 × pipe +no pipe figure$`},
+		{"free-threaded single-thread cost", `(?m)^  nbody +2\.00 +2\.50 +1\.25× slower$`},
+		{"free-threaded scaling", `(?m)^  nbody +2 +1\.92× +0\.93× +1\.47× +1\.84×$`},
+		{"free-threaded side by side", `(?m)^  round trip 1 KiB, µs +6\.50 +40\.2 +35\.5$`},
+		{"free-threaded memory", `(?m)^  memory per worker, RSS MiB +9\.50 +0\.400 +0\.600$`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Regexp(t, regexp.MustCompile(tc.pattern), out)
@@ -217,6 +240,9 @@ func TestWriteMarkdown(t *testing.T) {
 		{"goal met", "| ✅ | own-GIL speedup on the CPU kernels | ≥ 0.9 × cores = 1.8× | 1.92× |"},
 		{"goal missed", "| ❌ | worker start-up | ≤ 10 ms | 18.2 ms |"},
 		{"goal unknown", "| ❔ | round trip vs multiprocessing.Pipe | ≤ 0.5 × pipe | no pipe figure |"},
+		{"free-threaded cost", "| nbody | 2.00 | 2.50 | 1.25× slower |"},
+		{"free-threaded scaling", "| nbody | 2 | 1.92× | 0.93× | 1.47× | 1.84× |"},
+		{"free-threaded start-up", "| worker start-up, ms | 18.2 | 0.0910 | 0.120 |"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Contains(t, out, tc.want)

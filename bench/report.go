@@ -23,6 +23,14 @@ const (
 	// Python in use (concurrent.interpreters on 3.14+,
 	// test.support.interpreters on 3.13).
 	ModeCPythonInterpreters = "cpython-interpreters"
+	// ModeThreadsFreeThreaded is Python threads in a free-threaded build
+	// (PEP 703, --disable-gil: python3.13t) with the GIL off: threads
+	// that run Python in parallel and share every object.
+	ModeThreadsFreeThreaded = "threads-free-threaded"
+	// ModeSequentialFreeThreaded runs every task in turn in the
+	// free-threaded build: against ModeSequential, the single-thread cost
+	// of free-threading; against ModeThreadsFreeThreaded, its scaling.
+	ModeSequentialFreeThreaded = "sequential-free-threaded"
 	// ModeSequential runs every task in turn in one plain Python process:
 	// the baseline of every speedup.
 	ModeSequential = "sequential"
@@ -36,7 +44,8 @@ const (
 var Modes = []string{
 	ModeOwnGIL, ModeSharedGIL, ModeThreads,
 	ModeFork, ModeForkserver, ModeSpawn, ModeProcessPoolExecutor,
-	ModeCPythonInterpreters, ModeSequential,
+	ModeCPythonInterpreters, ModeThreadsFreeThreaded, ModeSequentialFreeThreaded,
+	ModeSequential,
 }
 
 // Report is everything one `subinterp bench` run measured. Its JSON form
@@ -46,6 +55,9 @@ type Report struct {
 	Python string `json:"python"`
 	// PythonBuild says which build: release or debug, and its prefix.
 	PythonBuild string `json:"python_build"`
+	// FreeThreadedPython is the python3.Xt the free-threaded modes ran in
+	// ("" when they did not run).
+	FreeThreadedPython string `json:"free_threaded_python,omitempty"`
 	// CPUs is the number of CPUs the machine has (runtime.NumCPU).
 	CPUs int `json:"cpus"`
 	// CPUModel is the processor's name from /proc/cpuinfo, if known.

@@ -72,6 +72,13 @@ Modes:
   cpython-interpreters        3.14+: InterpreterPoolExecutor(N); 3.13: N
                               test.support.interpreters interpreters, each
                               run by one thread of a ThreadPoolExecutor(N)
+  threads-free-threaded       as threads, and sequential-free-threaded as
+  sequential-free-threaded    sequential, but only in a free-threaded build
+                              (--disable-gil, python3.13t) with the GIL off:
+                              unavailable otherwise; a case after which the
+                              GIL is on (an extension without Py_mod_gil
+                              was imported) fails instead of reporting
+                              figures of a GIL build
   multiprocessing-pipe        round trip only: a fork child echoing over a
                               multiprocessing.Pipe() (send_bytes/recv_bytes)
 Every pool gets warmed before it is timed: each worker has run a task.
@@ -394,6 +401,43 @@ if __name__ == "__main__":
             # Threads cannot be killed: drop the queued tasks; the running
             # ones end within one task's time.
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _free_threading_missing():
+        """Why this Python cannot run the free-threaded modes, or None."""
+        import sysconfig
+
+        if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+            return ("%s (CPython %s) is not a free-threaded build: it was not "
+                    "configured with --disable-gil" % (sys.executable, platform.python_version()))
+        if _gil_enabled():
+            return ("the GIL is enabled in this free-threaded build (PYTHON_GIL=1 "
+                    "or -X gil=1?); unset it to measure free-threading")
+        return None
+
+    def _gil_enabled():
+        """Whether the GIL is on (always, before 3.13)."""
+        check = getattr(sys, "_is_gil_enabled", None)
+        return True if check is None else check()
+
+    class FreeThreadedSequentialBackend(SequentialBackend):
+        """sequential in a free-threaded build: the single-thread cost of
+        free-threading, next to sequential in the GIL build."""
+
+        free_threaded = True
+
+        @staticmethod
+        def unavailable():
+            return _free_threading_missing()
+
+    class FreeThreadedThreadsBackend(ThreadsBackend):
+        """threads in a free-threaded build: ThreadPoolExecutor(N) whose
+        threads run Python in parallel, sharing every object."""
+
+        free_threaded = True
+
+        @staticmethod
+        def unavailable():
+            return _free_threading_missing()
 
     def child_pids():
         """The pids of the worker processes of this process's one pool.
@@ -791,6 +835,8 @@ from test.support.interpreters import queues as _queues
         "process-pool-executor": lambda: ProcessPoolExecutorBackend,
         "cpython-interpreters": _interpreters_backend,
         "multiprocessing-pipe": lambda: PipeBackend,
+        "threads-free-threaded": lambda: FreeThreadedThreadsBackend,
+        "sequential-free-threaded": lambda: FreeThreadedSequentialBackend,
     }
 
     # -- latency peers (microbench) -----------------------------------------
@@ -1022,7 +1068,8 @@ from test.support.interpreters import queues as _queues
         import concurrent.futures.thread  # noqa: F401
 
         if backend in (SequentialBackend, ThreadsBackend, InterpreterPoolBackend,
-                       Interpreters313Backend):
+                       Interpreters313Backend, FreeThreadedSequentialBackend,
+                       FreeThreadedThreadsBackend):
             return
         import concurrent.futures.process  # noqa: F401
         import multiprocessing.pool  # noqa: F401
@@ -1072,7 +1119,7 @@ from test.support.interpreters import queues as _queues
 
     def throughput(backend, mode, plan):
         """The result rows: per worker count, one pool, every workload."""
-        sequential = backend is SequentialBackend
+        sequential = issubclass(backend, SequentialBackend)
         if not plan["workloads"]:
             return
         counts = [1] if sequential else plan["workers"]
@@ -1109,6 +1156,11 @@ from test.support.interpreters import queues as _queues
                         if pool is None:
                             pool, grown = fresh_pool()
                         walls, digest = timed_case(pool, case, plan["repeat"])
+                        if getattr(backend, "free_threaded", False) and _gil_enabled():
+                            raise RuntimeError(
+                                "the GIL was enabled while this case ran (an extension "
+                                "module without Py_mod_gil was imported): these would be "
+                                "figures of a GIL build")
                         if pool.in_process:
                             rss, pss = grown
                         else:
@@ -1259,9 +1311,9 @@ from test.support.interpreters import queues as _queues
             prepare(backend)
             if backend is not PipeBackend:
                 throughput(backend, mode, plan)
-                if plan["startup_samples"] > 0 and backend is not SequentialBackend:
+                if plan["startup_samples"] > 0 and not issubclass(backend, SequentialBackend):
                     startup(backend, mode, plan["startup_samples"])
-            if plan["roundtrip"] is not None and backend is not SequentialBackend:
+            if plan["roundtrip"] is not None and not issubclass(backend, SequentialBackend):
                 roundtrip(backend, mode, plan["roundtrip"])
             emit({"kind": "done"})
             return 0

@@ -31,6 +31,9 @@ What "size" means per workload
   fannkuch       permutations of 10 elements that are pancake-flipped
   json           encode+decode rounds of one ~60 KB API-style document
   regex          web-server log lines parsed and aggregated
+  shared_graph   steps of a walk over one large read-only dict (the
+                 "graph", built on a worker's first use and then kept)
+  private_state  objects a task creates and mutates, all its own
   tiny           ignored (0): the task returns str(index) at once
   transfer       payload bytes echoed
 """
@@ -67,6 +70,19 @@ WORKLOADS = {
                  "ones, repeated) with five compiled patterns and aggregate",
         "cpu_bound": True,
     },
+    "shared_graph": {
+        "about": "walk `size` steps over a read-only dict of 100,000 "
+                 "str keys -> (next key, weight) tuples (~20 MB), built once "
+                 "per worker interpreter or process on first use, and once "
+                 "per process for threads, which share it",
+        "cpu_bound": False,
+    },
+    "private_state": {
+        "about": "create `size` objects of one class, then mutate their "
+                 "attributes and a dict of counters (all state private to "
+                 "the task: nothing is shared but the class and the code)",
+        "cpu_bound": False,
+    },
     "tiny": {
         "about": "return str(index): the per-task overhead of a mode",
         "cpu_bound": False,
@@ -90,6 +106,8 @@ FULL_SIZES = {
     "fannkuch": 9600,
     "json": 13,
     "regex": 2800,
+    "shared_graph": 200000,
+    "private_state": 20000,
     "tiny": 0,
     "transfer": 1048576,
 }
@@ -101,6 +119,8 @@ QUICK_SIZES = {
     "fannkuch": 1900,
     "json": 2,
     "regex": 400,
+    "shared_graph": 40000,
+    "private_state": 4000,
     "tiny": 0,
     "transfer": 1048576,
 }
@@ -567,6 +587,84 @@ def _regex_task(count, index):
 
 
 # ---------------------------------------------------------------------------
+# shared_graph: threads sharing one object graph. Every worker reads the
+# same large dict; threads in one process share one copy, while each
+# interpreter or worker process has to build and hold its own (isolation
+# has a price in memory and set-up). The walk is pure reading: dict
+# lookups, tuple unpacking and int adds on objects other threads read too.
+
+_GRAPH_NODES = 100_000
+_graph = None
+_graph_lock = None
+
+
+def _build_graph():
+    """The graph: "n<i>" -> ("n<j>", weight) for a fixed pseudo-random j."""
+    rng = _Lcg(20261201)
+    keys = ["n%d" % i for i in range(_GRAPH_NODES)]
+    return {k: (keys[rng.below(_GRAPH_NODES)], rng.below(1000)) for k in keys}
+
+
+def _shared_graph_dict():
+    """The process's (interpreter's) one graph, built on first use. A lock
+    from _thread (builtin, cheap to import) keeps threads that arrive
+    together from building it twice."""
+    global _graph, _graph_lock
+    if _graph is None:
+        if _graph_lock is None:
+            import _thread
+
+            _graph_lock = _thread.allocate_lock()
+        with _graph_lock:
+            if _graph is None:
+                _graph = _build_graph()
+    return _graph
+
+
+def _shared_graph(steps, index):
+    graph = _shared_graph_dict()
+    key = "n%d" % (index * 7919 % _GRAPH_NODES)
+    total = 0
+    for _ in range(steps):
+        key, weight = graph[key]
+        total += weight
+    return "%s:%d" % (key, total)
+
+
+# ---------------------------------------------------------------------------
+# private_state: workers each mutating their own state. A task makes its
+# own objects and mutates them; nothing it writes is seen by another task.
+# Threads still share the class, its methods and the module's globals,
+# which the free-threaded build reference-counts and locks for them.
+
+
+class _Account:
+    __slots__ = ("owner", "balance", "history")
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.balance = 0
+        self.history = []
+
+    def deposit(self, amount):
+        self.balance += amount
+        self.history.append(amount)
+
+
+def _private_state(count, index):
+    rng = _Lcg(index + 1)
+    accounts = [_Account("a%d" % (i % 97)) for i in range(count)]
+    by_owner = {}
+    for i in range(count):
+        acct = accounts[rng.below(count)]
+        acct.deposit(rng.below(100) - 30)
+        by_owner[acct.owner] = by_owner.get(acct.owner, 0) + acct.balance
+    moves = sum(len(a.history) for a in accounts)
+    return "%d:%d:%d" % (moves, sum(a.balance for a in accounts),
+                         _fold(str(sorted(by_owner.items()))))
+
+
+# ---------------------------------------------------------------------------
 # The API
 
 _KERNELS = {
@@ -575,6 +673,8 @@ _KERNELS = {
     "fannkuch": _fannkuch,
     "json": _json_task,
     "regex": _regex_task,
+    "shared_graph": _shared_graph,
+    "private_state": _private_state,
 }
 
 

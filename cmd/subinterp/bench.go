@@ -21,15 +21,25 @@ per-core efficiency, worker start-up, RSS per worker, small-message round
 trip and bulk transfer, then checks the project's goals.
 
 Workloads: nbody, spectral_norm, fannkuch (CPU-bound kernels), json
-(encode+decode a document), regex (log parsing), tiny (an identity task:
-per-task overhead), transfer (1 MiB sent to a worker and back).
+(encode+decode a document), regex (log parsing), shared_graph (reading one
+large dict: threads share it, isolated workers each hold a copy),
+private_state (each task mutating objects of its own), tiny (an identity
+task: per-task overhead), transfer (1 MiB sent to a worker and back).
 
 Modes: subinterp-own-gil and subinterp-shared-gil (this project's pool,
 in this process), threads, multiprocessing-fork, multiprocessing-forkserver,
 multiprocessing-spawn, process-pool-executor, cpython-interpreters (the
-interpreters API of the Python in use) and sequential (the baseline). The
-peers run as plain Python scripts under python3.X of the same build; a mode
-that Python lacks is listed as unavailable with the reason.
+interpreters API of the Python in use), threads-free-threaded and
+sequential-free-threaded (threads, and the baseline, in a free-threaded
+build: PEP 703) and sequential (the baseline). The peers run as plain
+Python scripts under python3.X of the same build; a mode that Python lacks
+is listed as unavailable with the reason.
+
+The free-threaded modes run in python3.Xt of a free-threaded build of the
+same CPython version: --free-threaded-python, or else the one
+scripts/python.sh --free-threaded built into subinterp's cache
+($SUBINTERP_CACHE, default ~/.cache/subinterp); without one they are listed
+as unavailable, with how to build it (make bench-ft builds it on first use).
 
 --workload and --mode may be repeated or take comma-separated names.
 --quick (small work units, 3 repeats) takes under a minute on 2 cores; the
@@ -62,6 +72,8 @@ type benchSpec struct {
 	quiet    bool
 	// memoryProbe is set in the child process that measures one pool's
 	// memory (bench.MemoryProbeMain).
+	// ftPython is --free-threaded-python ("": look in the cache).
+	ftPython     string
 	memoryProbe  bool
 	probeMode    string
 	probeWorkers int
@@ -87,6 +99,7 @@ func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done
 	fs.Var(&workloads, "workload", "run only this workload `NAME` (repeatable; default all)")
 	fs.Var(&modes, "mode", "run only this mode `NAME` (repeatable; default all)")
 	repeat := fs.Int("repeat", 0, "time each case `K` times (default 5, 3 with --quick)")
+	fs.StringVar(&spec.ftPython, "free-threaded-python", "", "run the free-threaded modes in this python3.Xt `PATH` (default: the free-threaded build in subinterp's cache)")
 	fs.StringVar(&spec.jsonPath, "json", "", "write the report as JSON to `FILE` (- for stdout, instead of the table)")
 	fs.StringVar(&spec.plotPath, "plot", "", "draw scaling curves and bar charts to `FILE`.png or FILE.svg")
 	fs.StringVar(&spec.mdPath, "markdown", "", "write the report as a Markdown document to `FILE`")
@@ -120,6 +133,11 @@ func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done
 				return spec, usageError(stderr, "bench", "--workers: %d: a pool needs at least 1 worker", n), true
 			}
 			spec.opts.Workers = append(spec.opts.Workers, n)
+		}
+	}
+	if spec.ftPython != "" {
+		if err := checkExecutable(spec.ftPython); err != nil {
+			return spec, usageError(stderr, "bench", "--free-threaded-python: %v", err), true
 		}
 	}
 	if isSet(fs, "repeat") && *repeat <= 0 {
@@ -171,6 +189,10 @@ func execBench(spec benchSpec, stdout, stderr io.Writer) int {
 		build = "debug (--with-pydebug)"
 	}
 	opts.PythonBuild = fmt.Sprintf("CPython %s, %s build, %s", info.Version, build, info.Prefix)
+	opts.FreeThreadedPython, opts.FreeThreadedMissing = spec.ftPython, ""
+	if opts.FreeThreadedPython == "" {
+		opts.FreeThreadedPython, opts.FreeThreadedMissing = cachedFreeThreadedPython(info.Version)
+	}
 	var bar *statusLine
 	if !spec.quiet {
 		// A bar with an estimate of the time left on a terminal, as compat

@@ -21,7 +21,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown workload", []string{"--workload", "nbody,mandelbrot"}, `unknown workload "mandelbrot" (valid: nbody, spectral_norm, fannkuch, json, regex, tiny, transfer)`},
+		{"unknown workload", []string{"--workload", "nbody,mandelbrot"}, `unknown workload "mandelbrot" (valid: nbody, spectral_norm, fannkuch, json, regex, shared_graph, private_state, tiny, transfer)`},
 		{"unknown mode", []string{"--mode", "gevent"}, `unknown mode "gevent" (valid: subinterp-own-gil, subinterp-shared-gil, threads, multiprocessing-fork,`},
 		{"zero workers", []string{"--workers", "1,0"}, "--workers: 0: a pool needs at least 1 worker"},
 		{"negative workers", []string{"--workers", "-2"}, "--workers: -2: a pool needs at least 1 worker"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/subinterp/subinterp/cpython"
@@ -144,4 +145,90 @@ func majorMinor(version string) string {
 		}
 	}
 	return parts[0] + "." + minor
+}
+
+// checkExecutable reports why path is not a program this process can run.
+func checkExecutable(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
+}
+
+// subinterpCache is the per-user cache scripts/python.sh builds CPython
+// into: $SUBINTERP_CACHE, else $XDG_CACHE_HOME/subinterp, else
+// ~/.cache/subinterp.
+func subinterpCache() string {
+	if d := os.Getenv("SUBINTERP_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "subinterp")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "subinterp")
+}
+
+// cachedFreeThreadedPython finds python3.Xt of a finished free-threaded
+// build of version's X.Y in subinterp's cache (what `scripts/python.sh
+// --free-threaded` builds: cpython-<version>-freethreaded, marked complete
+// with a .complete file), the newest first. When there is none, missing
+// says so and how to get one.
+func cachedFreeThreadedPython(version string) (python, missing string) {
+	mm := majorMinor(version)
+	cache := subinterpCache()
+	if cache != "" {
+		dirs, _ := filepath.Glob(filepath.Join(cache, "cpython-"+mm+".*-freethreaded"))
+		slices.SortFunc(dirs, func(a, b string) int { return compareVersions(b, a) })
+		for _, d := range dirs {
+			bin := filepath.Join(d, "bin", "python"+mm+"t")
+			if _, err := os.Stat(filepath.Join(d, ".complete")); err != nil {
+				continue
+			}
+			if checkExecutable(bin) == nil {
+				return bin, ""
+			}
+		}
+	}
+	return "", fmt.Sprintf("no free-threaded CPython %s (python%st) in %s: build one with scripts/python.sh --free-threaded "+
+		"(make bench-ft builds it on first use, ~5-10 min on 2 cores), or pass --free-threaded-python PATH", mm, mm, orNone(cache))
+}
+
+// compareVersions orders the build directories cpython-3.13.9-... before
+// cpython-3.13.15-... by the numbers in their names.
+func compareVersions(a, b string) int {
+	na, nb := versionNumbers(filepath.Base(a)), versionNumbers(filepath.Base(b))
+	return slices.Compare(na, nb)
+}
+
+// versionNumbers are the runs of digits in s, as numbers.
+func versionNumbers(s string) []int {
+	var out []int
+	n, in := 0, false
+	for _, r := range s + "." {
+		if r >= '0' && r <= '9' {
+			n, in = n*10+int(r-'0'), true
+			continue
+		}
+		if in {
+			out = append(out, n)
+		}
+		n, in = 0, false
+	}
+	return out
+}
+
+// orNone is s, or "(no cache directory)" when s is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "(no cache directory)"
+	}
+	return s
 }
