@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-cpython-suite test-debug test-312 test-matrix test-own-module demo doctor bench bench-quick bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean launcher test-bundle
+.PHONY: all build test test-cpython-suite test-debug test-312 test-matrix test-own-module test-free-threaded demo doctor bench bench-quick bench-ft bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean launcher test-bundle
 
 all: build
 
@@ -52,6 +52,9 @@ test-cpython-suite: ## CPython's own test_interpreters suites (3.13's and 3.14's
 	  SUBINTERP_CPYTHON_SUITE=$$v $(GO) test -count=1 -timeout 15m -run TestCPythonSuite -v ./internal/cpythonsuite | grep -E 'in-scope|FAILED|^(ok|FAIL|---)' || exit 1; \
 	done
 
+test-free-threaded: ## a free-threaded CPython (--disable-gil; built on first use, 5-10 min): linking it is refused with the reason, the bench's free-threaded modes pass (ci/free-threaded.sh)
+	@ci/free-threaded.sh
+
 demo: build ## the quick side-by-side: own-GIL pools vs threads, multiprocessing and CPython's interpreters (< 1 min)
 	@$(BIN)/subinterp bench --quick
 
@@ -61,8 +64,14 @@ doctor: build ## the CPython build in use, and a check that own-GIL interpreters
 bench-quick: build ## the quick side-by-side comparison (< 1 min), as make demo
 	@$(BIN)/subinterp bench --quick
 
-bench: build ## the full side-by-side comparison (< 10 min), a table on stdout
+bench: build ## the full side-by-side comparison (< 10 min), a table on stdout; the free-threaded modes run once python3.13t is built (make bench-ft), else say so
 	@$(BIN)/subinterp bench
+
+bench-ft: build ## free-threading (python3.13t; built on first use, 5-10 min) against own-GIL pools and threads; ARGS="--quick" etc. are passed on
+	@echo "bench-ft: finding or building the free-threaded CPython (scripts/python.sh --free-threaded; the first build takes 5-10 min)"
+	@ft=$$(eval "$$(scripts/python.sh --free-threaded)" && echo "$$SUBINTERP_PYTHON_PREFIX/bin/python$${SUBINTERP_PYTHON_VERSION}t") && \
+	$(BIN)/subinterp bench --free-threaded-python "$$ft" \
+		--mode subinterp-own-gil,threads,threads-free-threaded,sequential-free-threaded,sequential $(ARGS)
 
 bench-docs: build ## regenerate docs/benchmarks.md and its plots and JSON from a full run on this machine
 	@$(BIN)/subinterp bench --markdown docs/benchmarks.md --plot docs/bench/plots.png --json docs/bench/results.json

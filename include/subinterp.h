@@ -15,6 +15,21 @@
 typedef char SI_OLD(PY_MAJOR_VERSION, PY_MINOR_VERSION)[-1]; /* Fix: eval "$(bash "$(go list -m -f '{{.Dir}}' github.com/subinterp/subinterp)/scripts/python.sh")" before go build: it builds CPython 3.13 into ~/.cache/subinterp once (or set SUBINTERP_PYTHON_PREFIX=/usr for it with Debian's python3.12-dev or newer) */
 #endif
 
+/* A free-threaded CPython (PEP 703: configured with --disable-gil, ABI "t",
+ * python3.13t) is refused here, at build time, rather than failing at run
+ * time. In that build each interpreter still has its own GIL structure, but
+ * it is switched off: attaching a thread state excludes no other thread.
+ * subinterp's own protocols rely on that exclusion (the pinned thread and
+ * interrupters share running[] "only under the interpreter's GIL", see
+ * docs/internals.md; bindings release and re-take the GIL around every wait
+ * in Go), and its Python module, which declares no Py_mod_gil slot, would
+ * switch the GIL back on, with a warning, at its first import. The fix is a
+ * default (GIL) build; to compare the two, `subinterp bench` runs the same
+ * workloads in python3.13t (its threads-free-threaded mode). */
+#ifdef Py_GIL_DISABLED
+#error "subinterp cannot be built against a free-threaded CPython (--disable-gil, Py_GIL_DISABLED, python3.Xt): subinterp needs the per-interpreter GIL (PEP 684) that build switches off. Fix: eval \"$(scripts/python.sh)\" for a default (GIL) build; to compare with free-threading, run subinterp bench, whose threads-free-threaded mode runs in python3.13t (scripts/python.sh --free-threaded builds it)"
+#endif
+
 static inline void si_decref(PyObject *o) { Py_DECREF(o); }
 static inline void si_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *si_pair(PyObject *a, PyObject *b) { return PyTuple_Pack(2, a, b); }
