@@ -31,7 +31,8 @@
 #      the newest CPython 3.13 source package the machine's own Debian mirror
 #      serves (apt-get source --download-only, through a private sources list
 #      derived from /etc/apt), check it against the signed index, and build it
-#      with --enable-shared (and --with-pydebug for --debug) into the cache,
+#      with --enable-shared (and --with-pydebug for --debug, --disable-gil
+#      for --free-threaded) into the cache,
 #      with pip (ensurepip, from the wheel in the source tree: no network).
 #
 # Progress goes to stderr; stdout carries only `export NAME=value` lines, so
@@ -132,7 +133,12 @@ emit_env() {
   if [ "$flavour" = debug ] && [ "$debug" = 0 ] && [ -x "$py" ]; then
     die "$prefix's CPython $ver is a release build, not the --debug flavour asked for"
   fi
-  say "using CPython $ver at $prefix$([ "$debug" = 1 ] && echo ' (debug build)')"
+  local ft=0
+  "$py" -c 'import sysconfig; raise SystemExit(0 if sysconfig.get_config_var("Py_GIL_DISABLED") else 1)' 2>/dev/null && ft=1
+  if [ "$flavour" = freethreaded ] && [ "$ft" = 0 ] && [ -x "$py" ]; then
+    die "$prefix's CPython $ver is not a free-threaded (--disable-gil) build, as --free-threaded asks for"
+  fi
+  say "using CPython $ver at $prefix$([ "$debug" = 1 ] && echo ' (debug build)')$([ "$ft" = 1 ] && echo ' (free-threaded build: subinterp refuses to link it; for python'"$ver"'t and make test-free-threaded)')"
   # The rpath makes binaries find libpython without LD_LIBRARY_PATH. The
   # define names the build: Go's build cache does not see what pkg-config
   # answers (golang/go#24544), so without a flag that differs per CPython a
