@@ -68,6 +68,11 @@ func freeThreadingComparison(r *Report) (c ftComparison, ok bool) {
 		seqFT, haveFT := get(wl, ModeSequentialFreeThreaded, 1)
 		if seq, ok := get(wl, ModeSequential, 1); ok && haveFT {
 			c.cost = append(c.cost, ftCost{workload: wl, gil: seq.WallSeconds.Median, freeThrd: seqFT.WallSeconds.Median})
+		} else if haveFT && seqFT.Speedup > 0 {
+			// The GIL build's sequential rows were run only as the
+			// baseline and are not in the report; the speedup over them
+			// keeps their median.
+			c.cost = append(c.cost, ftCost{workload: wl, gil: roundSig(seqFT.WallSeconds.Median*seqFT.Speedup, 4), freeThrd: seqFT.WallSeconds.Median})
 		}
 		for _, n := range r.Workers {
 			s := ftScaling{workload: wl, workers: n}

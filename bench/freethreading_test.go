@@ -22,6 +22,11 @@ func TestFreeThreadingComparisonNeedsRows(t *testing.T) {
 
 	c, ok := freeThreadingComparison(syntheticReport())
 	require.True(t, ok)
+	r = syntheticReport()
+	r.Results = slices.DeleteFunc(r.Results, func(res Result) bool { return res.Mode == ModeSequential })
+	withoutBaseline, ok := freeThreadingComparison(r)
+	require.True(t, ok)
+	assert.Equal(t, c.cost, withoutBaseline.cost, "the GIL build's sequential time comes from the speedup when its rows were dropped")
 	for _, s := range c.scaling {
 		assert.NotEqual(t, "tiny", s.workload, "overhead and transfer are left to the round trips")
 		assert.NotEqual(t, "transfer", s.workload)
