@@ -22,6 +22,8 @@ step "make test-matrix (3.13 release ran in make test)"
 make test-matrix LEGS="3.13-debug 3.12 3.14 3.14-debug 3.15 3.15-debug"
 step "make test-own-module"
 make test-own-module
+step "make test-free-threaded (a free-threaded libpython is refused at build time; the free-threaded bench peer runs)"
+make test-free-threaded
 step "make test-bundle (a bundle in a bare Debian 12 chroot, as an unprivileged user)"
 make test-bundle
 step "done"
