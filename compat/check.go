@@ -8,8 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"sync"
+		"sync"
 	"time"
 )
 
@@ -33,6 +32,21 @@ type Options struct {
 	// Paths are directories whose top-level modules are checked; they
 	// also go first on sys.path for every check.
 	Paths []string
+	// Venvs are virtual environments (directories with a pyvenv.cfg) whose
+	// site-packages are checked as SitePackages checks the Python's own:
+	// every distribution that ships an extension module. Each venv must be
+	// for the Python the children run (same major.minor); its
+	// site-packages goes on sys.path.
+	Venvs []string
+	// Distributions are names of installed distributions to check (as in
+	// a requirements file: "PyYAML", "pydantic-core"), looked up in every
+	// sys.path directory; each one's top-level modules are checked.
+	Distributions []string
+	// Shallow checks only the modules named or listed, not the extension
+	// modules inside packages (see Package).
+	Shallow bool
+	// About is copied into Report.About.
+	About string
 	// Jobs is how many child processes run at once; 0 means
 	// runtime.NumCPU().
 	Jobs int
@@ -122,6 +136,20 @@ func (o *Options) validate() error {
 		paths[i] = abs
 	}
 	o.Paths = paths
+	venvs := make([]string, len(o.Venvs))
+	for i, v := range o.Venvs {
+		sp, err := venvSitePackages(v)
+		if err != nil {
+			return bad("%v", err)
+		}
+		venvs[i] = sp.dir
+	}
+	o.Venvs = venvs
+	for _, d := range o.Distributions {
+		if !validDistName(d) {
+			return bad("%q is not a distribution name", d)
+		}
+	}
 	return nil
 }
 
@@ -139,7 +167,11 @@ func Describe(ctx context.Context, opts Options) (PythonInfo, error) {
 
 // list runs the list child.
 func list(ctx context.Context, opts Options) (*listResult, error) {
-	req := request{Op: opList, Stdlib: opts.Stdlib, SitePackages: opts.SitePackages, Paths: opts.Paths}
+	req := request{Op: opList, Stdlib: opts.Stdlib, SitePackages: opts.SitePackages, Paths: opts.Paths,
+		SiteDirs: opts.Venvs, Dists: len(opts.Distributions) > 0}
+	if !opts.Shallow {
+		req.Named = opts.Modules
+	}
 	run, err := runChild(ctx, opts, req)
 	if err != nil {
 		return nil, err
@@ -168,6 +200,9 @@ type target struct {
 	// noSite: the module comes from the standard library only, which needs
 	// no site-packages; skipping `import site` makes each child faster.
 	noSite bool
+	// pkg is the package this extension module was found in, "" for a
+	// module named or listed itself.
+	pkg string
 }
 
 // Check checks modules as opts say and returns the report, modules sorted
@@ -177,57 +212,38 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if len(opts.Modules) == 0 && !opts.Stdlib && !opts.SitePackages && len(opts.Paths) == 0 {
-		return nil, fmt.Errorf("%w: nothing to check (no module, stdlib, site-packages or path)", ErrInvalidOptions)
+	if len(opts.Modules) == 0 && !opts.Stdlib && !opts.SitePackages && len(opts.Paths) == 0 &&
+		len(opts.Venvs) == 0 && len(opts.Distributions) == 0 {
+		return nil, fmt.Errorf("%w: nothing to check (no module, stdlib, site-packages, path, venv or distribution)", ErrInvalidOptions)
 	}
 	l, err := list(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	targets := targetsOf(opts, l)
-	modules, err := checkAll(ctx, opts, targets, start)
+	for _, v := range opts.Venvs {
+		if err := checkVenvVersion(v, l.Python); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+		}
+	}
+	plan := planOf(opts, l)
+	modules, err := checkAll(ctx, opts, plan.targets, start)
 	if err != nil {
 		return nil, err
 	}
+	classifyAll(modules)
+	packages := packagesOf(plan, modules)
 	return &Report{
-		Python:      l.Python,
-		PythonBuild: l.Build,
-		Platform:    l.Platform,
-		Modules:     modules,
-		Jobs:        opts.Jobs,
-		Seconds:     time.Since(start).Seconds(),
-		Generated:   time.Now().UTC().Truncate(time.Second),
+		Python:        l.Python,
+		PythonBuild:   l.Build,
+		Platform:      l.Platform,
+		Modules:       modules,
+		Packages:      packages,
+		Distributions: distributionsOf(plan, packages, modules),
+		About:         opts.About,
+		Jobs:          opts.Jobs,
+		Seconds:       time.Since(start).Seconds(),
+		Generated:     time.Now().UTC().Truncate(time.Second),
 	}, nil
-}
-
-// targetsOf merges the named and listed modules, sorted by name.
-func targetsOf(opts Options, l *listResult) []target {
-	site := map[string]bool{} // name -> needs site
-	for _, n := range l.Stdlib {
-		if _, ok := site[n]; !ok {
-			site[n] = false
-		}
-	}
-	more := append([]string{}, opts.Modules...)
-	more = append(more, l.SitePackages...)
-	for _, p := range opts.Paths {
-		more = append(more, l.Paths[p]...)
-	}
-	for _, n := range more {
-		if ValidModuleName(n) {
-			site[n] = true
-		}
-	}
-	names := make([]string, 0, len(site))
-	for n := range site {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]target, len(names))
-	for i, n := range names {
-		out[i] = target{name: n, noSite: !site[n]}
-	}
-	return out
 }
 
 // job is one child: a module in one mode.
@@ -321,9 +337,15 @@ func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 	return events
 }
 
+// sysPath is what goes first on every check child's sys.path: the --path
+// directories, then the venvs' site-packages.
+func sysPath(opts Options) []string {
+	return append(append([]string{}, opts.Paths...), opts.Venvs...)
+}
+
 // runJob runs the child of job j, which checks t.
 func runJob(ctx context.Context, opts Options, t target, j job) event {
-	req := request{Op: opCheck, Module: t.name, Mode: j.mode, Paths: opts.Paths, NoSite: t.noSite}
+	req := request{Op: opCheck, Module: t.name, Mode: j.mode, Paths: sysPath(opts), NoSite: t.noSite}
 	run, err := runChild(ctx, opts, req)
 	ev := event{job: j, err: err}
 	if err == nil {
@@ -352,7 +374,7 @@ func newTally(opts Options, targets []target, start time.Time) *tally {
 		infos:   make([]map[Mode]info, len(targets)),
 	}
 	for i, t := range targets {
-		tl.modules[i] = Module{Name: t.name, Results: map[Mode]ModeResult{}}
+		tl.modules[i] = Module{Name: t.name, Package: t.pkg, Results: map[Mode]ModeResult{}}
 		tl.infos[i] = map[Mode]info{}
 	}
 	return tl
@@ -437,4 +459,9 @@ func fill(m *Module, infos map[Mode]info) {
 	}
 	m.Preloaded = ok > 0 && preloaded
 	m.Verdict, m.Reason = Judge(*m)
+	m.Fallbacks = fallbacks(*m)
+	m.Degraded = len(m.Fallbacks) > 0
+	if m.Degraded {
+		m.Reason = degradedReason(*m)
+	}
 }

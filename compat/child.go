@@ -26,9 +26,16 @@ type request struct {
 	Paths []string `json:"paths,omitempty"`
 	// NoSite skips `import site` in the child.
 	NoSite bool `json:"no_site,omitempty"`
-	// Stdlib and SitePackages: what opList enumerates.
-	Stdlib       bool `json:"stdlib,omitempty"`
-	SitePackages bool `json:"site_packages,omitempty"`
+	// Stdlib and SitePackages: what opList enumerates; SiteDirs are
+	// listed as site-packages directories are.
+	Stdlib       bool     `json:"stdlib,omitempty"`
+	SitePackages bool     `json:"site_packages,omitempty"`
+	SiteDirs     []string `json:"site_dirs,omitempty"`
+	// Named are the modules named on the command line, whose extension
+	// modules opList finds; Dists asks it for the distributions of every
+	// sys.path directory.
+	Named []string `json:"named,omitempty"`
+	Dists bool     `json:"dists,omitempty"`
 }
 
 const (
@@ -146,7 +153,9 @@ func childCheck(req request) (any, error) {
 
 // childList describes the Python in use and lists the modules to check.
 func childList(req request) (any, error) {
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: req.NoSite})
+	// The directories go on sys.path, where named modules are looked up.
+	syspath := append(append([]string{}, req.Paths...), req.SiteDirs...)
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: req.NoSite, ModulePaths: syspath})
 	if err != nil {
 		return nil, err
 	}
@@ -155,15 +164,22 @@ func childList(req request) (any, error) {
 	if err := in.Exec(ctx, listSource); err != nil {
 		return nil, err
 	}
-	paths := make([]any, len(req.Paths))
-	for i, p := range req.Paths {
-		paths[i] = p
-	}
-	v, err := in.Call(ctx, listFunc, req.Stdlib, req.SitePackages, paths)
+	paths := pyList(req.Paths)
+	v, err := in.Call(ctx, listFunc, req.Stdlib, req.SitePackages, paths, pyList(req.SiteDirs), pyList(req.Named), req.Dists)
 	if err != nil {
 		return nil, err
 	}
 	return plain(v), nil
+}
+
+// pyList makes a []string something the channel package converts to a
+// Python list.
+func pyList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // plain turns a value decoded from Python into one encoding/json writes
@@ -213,6 +229,8 @@ type childResult struct {
 	} `json:"def,omitempty"`
 	// GILSlot: the Python has Py_mod_gil (3.13+).
 	GILSlot bool `json:"gil_slot,omitempty"`
+	// ExtErrors: what loading extension modules raised during the import.
+	ExtErrors []ExtensionError `json:"ext_errors,omitempty"`
 }
 
 // info turns what a child saw of an imported module into Module fields.
@@ -251,4 +269,26 @@ type listResult struct {
 	Stdlib       []string            `json:"stdlib"`
 	SitePackages []string            `json:"site_packages"`
 	Paths        map[string][]string `json:"paths"`
+	// Extensions maps a listed or named package to the extension modules
+	// in its directories.
+	Extensions map[string][]string `json:"extensions"`
+	Dists      []distInfo          `json:"dists"`
+}
+
+// distInfo is one .dist-info or .egg-info the list child read.
+type distInfo struct {
+	// Dir is the sys.path directory it is in, Path its own path.
+	Dir  string `json:"dir"`
+	Path string `json:"path"`
+	// Name and Version are from its metadata.
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// TopLevel are the top-level modules it installs that exist in Dir
+	// (from RECORD, installed-files.txt and top_level.txt).
+	TopLevel []string `json:"top_level"`
+	// Error says what is wrong with the metadata.
+	Error string `json:"error"`
+	// Listed: Dir is a directory whose modules were listed (site-packages,
+	// a venv, --path), not one only searched for named distributions.
+	Listed bool `json:"listed"`
 }

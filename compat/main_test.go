@@ -52,11 +52,11 @@ func testOptions(t testing.TB) Options {
 // (with the Python modules of testdata/pkg) into main, testdata/hang/*.c
 // into hang, kept apart because checking it takes a timeout.
 var fixtures struct {
-	once       sync.Once
-	root       string
-	main, hang string
-	py         PythonInfo
-	err        error
+	once             sync.Once
+	root             string
+	main, hang, deep string
+	py               PythonInfo
+	err              error
 }
 
 func fixtureDirs(t testing.TB) (main, hang string, py PythonInfo) {
@@ -77,10 +77,56 @@ func fixtureDirs(t testing.TB) (main, hang string, py PythonInfo) {
 		if fixtures.err = compileAll("testdata/hang", fixtures.hang, fixtures.py); fixtures.err != nil {
 			return
 		}
-		fixtures.err = os.CopyFS(fixtures.main, os.DirFS("testdata/pkg"))
+		if fixtures.err = os.CopyFS(fixtures.main, os.DirFS("testdata/pkg")); fixtures.err != nil {
+			return
+		}
+		fixtures.deep = filepath.Join(fixtures.root, "deep")
+		fixtures.err = compileTree("testdata/deep", fixtures.deep, fixtures.py)
 	})
 	require.NoError(t, fixtures.err)
 	return fixtures.main, fixtures.hang, fixtures.py
+}
+
+// deepFixtures is testdata/deep built: packages with extension modules
+// inside (a lazy import, a swallowed ImportError, a shim package, an
+// extension that never imports) and their .dist-info/.egg-info metadata,
+// broken ones included.
+func deepFixtures(t testing.TB) (string, PythonInfo) {
+	t.Helper()
+	_, _, py := fixtureDirs(t)
+	return fixtures.deep, py
+}
+
+// compileTree copies the tree src to dst, compiling each .c file into an
+// extension module in the same directory (so testdata/deep/pkg/_ext.c is
+// the extension module pkg._ext).
+func compileTree(src, dst string, py PythonInfo) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(out, 0o755)
+		case strings.HasSuffix(path, ".c"):
+			out = strings.TrimSuffix(out, ".c") + py.ExtSuffix
+			cmd := exec.Command("gcc", "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-I"+py.Include, "-o", out, path)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("compiling %s: %v\n%s", path, err, b)
+			}
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, data, 0o644)
+	})
 }
 
 // compileAll compiles every .c file of src into an extension module in dst,

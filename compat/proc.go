@@ -148,7 +148,7 @@ func (r *childRun) modeResult(timeout time.Duration) ModeResult {
 	if r.result != nil {
 		var cr childResult
 		if err := json.Unmarshal(r.result, &cr); err == nil && cr.Status != "" {
-			out.Status, out.Message = cr.Status, cr.Message
+			out.Status, out.Message, out.ExtensionErrors = cr.Status, cr.Message, cr.ExtErrors
 			return out
 		}
 	}

@@ -9,14 +9,23 @@ const checkFunc = "__subinterp_compat_check"
 // has loaded already (not even importlib: checking importlib, or anything
 // it imports, must not find it loaded), and uses __import__, as the
 // import statement does. After the import, anything goes.
+//
+// During the import it records every exception an extension module's
+// loading raised, caught later or not: importlib loads each extension
+// file through _imp.create_dynamic (where CPython refuses a module an
+// interpreter cannot take) and then _imp.exec_dynamic, looking both up on
+// the _imp module at each call (ExtensionFileLoader in
+// Lib/importlib/_bootstrap_external.py), so wrapping them there sees
+// every extension loaded from a file, however deep in the import, and
+// changes nothing else. A package that catches the ImportError and falls
+// back to pure Python (a "speedups" module) shows up here and nowhere
+// else.
 const checkSource = `
 def __subinterp_compat_check(name):
     import sys, _imp
     preloaded = name in sys.modules
-    try:
-        __import__(name)
-        mod = sys.modules[name]
-    except BaseException as exc:
+
+    def describe(exc):
         t = type(exc)
         tname = t.__qualname__
         if t.__module__ not in ("builtins", "__main__"):
@@ -25,13 +34,36 @@ def __subinterp_compat_check(name):
             text = str(exc)
         except BaseException:
             text = "(str() of the exception failed)"
+        return tname + ": " + text if text else tname
+
+    ext_errors = []
+
+    def recording(load, what):
+        def wrapper(arg, *rest):
+            try:
+                return load(arg, *rest)
+            except BaseException as exc:
+                mod = getattr(arg, "name", None) if what == "create" else getattr(arg, "__name__", None)
+                ext_errors.append({"module": mod if isinstance(mod, str) else "?", "message": describe(exc)})
+                raise
+        return wrapper
+
+    create, execute = _imp.create_dynamic, _imp.exec_dynamic
+    _imp.create_dynamic = recording(create, "create")
+    _imp.exec_dynamic = recording(execute, "exec")
+    try:
+        __import__(name)
+        mod = sys.modules[name]
+    except BaseException as exc:
         status = "error"
         if isinstance(exc, ImportError):
             status = "import_error"
             missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
             if isinstance(missing, str) and (name == missing or name.startswith(missing + ".")):
                 status = "not_found"
-        return {"status": status, "message": tname + ": " + text if text else tname}
+        return {"status": status, "message": describe(exc), "ext_errors": ext_errors}
+    finally:
+        _imp.create_dynamic, _imp.exec_dynamic = create, execute
     f = getattr(mod, "__file__", None)
     if not isinstance(f, str):
         f = ""
@@ -50,6 +82,7 @@ def __subinterp_compat_check(name):
         "file": f,
         "def": subinterp._module_def(mod),
         "gil_slot": sys.version_info >= (3, 13),
+        "ext_errors": ext_errors,
     }
 `
 
@@ -57,12 +90,22 @@ def __subinterp_compat_check(name):
 const listFunc = "__subinterp_compat_list"
 
 // listSource describes the Python in use and lists modules: the stdlib's
-// builtin and extension modules, the top-level modules of site-packages
-// that contain an extension, and every top-level importable name in the
-// given directories.
+// builtin and extension modules, the top-level modules of site
+// directories that contain an extension, every top-level importable name
+// in the given directories, and, for each top-level module and each named
+// module, the extension module files it ships (a package's submodules
+// that are extension modules, found on disk: nothing is imported). It
+// also reads the installed distributions' metadata (.dist-info and
+// .egg-info) in the directories it lists, and in every sys.path
+// directory when dists is true.
+//
+// A site directory's modules are those that are or contain an extension,
+// plus the other top-level modules of the distributions they belong to
+// (PyYAML installs yaml, which has the extension, and _yaml, a shim that
+// imports it).
 const listSource = `
-def __subinterp_compat_list(stdlib, site_packages, paths):
-    import importlib.machinery, os, sys, sysconfig
+def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dists):
+    import csv, importlib.machinery, io, os, sys, sysconfig
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
 
     def ext_name(fn):
@@ -77,11 +120,132 @@ def __subinterp_compat_list(stdlib, site_packages, paths):
         except OSError:
             return []
 
+    def walk(d):
+        # Directories an import can reach: identifiers, not __pycache__.
+        for root, dirs, files in os.walk(d):
+            dirs[:] = sorted(x for x in dirs if x.isidentifier() and x != "__pycache__")
+            yield root, sorted(files)
+
     def has_ext(d):
-        for _, _, files in os.walk(d):
-            if any(ext_name(f) for f in files):
-                return True
-        return False
+        return any(ext_name(f) for _, files in walk(d) for f in files)
+
+    def exts_under(prefix, d):
+        out = []
+        for root, files in walk(d):
+            rel = os.path.relpath(root, d)
+            parts = [prefix] + ([] if rel == "." else rel.split(os.sep))
+            for f in files:
+                n = ext_name(f)
+                if n and n.isidentifier():
+                    out.append(".".join(parts + [n]))
+        return out
+
+    def top_modules(d):
+        # name -> whether it is or contains an extension, for every
+        # importable top-level name in d.
+        found = {}
+        for fn in listdir(d):
+            full = os.path.join(d, fn)
+            n = ext_name(fn)
+            if n is not None:
+                if n.isidentifier():
+                    found[n] = True
+                continue
+            if fn.endswith(".py") and os.path.isfile(full) and fn[:-3].isidentifier():
+                found.setdefault(fn[:-3], False)
+            elif fn.isidentifier() and fn != "__pycache__" and os.path.isdir(full):
+                ext = has_ext(full)
+                if ext or os.path.isfile(os.path.join(full, "__init__.py")):
+                    found[fn] = found.get(fn, False) or ext
+        return found
+
+    def read_text(path):
+        with open(path, encoding="utf-8", errors="strict") as f:
+            return f.read()
+
+    def headers(text):
+        out = {}
+        for line in text.splitlines():
+            if not line.strip():
+                break
+            if line[:1] in " \t" or ":" not in line:
+                continue
+            k, v = line.split(":", 1)
+            out.setdefault(k.strip().lower(), v.strip())
+        return out
+
+    def first_part(rel):
+        rel = rel.replace("\\", "/")
+        if rel.startswith("/") or rel.startswith(".."):
+            return None
+        part = rel.split("/", 1)[0]
+        if "/" not in rel:
+            if part.endswith(".py"):
+                part = part[:-3]
+            else:
+                part = ext_name(part) or ""
+        if part.isidentifier() and part != "__pycache__":
+            return part
+        return None
+
+    def dist_of(d, fn):
+        full = os.path.join(d, fn)
+        info = {"dir": d, "path": full, "name": "", "version": "", "top_level": [], "error": ""}
+        egg = fn.endswith(".egg-info")
+        if os.path.isdir(full):
+            meta = os.path.join(full, "PKG-INFO" if egg else "METADATA")
+        else:
+            meta = full  # an .egg-info file is the PKG-INFO itself
+        try:
+            h = headers(read_text(meta))
+        except FileNotFoundError:
+            info["error"] = "no %s file" % os.path.basename(meta)
+            return info
+        except (OSError, UnicodeDecodeError) as exc:
+            info["error"] = "cannot read %s: %s" % (os.path.basename(meta), exc)
+            return info
+        info["name"], info["version"] = h.get("name", ""), h.get("version", "")
+        missing = [f for f in ("Name", "Version") if not info[f.lower()]]
+        if missing:
+            info["error"] = "%s has no %s field" % (os.path.basename(meta), " or ".join(missing))
+            return info
+        tops = []
+        if os.path.isdir(full):
+            try:
+                record = read_text(os.path.join(full, "RECORD"))
+                for row in csv.reader(io.StringIO(record)):
+                    if row:
+                        tops.append(first_part(row[0]))
+            except (OSError, UnicodeDecodeError, csv.Error):
+                pass
+            try:
+                for line in read_text(os.path.join(full, "installed-files.txt")).splitlines():
+                    rel = os.path.relpath(os.path.normpath(os.path.join(full, line.strip())), d)
+                    tops.append(first_part(rel))
+            except (OSError, UnicodeDecodeError):
+                pass
+            try:
+                tops += [first_part(x.strip()) for x in read_text(os.path.join(full, "top_level.txt")).splitlines()]
+            except (OSError, UnicodeDecodeError):
+                pass
+        present = top_modules_cache(d)
+        tops = sorted({t for t in tops if t and t in present})
+        if not tops:
+            guess = info["name"].lower().replace("-", "_").replace(".", "_")
+            if guess in present:
+                tops = [guess]
+        info["top_level"] = tops
+        return info
+
+    tops_cache = {}
+
+    def top_modules_cache(d):
+        if d not in tops_cache:
+            tops_cache[d] = top_modules(d)
+        return tops_cache[d]
+
+    def dists_in(d):
+        return [dist_of(d, fn) for fn in listdir(d) if fn.endswith((".dist-info", ".egg-info"))]
 
     out = {
         "python": sys.version.split()[0],
@@ -92,6 +256,8 @@ def __subinterp_compat_list(stdlib, site_packages, paths):
         "stdlib": [],
         "site_packages": [],
         "paths": {},
+        "extensions": {},
+        "dists": [],
     }
     if stdlib:
         # subinterp is the checker's own module, built into this program.
@@ -101,33 +267,73 @@ def __subinterp_compat_list(stdlib, site_packages, paths):
             n = ext_name(fn)
             if n and n.isidentifier():
                 out["stdlib"].append(n)
+
+    scanned = []  # directories whose distributions are read
+    exts = out["extensions"]
+
+    def add_exts(name, locations):
+        found = []
+        for loc in locations:
+            found += exts_under(name, loc)
+        exts[name] = sorted(set(found) - {name})
+
+    def site_dir(d):
+        # Modules that are or contain an extension, and the other
+        # top-level modules of their distributions.
+        present = top_modules_cache(d)
+        names = {n for n, ext in present.items() if ext}
+        for info in dists_in(d):
+            if names.intersection(info["top_level"]):
+                names.update(info["top_level"])
+        for n in sorted(names):
+            full = os.path.join(d, n)
+            if os.path.isdir(full):
+                add_exts(n, [full])
+        scanned.append(d)
+        return sorted(names)
+
+    sdirs = list(site_dirs)
     if site_packages:
         import site
-        dirs = list(site.getsitepackages())
+        sdirs += list(site.getsitepackages())
         if site.ENABLE_USER_SITE:
-            dirs.append(site.getusersitepackages())
-        for d in dirs:
-            for fn in listdir(d):
-                full = os.path.join(d, fn)
-                n = ext_name(fn)
-                if n is not None:
-                    if n.isidentifier():
-                        out["site_packages"].append(n)
-                elif fn.isidentifier() and os.path.isdir(full) and has_ext(full):
-                    out["site_packages"].append(fn)
+            sdirs.append(site.getusersitepackages())
+    for d in sdirs:
+        if os.path.isdir(d) and d not in scanned:
+            out["site_packages"] += site_dir(d)
     for d in paths:
-        names = []
-        for fn in listdir(d):
-            full = os.path.join(d, fn)
-            n = ext_name(fn)
-            if n is None and fn.endswith(".py") and os.path.isfile(full):
-                n = fn[:-3]
-            if n is None and os.path.isdir(full) and (
-                os.path.isfile(os.path.join(full, "__init__.py")) or has_ext(full)
-            ):
-                n = fn
-            if n and n.isidentifier():
-                names.append(n)
+        names = sorted(top_modules_cache(d))
+        for n in names:
+            full = os.path.join(d, n)
+            if os.path.isdir(full):
+                add_exts(n, [full])
         out["paths"][d] = names
+        if d not in scanned:
+            scanned.append(d)
+    listed = set(scanned)
+    if dists:
+        for d in sys.path:
+            if d and os.path.isdir(d) and d not in scanned:
+                scanned.append(d)
+
+    # Named modules: found on sys.path without importing anything (a
+    # dotted name is looked up in its parent's directories).
+    for name in named:
+        if name in exts:
+            continue
+        locations, spec = None, None
+        parts = name.split(".")
+        for i in range(len(parts)):
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), locations)
+            if spec is None:
+                break
+            locations = spec.submodule_search_locations
+        if spec is not None and spec.submodule_search_locations:
+            add_exts(name, list(spec.submodule_search_locations))
+
+    for d in scanned:
+        for info in dists_in(d):
+            info["listed"] = d in listed
+            out["dists"].append(info)
     return out
 `

@@ -104,8 +104,21 @@ type Report struct {
 	PythonBuild string `json:"python_build"`
 	// Platform is sys.platform and the machine ("linux x86_64").
 	Platform string `json:"platform,omitempty"`
-	// Modules are sorted by name.
+	// Modules are sorted by name: every module checked, the extension
+	// modules found inside packages included.
 	Modules []Module `json:"modules"`
+	// Packages are the top-level and named modules judged together with
+	// the extension modules they ship (see Package), sorted by name; none
+	// for --stdlib modules. With Options.Shallow they ship none.
+	Packages []Package `json:"packages"`
+	// Distributions group the packages by the installed distribution they
+	// belong to (from .dist-info/.egg-info metadata), sorted by name;
+	// broken metadata and requested distributions that are not installed
+	// are here too, with Error set.
+	Distributions []Distribution `json:"distributions"`
+	// About is free text the caller added to the report (how and where it
+	// was measured); "" for none.
+	About string `json:"about,omitempty"`
 	// Jobs is how many child processes ran at once; Seconds the wall time
 	// of the whole check.
 	Jobs    int     `json:"jobs"`
@@ -136,9 +149,22 @@ type Module struct {
 	Preloaded bool `json:"preloaded,omitempty"`
 	// Results has one entry per mode, keyed by Mode.
 	Results map[Mode]ModeResult `json:"results"`
+	// Package is the top-level or named module this one was checked for,
+	// when it is an extension module found inside that package; "" for
+	// the modules named or listed themselves.
+	Package string `json:"package,omitempty"`
+	// Technology is how an extension module was built, read from its file
+	// (see Classify); "" for other modules.
+	Technology Technology `json:"technology,omitempty"`
 	// Verdict and Reason are derived from Results (see Judge).
 	Verdict Verdict `json:"verdict"`
 	Reason  string  `json:"reason"`
+	// Degraded: the module imports in its verdict's mode only because it
+	// caught the failure of one of its extension modules there and went
+	// on without it (a pure-Python fallback), which the main interpreter
+	// did not need; Fallbacks says which.
+	Degraded  bool             `json:"degraded,omitempty"`
+	Fallbacks []ExtensionError `json:"fallbacks,omitempty"`
 	// Seconds is the sum of the wall times of the module's four children.
 	Seconds float64 `json:"seconds"`
 }
@@ -157,6 +183,86 @@ type ModeResult struct {
 	// Output is the end of what the child printed (stdout and stderr),
 	// kept for crashes, timeouts and failed children.
 	Output string `json:"output,omitempty"`
+	// ExtensionErrors are the exceptions raised while loading extension
+	// module files during the import, in order, whether the code that
+	// imported them caught them or not.
+	ExtensionErrors []ExtensionError `json:"extension_errors,omitempty"`
+}
+
+// ExtensionError is an exception raised by loading one extension module
+// (CPython's create or exec step) during an import.
+type ExtensionError struct {
+	// Module is the extension module's dotted name.
+	Module string `json:"module"`
+	// Message is the exception as CPython prints its last line.
+	Message string `json:"message"`
+}
+
+// Package is a module judged with every extension module it ships: the
+// import of its own name alone says little when the package imports its
+// extensions lazily or falls back to pure Python without them.
+type Package struct {
+	// Name is the module named or listed (a top-level name for --path and
+	// --site-packages).
+	Name string `json:"name"`
+	// Distribution is the name of the installed distribution it belongs
+	// to, if known.
+	Distribution string `json:"distribution,omitempty"`
+	// Imports is the verdict of importing Name itself, Degraded whether
+	// that import fell back (see Module.Degraded).
+	Imports  Verdict `json:"imports"`
+	Degraded bool    `json:"degraded,omitempty"`
+	// Extensions are the extension modules found in its files, checked
+	// each on its own, sorted.
+	Extensions []string `json:"extensions"`
+	// Refusing counts the extensions whose verdict is worse than own-gil,
+	// not counting those in Unimportable.
+	Refusing int `json:"refusing"`
+	// Unimportable are extensions that do not import even in the main
+	// interpreter (an optional dependency missing, a test module): not
+	// about subinterpreters, so they do not decide the verdict.
+	Unimportable []string `json:"unimportable,omitempty"`
+	// Verdict is the worst of Imports and the extensions' verdicts;
+	// Decider the module it comes from (an extension wins a tie: it is the
+	// one to fix), Reason that module's reason.
+	Verdict Verdict `json:"verdict"`
+	Decider string  `json:"decider"`
+	Reason  string  `json:"reason"`
+	// Summary is one line: "imports own-gil; 2 of 5 extension modules
+	// refuse own GIL".
+	Summary string `json:"summary"`
+	// Technologies are the build technologies of its extensions.
+	Technologies []Technology `json:"technologies,omitempty"`
+}
+
+// Distribution is an installed distribution and the verdict of the
+// packages it installs.
+type Distribution struct {
+	// Name and Version are from its metadata ("numpy", "2.4.6").
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	// Metadata is the .dist-info or .egg-info path it was read from.
+	Metadata string `json:"metadata,omitempty"`
+	// Packages are the names of its top-level modules that were checked.
+	Packages []string `json:"packages"`
+	// Verdict is the worst of its packages' verdicts, Degraded whether the
+	// package deciding it falls back, Decider the module that decides it,
+	// Reason that module's reason.
+	Verdict  Verdict `json:"verdict,omitempty"`
+	Degraded bool    `json:"degraded,omitempty"`
+	Decider  string  `json:"decider,omitempty"`
+	Reason   string  `json:"reason,omitempty"`
+	// Summary is the deciding package's summary.
+	Summary string `json:"summary,omitempty"`
+	// Technologies are the build technologies of its extension modules,
+	// DeciderTechnology that of the deciding module ("" if it is not an
+	// extension module).
+	Technologies      []Technology `json:"technologies,omitempty"`
+	DeciderTechnology Technology   `json:"decider_technology,omitempty"`
+	// Error says why the distribution could not be checked: its metadata
+	// is broken, it installs no module found on disk, or (when asked for
+	// by name) it is not installed. Verdict is empty then.
+	Error string `json:"error,omitempty"`
 }
 
 // info is what a child learned about a module it imported (from the

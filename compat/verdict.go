@@ -69,6 +69,10 @@ func failReason(m Module, mode Mode) string {
 	case StatusTimeout:
 		return fmt.Sprintf("import hangs %s (no result within the timeout)", where)
 	case StatusNotFound:
+		if e, ok := rootCause(m, r); ok {
+			return fmt.Sprintf("not found %s: %s, after extension %s failed to load there (%s): fix %s (check it with `subinterp compat %s`)",
+				where, short(r.Message), e.Module, short(e.Message), e.Module, e.Module)
+		}
 		return fmt.Sprintf("not found %s: %s", where, short(r.Message))
 	}
 	if mode == ModeMain {
@@ -79,7 +83,8 @@ func failReason(m Module, mode Mode) string {
 	}
 	// An isolated mode refused it: say what to change.
 	refused := unsupported.FindStringSubmatch(r.Message)
-	if refused != nil && refused[1] != m.Name && r.Status == StatusImportError {
+	if refused != nil && !refusedItself(m, r, refused[1]) && r.Status == StatusImportError {
+		refused[1] = fullName(r, refused[1])
 		what := "is refused"
 		if mode == ModeIsolatedOwnGIL {
 			what = "does not declare per-interpreter GIL support"
@@ -88,6 +93,10 @@ func failReason(m Module, mode Mode) string {
 			refused[1], what, where, refused[1], refused[1])
 	}
 	if refused == nil {
+		if e, ok := rootCause(m, r); ok {
+			return fmt.Sprintf("fails %s: %s, after extension %s failed to load there (%s): fix %s (check it with `subinterp compat %s`)",
+				where, short(r.Message), e.Module, short(e.Message), e.Module, e.Module)
+		}
 		return fmt.Sprintf("fails %s: %s", where, short(r.Message))
 	}
 	switch {
@@ -122,4 +131,102 @@ func short(s string) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// refusedItself reports whether the refusal of name in r is that of m
+// itself: CPython names a single-phase module inside a package by its
+// last component only ("module _native does not support loading in
+// subinterpreters" for pkg._native).
+func refusedItself(m Module, r ModeResult, name string) bool {
+	if name == m.Name {
+		return true
+	}
+	for _, e := range r.ExtensionErrors {
+		if e.Module == m.Name && e.Message == r.Message {
+			return true
+		}
+	}
+	return false
+}
+
+// fullName is the dotted name of the extension module CPython named
+// (maybe by its last component only) in a refusal during r's import.
+func fullName(r ModeResult, name string) string {
+	for _, e := range r.ExtensionErrors {
+		if (e.Module == name || strings.HasSuffix(e.Module, "."+name)) && unsupported.MatchString(e.Message) {
+			return e.Module
+		}
+	}
+	return name
+}
+
+// rootCause is the first extension module other than m itself whose
+// loading failed during an import that failed: a shim package that turns
+// the failure into an ImportError of its own ("No module named '_yaml'")
+// hides it otherwise.
+func rootCause(m Module, r ModeResult) (ExtensionError, bool) {
+	for _, e := range r.ExtensionErrors {
+		if e.Module != m.Name {
+			return e, true
+		}
+	}
+	return ExtensionError{}, false
+}
+
+// verdictMode is the most isolated mode a verdict says the module imports
+// in.
+var verdictMode = map[Verdict]Mode{
+	VerdictOwnGIL:        ModeIsolatedOwnGIL,
+	VerdictSharedGILOnly: ModeIsolatedSharedGIL,
+	VerdictLegacyOnly:    ModeLegacy,
+	VerdictMainOnly:      ModeMain,
+}
+
+// fallbacks are the extension modules whose loading failed, and was
+// caught, in the mode m's verdict names, when the same modules loaded in
+// the main interpreter: there the package goes on without its C code
+// (a "speedups" module, a C accelerator), which no import error reveals.
+// Failures that happen in the main interpreter too (an optional library
+// missing) are not about subinterpreters and are left out.
+func fallbacks(m Module) []ExtensionError {
+	mode, ok := verdictMode[m.Verdict]
+	if !ok || mode == ModeMain {
+		return nil
+	}
+	inMain := map[string]bool{}
+	for _, e := range m.Results[ModeMain].ExtensionErrors {
+		inMain[e.Module] = true
+	}
+	var out []ExtensionError
+	seen := map[string]bool{}
+	for _, e := range m.Results[mode].ExtensionErrors {
+		if e.Module == m.Name || inMain[e.Module] || seen[e.Module] {
+			continue
+		}
+		seen[e.Module] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+// degradedReason is the reason of a module that imports only by going on
+// without the extension modules in m.Fallbacks.
+func degradedReason(m Module) string {
+	f := m.Fallbacks[0]
+	more := ""
+	if len(m.Fallbacks) > 1 {
+		more = fmt.Sprintf(" (and %d more)", len(m.Fallbacks)-1)
+	}
+	return fmt.Sprintf("degraded: imports %s only because it catches the failure of extension %s%s (%s) and goes on without it, "+
+		"losing its C code: fix %s (check it with `subinterp compat %s`)",
+		modePhrase[verdictMode[m.Verdict]], f.Module, more, short(f.Message), f.Module, f.Module)
+}
+
+// VerdictText is the verdict as the reports show it: "own-gil
+// (degraded)" for a module that imports only by falling back.
+func (m Module) VerdictText() string {
+	if m.Degraded {
+		return string(m.Verdict) + " (degraded)"
+	}
+	return string(m.Verdict)
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // compatSynopsis is the usage line of `subinterp compat`.
-const compatSynopsis = "compat [MODULE ...] [--stdlib] [--site-packages] [--path DIR] [--jobs N] [--timeout DURATION]\n" +
+const compatSynopsis = "compat [MODULE ...] [--stdlib] [--site-packages] [--path DIR] [--venv DIR] [--requirements FILE]\n" +
+	"                        [--shallow] [--jobs N] [--timeout DURATION] [--about FILE]\n" +
 	"                        [--json FILE|-] [--markdown FILE|-] [--html FILE|-] [--quiet]"
 
 // compatAbout is the help text of `subinterp compat`.
@@ -31,10 +32,19 @@ machinery decides; the checker only observes it and reads how the module
 initialises from its PyModuleDef.
 
 Each module gets a verdict (own-gil, shared-gil-only, legacy-only,
-main-only, broken, not_found) and a reason to act on. A table goes to stdout
-(unless an output is "-"); --json, --markdown and --html write reports
-("-" for stdout). MODULE names are dotted Python names; anything else is
-refused. --path DIR may be repeated.
+main-only, broken, not_found) and a reason to act on; "(degraded)" marks a
+module that imports only because it caught the failure of one of its
+extension modules and went on without it. A package is judged with every
+extension module file it ships, each checked on its own (--shallow: its
+own import only), and packages are grouped by the installed distribution
+they belong to (.dist-info/.egg-info: name and version). --venv checks the
+distributions with extension modules of a virtual environment,
+--requirements those named in a pip requirements file.
+
+A table goes to stdout (unless an output is "-"); --json, --markdown and
+--html write reports ("-" for stdout). MODULE names are dotted Python
+names; anything else is refused. --path, --venv and --requirements may be
+repeated.
 
 Exit status: 0 when every module was checked, whatever the verdicts; 1 if
 the check could not run; 2 on bad usage; 130 on Ctrl-C.`
@@ -45,8 +55,9 @@ type compatFlags struct {
 	jsonOut  string
 	mdOut    string
 	htmlOut  string
-	quiet    bool
-	childReq string
+	quiet     bool
+	childReq  string
+	aboutFile string
 }
 
 // pathList is a repeatable --path flag.
@@ -77,6 +88,11 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 	fs.BoolVar(&f.opts.SitePackages, "site-packages", false, "check every top-level module in site-packages that is or contains an extension")
 	var paths pathList
 	fs.Var(&paths, "path", "check every top-level module in `DIR` (and put DIR on sys.path); repeatable")
+	var venvs, reqs pathList
+	fs.Var(&venvs, "venv", "check the distributions with extension modules in the virtual environment `DIR`; repeatable")
+	fs.Var(&reqs, "requirements", "check the installed distributions named in the pip requirements file `FILE`; repeatable")
+	fs.BoolVar(&f.opts.Shallow, "shallow", false, "check only the modules named or listed, not the extension modules inside packages")
+	fs.StringVar(&f.aboutFile, "about", "", "add the text of `FILE` to the reports (how and where they were measured)")
 	fs.IntVar(&f.opts.Jobs, "jobs", runtime.NumCPU(), "run `N` child processes at once")
 	fs.DurationVar(&f.opts.Timeout, "timeout", compat.DefaultTimeout, "give up on one import after `DURATION` (status timeout)")
 	fs.StringVar(&f.jsonOut, "json", "", "write the report as JSON to `FILE` (- for stdout)")
@@ -106,7 +122,7 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 	if f.childReq != "" {
 		return f, exitOK, false
 	}
-	f.opts.Modules, f.opts.Paths = names, paths
+	f.opts.Modules, f.opts.Paths, f.opts.Venvs = names, paths, venvs
 
 	usage := func(format string, args ...any) (compatFlags, int, bool) {
 		return f, usageError(stderr, "compat", format, args...), true
@@ -125,14 +141,31 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 			return usage("--path %s is not a directory", p)
 		}
 	}
+	for _, r := range reqs {
+		dists, err := compat.ReadRequirements(r)
+		if err != nil {
+			return usage("--requirements: %v", strings.TrimPrefix(err.Error(), compat.ErrRequirements.Error()+": "))
+		}
+		if len(dists) == 0 {
+			return usage("--requirements %s names no distribution", r)
+		}
+		f.opts.Distributions = append(f.opts.Distributions, dists...)
+	}
+	if f.aboutFile != "" {
+		b, err := os.ReadFile(f.aboutFile)
+		if err != nil {
+			return usage("--about: %v", err)
+		}
+		f.opts.About = strings.TrimSpace(string(b))
+	}
 	if f.opts.Jobs < 1 {
 		return usage("--jobs must be at least 1 (got %d)", f.opts.Jobs)
 	}
 	if f.opts.Timeout <= 0 {
 		return usage("--timeout must be positive (got %v)", f.opts.Timeout)
 	}
-	if len(names) == 0 && !f.opts.Stdlib && !f.opts.SitePackages && len(paths) == 0 {
-		return usage("nothing to check: name MODULEs, or give --stdlib, --site-packages or --path DIR")
+	if len(names) == 0 && !f.opts.Stdlib && !f.opts.SitePackages && len(paths) == 0 && len(venvs) == 0 && len(reqs) == 0 {
+		return usage("nothing to check: name MODULEs, or give --stdlib, --site-packages, --path DIR, --venv DIR or --requirements FILE")
 	}
 	dashes := 0
 	for _, o := range []string{f.jsonOut, f.mdOut, f.htmlOut} {
