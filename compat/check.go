@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-		"sync"
+	"sync"
 	"time"
 )
 

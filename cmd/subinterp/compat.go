@@ -51,10 +51,10 @@ the check could not run; 2 on bad usage; 130 on Ctrl-C.`
 
 // compatFlags is a parsed `subinterp compat` command line.
 type compatFlags struct {
-	opts     compat.Options
-	jsonOut  string
-	mdOut    string
-	htmlOut  string
+	opts      compat.Options
+	jsonOut   string
+	mdOut     string
+	htmlOut   string
 	quiet     bool
 	childReq  string
 	aboutFile string
