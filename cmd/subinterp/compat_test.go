@@ -25,6 +25,16 @@ func TestCompatBadUsage(t *testing.T) {
 	file := filepath.Join(dir, "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	marker := filepath.Join(dir, "executed")
+	reqDir := t.TempDir() // apart from dir, where nothing may appear
+	writeReq := func(name, text string) string {
+		p := filepath.Join(reqDir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	editable := writeReq("editable.txt", "numpy\n-e git+https://example.invalid/x.git#egg=x\n")
+	urlReq := writeReq("url.txt", "./local/checkout\n")
+	emptyReq := writeReq("empty.txt", "# nothing\n\n")
+	loopReq := writeReq("loop.txt", "-r loop.txt\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -49,6 +59,13 @@ func TestCompatBadUsage(t *testing.T) {
 		{"unwritable --json", []string{"--json", filepath.Join(dir, "no", "such", "dir.json"), "json"}, "--json"},
 		{"--markdown is a directory", []string{"--markdown", dir, "json"}, "--markdown"},
 		{"unwritable --html", []string{"--html", "/proc/compat.html", "json"}, "--html"},
+		{"missing --requirements", []string{"--requirements", filepath.Join(dir, "nope.txt")}, "no such file or directory"},
+		{"editable requirement", []string{"--requirements", editable}, "editable.txt:2: an editable requirement"},
+		{"path requirement", []string{"--requirements", urlReq}, "url.txt:1: \"./local/checkout\" does not start with a distribution name"},
+		{"empty requirements", []string{"--requirements", emptyReq}, "names no distribution"},
+		{"requirements loop", []string{"--requirements", loopReq}, "includes itself"},
+		{"not a venv", []string{"--venv", dir}, "not a virtual environment"},
+		{"missing --about", []string{"--about", filepath.Join(dir, "nope.md"), "json"}, "--about"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runBinary(t, dir, append([]string{"compat"}, tc.args...)...)
