@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-cpython-suite test-debug test-312 test-matrix test-own-module test-free-threaded demo doctor bench bench-quick bench-ft bench-docs microbench soak soak-ci compat-report loadtest fuzz lint python clean launcher test-bundle
+.PHONY: all build test test-cpython-suite test-debug test-312 test-matrix test-own-module test-free-threaded demo doctor bench bench-quick bench-ft bench-docs microbench soak soak-ci compat-report compat-ecosystem loadtest fuzz lint python clean launcher test-bundle
 
 all: build
 
@@ -92,6 +92,9 @@ compat-report: build ## regenerate docs/compat/stdlib-3.X.{md,html,json}: which 
 	@$(release_env) && v=$$SUBINTERP_PYTHON_VERSION && \
 	$(BIN)/subinterp compat --stdlib --markdown docs/compat/stdlib-$$v.md --html docs/compat/stdlib-$$v.html \
 		--json docs/compat/stdlib-$$v.json >/dev/null && echo "wrote docs/compat/stdlib-$$v.{md,html,json}"
+
+compat-ecosystem: ## regenerate docs/compat/ecosystem-3.14.{md,html,json}: ~90 Debian sid extension packages for CPython 3.14, checked in a sid chroot of their own (root; first run ~10 min)
+	@scripts/compat-ecosystem.sh
 
 loadtest: ## the HTTP example under load: req/s, p50/p99 for own-GIL pools 1..ncpu and shared-GIL interpreters
 	@$(release_env) && $(GO) run ./examples/httpservice/loadtest
