@@ -97,7 +97,10 @@ const listFunc = "__subinterp_compat_list"
 // that are extension modules, found on disk: nothing is imported). It
 // also reads the installed distributions' metadata (.dist-info and
 // .egg-info) in the directories it lists, and in every sys.path
-// directory when dists is true.
+// directory when dists is true: name, version, and the top-level modules
+// each installs, from RECORD, installed-files.txt or top_level.txt, else
+// from dpkg's file list of the package that installed it (Debian drops
+// the others), else its name if a module has it.
 //
 // A site directory's modules are those that are or contain an extension,
 // plus the other top-level modules of the distributions they belong to
@@ -231,6 +234,8 @@ def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dist
         present = top_modules_cache(d)
         tops = sorted({t for t in tops if t and t in present})
         if not tops:
+            tops = sorted({t for t in dpkg_tops(full, d) if t in present})
+        if not tops:
             guess = info["name"].lower().replace("-", "_").replace(".", "_")
             if guess in present:
                 tops = [guess]
@@ -238,6 +243,31 @@ def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dist
         return info
 
     tops_cache = {}
+    dpkg = {}
+
+    def dpkg_tops(meta, d):
+        # Debian's packages drop RECORD and top_level.txt; what dpkg
+        # installed with the .dist-info, in the same directory, is the
+        # distribution's (/var/lib/dpkg/info/PACKAGE.list).
+        if not dpkg:
+            dpkg["owner"], dpkg["files"] = {}, {}
+            info = "/var/lib/dpkg/info"
+            for fn in listdir(info):
+                if not fn.endswith(".list"):
+                    continue
+                try:
+                    lines = read_text(os.path.join(info, fn)).splitlines()
+                except (OSError, UnicodeDecodeError):
+                    continue
+                dpkg["files"][fn] = lines
+                for line in lines:
+                    if line.endswith((".dist-info", ".egg-info")):
+                        dpkg["owner"][line] = fn
+        pkg = dpkg["owner"].get(meta) or dpkg["owner"].get(os.path.realpath(meta))
+        if pkg is None:
+            return []
+        prefix = d.rstrip("/") + "/"
+        return [first_part(line[len(prefix):]) for line in dpkg["files"][pkg] if line.startswith(prefix)]
 
     def top_modules_cache(d):
         if d not in tops_cache:
