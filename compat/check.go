@@ -45,6 +45,13 @@ type Options struct {
 	// Shallow checks only the modules named or listed, not the extension
 	// modules inside packages (see Package).
 	Shallow bool
+	// AllModes imports the extension modules found inside packages in
+	// every mode. By default they are imported from the most isolated
+	// mode to the least and no further than the first that imports
+	// (unless loading another extension failed there): that mode decides
+	// the verdict, and the rest are StatusSkipped. The modules named or
+	// listed themselves always get every mode.
+	AllModes bool
 	// About is copied into Report.About.
 	About string
 	// Jobs is how many child processes run at once; 0 means
@@ -168,7 +175,7 @@ func Describe(ctx context.Context, opts Options) (PythonInfo, error) {
 // list runs the list child.
 func list(ctx context.Context, opts Options) (*listResult, error) {
 	req := request{Op: opList, Stdlib: opts.Stdlib, SitePackages: opts.SitePackages, Paths: opts.Paths,
-		SiteDirs: opts.Venvs, Dists: len(opts.Distributions) > 0}
+		SiteDirs: opts.Venvs, Dists: opts.Distributions}
 	if !opts.Shallow {
 		req.Named = opts.Modules
 	}
@@ -246,10 +253,13 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 	}, nil
 }
 
-// job is one child: a module in one mode.
+// job is one child, a module in one mode, or, with chain set, the
+// children of a module in every mode from the most isolated to the least,
+// run one after the other until one imports (see Options.AllModes).
 type job struct {
-	mod  int // index into the targets
-	mode Mode
+	mod   int // index into the targets
+	mode  Mode
+	chain bool
 }
 
 // event is what a worker reports to checkAll.
@@ -305,10 +315,18 @@ func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 	jobs := make(chan job)
 	go func() {
 		defer close(jobs)
-		for i := range targets {
+		for i, t := range targets {
+			if t.pkg != "" && !opts.AllModes {
+				select {
+				case jobs <- job{mod: i, chain: true}:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
 			for _, m := range Modes {
 				select {
-				case jobs <- job{i, m}:
+				case jobs <- job{mod: i, mode: m}:
 				case <-ctx.Done():
 					return
 				}
@@ -325,6 +343,10 @@ func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 				if ctx.Err() != nil {
 					continue
 				}
+				if j.chain {
+					runChain(ctx, opts, targets[j.mod], j.mod, events)
+					continue
+				}
 				events <- event{job: j, started: true}
 				events <- runJob(ctx, opts, targets[j.mod], j)
 			}
@@ -335,6 +357,44 @@ func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 		close(events)
 	}()
 	return events
+}
+
+// runChain imports t in each mode from the most isolated to the least,
+// sending the events of each child, until one imports without another
+// extension failing to load during it, and with its definition readable;
+// the modes left are sent as skipped. A mode that imports decides the verdict (Judge), and the
+// failures before it give the reason.
+func runChain(ctx context.Context, opts Options, t target, mod int, events chan<- event) {
+	done := false
+	for i := len(Modes) - 1; i >= 0; i-- {
+		j := job{mod: mod, mode: Modes[i]}
+		if done {
+			events <- event{job: j, result: ModeResult{Status: StatusSkipped,
+				Message: "not run: the module imports in a more isolated mode, which decides its verdict"}}
+			continue
+		}
+		events <- event{job: j, started: true}
+		ev := runJob(ctx, opts, t, j)
+		events <- ev
+		if ev.err != nil || ctx.Err() != nil {
+			return
+		}
+		// A legacy subinterpreter of 3.13 cannot read a single-phase
+		// module's definition back (see fill): main then still runs.
+		done = ev.result.Status == StatusOK && !foreignErrors(t.name, ev.result) && ev.info != nil && ev.info.Init != ""
+	}
+}
+
+// foreignErrors reports whether loading an extension module other than
+// name failed during r's import: whether that is a fallback depends on
+// the main interpreter, so the chain goes on.
+func foreignErrors(name string, r ModeResult) bool {
+	for _, e := range r.ExtensionErrors {
+		if e.Module != name {
+			return true
+		}
+	}
+	return false
 }
 
 // sysPath is what goes first on every check child's sys.path: the --path

@@ -45,10 +45,12 @@ func checkModules(t *testing.T, rep *Report, want map[string]expect) {
 				if r.Status == StatusCrash {
 					assert.Equal(t, w.signal, r.Signal, "%s signal", mode)
 				}
-				if r.Status != StatusOK {
+				if r.Status != StatusOK && r.Status != StatusSkipped {
 					assert.Contains(t, r.Message, w.message, mode)
 				}
-				assert.Positive(t, r.Seconds, mode)
+				if r.Status != StatusSkipped {
+					assert.Positive(t, r.Seconds, mode)
+				}
 			}
 			assert.Equal(t, w.verdict, m.Verdict)
 			assert.Contains(t, m.Reason, w.reason)

@@ -32,10 +32,10 @@ type request struct {
 	SitePackages bool     `json:"site_packages,omitempty"`
 	SiteDirs     []string `json:"site_dirs,omitempty"`
 	// Named are the modules named on the command line, whose extension
-	// modules opList finds; Dists asks it for the distributions of every
-	// sys.path directory.
+	// modules opList finds; Dists are distributions asked for by name,
+	// which makes it read the distributions of every sys.path directory.
 	Named []string `json:"named,omitempty"`
-	Dists bool     `json:"dists,omitempty"`
+	Dists []string `json:"dists,omitempty"`
 }
 
 const (
@@ -165,7 +165,7 @@ func childList(req request) (any, error) {
 		return nil, err
 	}
 	paths := pyList(req.Paths)
-	v, err := in.Call(ctx, listFunc, req.Stdlib, req.SitePackages, paths, pyList(req.SiteDirs), pyList(req.Named), req.Dists)
+	v, err := in.Call(ctx, listFunc, req.Stdlib, req.SitePackages, paths, pyList(req.SiteDirs), pyList(req.Named), pyList(req.Dists))
 	if err != nil {
 		return nil, err
 	}

@@ -66,14 +66,16 @@ func TestDeepVerdicts(t *testing.T) {
 	assert.Equal(t, "fx_lazy", moduleOf(t, rep, "fx_lazy._native").Package)
 	assert.Empty(t, moduleOf(t, rep, "fx_lazy").Package)
 
-	ok, ie := StatusOK, StatusImportError
+	ok, ie, sk, er := StatusOK, StatusImportError, StatusSkipped, StatusImportError
 	checkModules(t, rep, map[string]expect{
-		// CPython names a single-phase module in a package by its last
-		// component; the reason must still see it is the module itself.
-		"fx_lazy._native": {statuses: [4]Status{ok, ok, ie, ie}, verdict: VerdictLegacyOnly, kind: KindExtension,
-			init: InitSinglePhase, multi: SlotNA, gil: SlotNA, message: "module _native " + notSupportedMsg, reason: "single-phase init: port"},
-		"fx_fallback._speedups": {statuses: [4]Status{ok, ok, ok, ie}, verdict: VerdictSharedGILOnly, kind: KindExtension,
+		// Extension modules inside packages are imported from the most
+		// isolated mode on, until one imports.
+		"fx_fallback._speedups": {statuses: [4]Status{sk, sk, ok, ie}, verdict: VerdictSharedGILOnly, kind: KindExtension,
 			init: InitMultiPhase, multi: SlotAbsent, gil: SlotAbsent, message: notSupportedMsg, reason: "no Py_mod_multiple_interpreters slot"},
+		"fx_good._core": {statuses: [4]Status{sk, sk, sk, ok}, verdict: VerdictOwnGIL, kind: KindExtension,
+			init: InitMultiPhase, multi: "per_interpreter_gil_supported", gil: SlotAbsent, reason: "per-interpreter GIL"},
+		"fx_good._optional": {statuses: [4]Status{er, er, er, er}, verdict: VerdictBroken,
+			message: "fx_good._optional needs libfxoptional", reason: "does not import even in the main interpreter"},
 		// The shim's own ImportError hides the cause; the reason names it.
 		"fx_shim": {statuses: [4]Status{ok, ok, ok, ie}, verdict: VerdictSharedGILOnly, kind: KindPython,
 			init: InitNA, multi: SlotNA, gil: SlotNA, message: "No module named 'fx_shim'",
@@ -82,6 +84,21 @@ func TestDeepVerdicts(t *testing.T) {
 		"fx_prints": {statuses: [4]Status{ok, ok, ok, ok}, verdict: VerdictOwnGIL, kind: KindPython, init: InitNA, multi: SlotNA, gil: SlotNA},
 	})
 
+	t.Run("single-phase inside a package", func(t *testing.T) {
+		m := moduleOf(t, rep, "fx_lazy._native")
+		for mode, want := range map[Mode]Status{ModeLegacy: ok, ModeIsolatedSharedGIL: ie, ModeIsolatedOwnGIL: ie} {
+			assert.Equal(t, want, m.Results[mode].Status, mode)
+		}
+		// 3.13's legacy mode cannot read a single-phase module's
+		// definition back, so main runs too there.
+		assert.Contains(t, []Status{ok, sk}, m.Results[ModeMain].Status)
+		assert.Equal(t, VerdictLegacyOnly, m.Verdict)
+		assert.Equal(t, InitSinglePhase, m.Init)
+		// CPython names a single-phase module in a package by its last
+		// component; the reason must still see it is the module itself.
+		assert.Contains(t, m.Results[ModeIsolatedOwnGIL].Message, "module _native "+notSupportedMsg)
+		assert.True(t, strings.HasPrefix(m.Reason, "single-phase init: port"), m.Reason)
+	})
 	t.Run("lazy import", func(t *testing.T) {
 		p := packageOf(t, rep, "fx_lazy")
 		assert.Equal(t, VerdictOwnGIL, p.Imports, "importing the package alone loads no extension")
@@ -164,12 +181,26 @@ func TestDeepVerdicts(t *testing.T) {
 	})
 }
 
+// TestAllModes: with AllModes, the extension modules inside packages are
+// imported in every mode too.
+func TestAllModes(t *testing.T) {
+	dir, _ := deepFixtures(t)
+	opts := testOptions(t)
+	opts.Paths = []string{dir}
+	opts.AllModes = true
+	rep, err := Check(context.Background(), opts)
+	require.NoError(t, err)
+	ok := StatusOK
+	checkModules(t, rep, map[string]expect{
+		"fx_good._core": {statuses: [4]Status{ok, ok, ok, ok}, verdict: VerdictOwnGIL, kind: KindExtension,
+			init: InitMultiPhase, multi: "per_interpreter_gil_supported", gil: SlotAbsent},
+	})
+}
+
 // TestShallow: --shallow checks the listed modules only.
 func TestShallow(t *testing.T) {
 	dir, _ := deepFixtures(t)
 	opts := testOptions(t)
-	opts.Modules = []string{"fx_lazy"}
-	opts.Paths = []string{filepath.Join(dir, "fx_lazy")} // on sys.path, lists nothing importable as fx_lazy
 	opts.Paths = []string{dir}
 	opts.Shallow = true
 	rep, err := Check(context.Background(), opts)

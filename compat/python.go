@@ -97,7 +97,8 @@ const listFunc = "__subinterp_compat_list"
 // that are extension modules, found on disk: nothing is imported). It
 // also reads the installed distributions' metadata (.dist-info and
 // .egg-info) in the directories it lists, and in every sys.path
-// directory when dists is true: name, version, and the top-level modules
+// directory when distributions are asked for by name (dists), whose
+// packages' extension modules it finds too: name, version, and the top-level modules
 // each installs, from RECORD, installed-files.txt or top_level.txt, else
 // from dpkg's file list of the package that installed it (Debian drops
 // the others), else its name if a module has it.
@@ -108,7 +109,7 @@ const listFunc = "__subinterp_compat_list"
 // imports it).
 const listSource = `
 def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dists):
-    import csv, importlib.machinery, io, os, sys, sysconfig
+    import csv, importlib.machinery, io, os, re, sys, sysconfig
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
 
     def ext_name(fn):
@@ -361,9 +362,19 @@ def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dist
         if spec is not None and spec.submodule_search_locations:
             add_exts(name, list(spec.submodule_search_locations))
 
+    def norm(n):
+        return "-".join(x for x in re.split(r"[-_.]+", n.lower()) if x)
+
+    wanted = {norm(n) for n in dists}
     for d in scanned:
         for info in dists_in(d):
             info["listed"] = d in listed
             out["dists"].append(info)
+            if not info["error"] and norm(info["name"]) in wanted:
+                # The extension modules of a requested distribution's packages.
+                for n in info["top_level"]:
+                    full = os.path.join(d, n)
+                    if n not in exts and os.path.isdir(full):
+                        add_exts(n, [full])
     return out
 `

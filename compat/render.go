@@ -144,7 +144,7 @@ var (
 	}
 	statusMark = map[Status]string{
 		StatusOK: "✅", StatusImportError: "❌", StatusError: "❌", StatusCrash: "💥",
-		StatusTimeout: "⏱️", StatusNotFound: "❔",
+		StatusTimeout: "⏱️", StatusNotFound: "❔", StatusSkipped: "➖",
 	}
 )
 
@@ -220,7 +220,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "`%s` (`%s`): %s", modeHeads[m], m, modeMeaning[m])
 		}
 	}
-	b.WriteString(".\nStatuses: ✅ ok, ❌ import_error or error, 💥 crash (with the signal), ⏱️ timeout, ❔ not_found.\n")
+	b.WriteString(".\nStatuses: ✅ ok, ❌ import_error or error, 💥 crash (with the signal), ⏱️ timeout, ❔ not_found, ➖ skipped (an extension module inside a package that imported in a more isolated mode, which decides its verdict).\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -246,7 +246,7 @@ var htmlTemplate string
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 	"verdictRank": verdictRank,
 	"statusRank": func(s Status) int {
-		for i, x := range []Status{StatusOK, StatusImportError, StatusError, StatusNotFound, StatusTimeout, StatusCrash} {
+		for i, x := range []Status{StatusOK, StatusSkipped, StatusImportError, StatusError, StatusNotFound, StatusTimeout, StatusCrash} {
 			if x == s {
 				return i
 			}

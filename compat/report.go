@@ -46,6 +46,10 @@ const (
 	StatusCrash       Status = "crash"        // the process died by a signal (Signal says which)
 	StatusTimeout     Status = "timeout"      // no result within Options.Timeout
 	StatusNotFound    Status = "not_found"    // ModuleNotFoundError for the module or a parent package
+	// StatusSkipped: not run, because the module imported in a more
+	// isolated mode, which decides its verdict (extension modules found
+	// inside packages only; see Options.AllModes).
+	StatusSkipped Status = "skipped"
 )
 
 // Verdict sums up the modes a module imports in.

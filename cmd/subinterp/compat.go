@@ -17,7 +17,7 @@ import (
 
 // compatSynopsis is the usage line of `subinterp compat`.
 const compatSynopsis = "compat [MODULE ...] [--stdlib] [--site-packages] [--path DIR] [--venv DIR] [--requirements FILE]\n" +
-	"                        [--shallow] [--jobs N] [--timeout DURATION] [--about FILE]\n" +
+	"                        [--shallow] [--all-modes] [--jobs N] [--timeout DURATION] [--about FILE]\n" +
 	"                        [--json FILE|-] [--markdown FILE|-] [--html FILE|-] [--quiet]"
 
 // compatAbout is the help text of `subinterp compat`.
@@ -36,7 +36,8 @@ main-only, broken, not_found) and a reason to act on; "(degraded)" marks a
 module that imports only because it caught the failure of one of its
 extension modules and went on without it. A package is judged with every
 extension module file it ships, each checked on its own (--shallow: its
-own import only), and packages are grouped by the installed distribution
+own import only), from the most isolated mode on until one imports
+(--all-modes: in every mode), and packages are grouped by the installed distribution
 they belong to (.dist-info/.egg-info: name and version). --venv checks the
 distributions with extension modules of a virtual environment,
 --requirements those named in a pip requirements file.
@@ -92,6 +93,7 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 	fs.Var(&venvs, "venv", "check the distributions with extension modules in the virtual environment `DIR`; repeatable")
 	fs.Var(&reqs, "requirements", "check the installed distributions named in the pip requirements file `FILE`; repeatable")
 	fs.BoolVar(&f.opts.Shallow, "shallow", false, "check only the modules named or listed, not the extension modules inside packages")
+	fs.BoolVar(&f.opts.AllModes, "all-modes", false, "import the extension modules inside packages in every mode, not only until one imports")
 	fs.StringVar(&f.aboutFile, "about", "", "add the text of `FILE` to the reports (how and where they were measured)")
 	fs.IntVar(&f.opts.Jobs, "jobs", runtime.NumCPU(), "run `N` child processes at once")
 	fs.DurationVar(&f.opts.Timeout, "timeout", compat.DefaultTimeout, "give up on one import after `DURATION` (status timeout)")
