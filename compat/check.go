@@ -334,6 +334,7 @@ func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 		}
 	}()
 	events := make(chan event)
+	pkgs := newPackageResults(targets)
 	var wg sync.WaitGroup
 	for range min(opts.Jobs, len(targets)*len(Modes)) {
 		wg.Add(1)
@@ -344,11 +345,13 @@ func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 					continue
 				}
 				if j.chain {
-					runChain(ctx, opts, targets[j.mod], j.mod, events)
+					runChain(ctx, opts, targets, j.mod, pkgs, events)
 					continue
 				}
 				events <- event{job: j, started: true}
-				events <- runJob(ctx, opts, targets[j.mod], j)
+				ev := runJob(ctx, opts, targets[j.mod], j)
+				pkgs.set(j.mod, j.mode, ev)
+				events <- ev
 			}
 		}()
 	}
@@ -359,12 +362,81 @@ func runJobs(ctx context.Context, opts Options, targets []target) <-chan event {
 	return events
 }
 
-// runChain imports t in each mode from the most isolated to the least,
-// sending the events of each child, until one imports without another
-// extension failing to load during it, and with its definition readable;
-// the modes left are sent as skipped. A mode that imports decides the verdict (Judge), and the
-// failures before it give the reason.
-func runChain(ctx context.Context, opts Options, t target, mod int, events chan<- event) {
+// packageResults hands the results of the packages' own imports to the
+// chains of the extension modules inside them (runChain). The package's
+// mode jobs are queued before any chain of its extensions (targets are
+// sorted by name, and a package's name sorts before its submodules'), so
+// a chain waiting for one waits for a child that is running or done,
+// never for one that has yet to be started.
+type packageResults struct {
+	index map[string]int            // package name -> target index
+	slots map[int]map[Mode]*pkgSlot // by target index and mode
+}
+
+// pkgSlot is one mode's result of a package; done closes once it is set.
+type pkgSlot struct {
+	done chan struct{}
+	res  ModeResult
+	ok   bool // the child ran (res is its result)
+}
+
+func newPackageResults(targets []target) *packageResults {
+	p := &packageResults{index: map[string]int{}, slots: map[int]map[Mode]*pkgSlot{}}
+	for i, t := range targets {
+		p.index[t.name] = i
+	}
+	for _, t := range targets {
+		i, found := p.index[t.pkg]
+		if t.pkg == "" || !found || p.slots[i] != nil {
+			continue
+		}
+		p.slots[i] = map[Mode]*pkgSlot{}
+		for _, m := range Modes {
+			p.slots[i][m] = &pkgSlot{done: make(chan struct{})}
+		}
+	}
+	return p
+}
+
+// set records the result of target mod in mode, if it is a package.
+func (p *packageResults) set(mod int, mode Mode, ev event) {
+	s := p.slots[mod][mode]
+	if s == nil {
+		return
+	}
+	s.res, s.ok = ev.result, ev.err == nil
+	close(s.done)
+}
+
+// wait returns the result of package pkg in mode, once there is one;
+// false if pkg is not a target, its child could not run, or ctx ended.
+func (p *packageResults) wait(ctx context.Context, pkg string, mode Mode) (ModeResult, bool) {
+	i, found := p.index[pkg]
+	if !found || p.slots[i] == nil {
+		return ModeResult{}, false
+	}
+	s := p.slots[i][mode]
+	select {
+	case <-s.done:
+		return s.res, s.ok
+	case <-ctx.Done():
+		return ModeResult{}, false
+	}
+}
+
+// runChain imports the extension module targets[mod] in each mode from
+// the most isolated to the least, sending the events of each child, until
+// one imports without another extension failing to load during it, and
+// with its definition readable; the modes left are sent as skipped. A
+// mode that imports decides the verdict (Judge), and the failures before
+// it give the reason.
+//
+// Importing a submodule imports its package first, so in a mode where the
+// package's own import raised an exception, the submodule's import raises
+// the same: that result is taken over (InferredFrom) instead of starting
+// a child to see it again. Crashes and timeouts are not taken over.
+func runChain(ctx context.Context, opts Options, targets []target, mod int, pkgs *packageResults, events chan<- event) {
+	t := targets[mod]
 	done := false
 	for i := len(Modes) - 1; i >= 0; i-- {
 		j := job{mod: mod, mode: Modes[i]}
@@ -372,6 +444,14 @@ func runChain(ctx context.Context, opts Options, t target, mod int, events chan<
 			events <- event{job: j, result: ModeResult{Status: StatusSkipped,
 				Message: "not run: the module imports in a more isolated mode, which decides its verdict"}}
 			continue
+		}
+		if r, ok := pkgs.wait(ctx, t.pkg, j.mode); ok && (r.Status == StatusImportError || r.Status == StatusError) {
+			events <- event{job: j, result: ModeResult{Status: r.Status, Message: r.Message,
+				ExtensionErrors: r.ExtensionErrors, InferredFrom: t.pkg}}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		events <- event{job: j, started: true}
 		ev := runJob(ctx, opts, t, j)

@@ -62,7 +62,8 @@ func TestDeepVerdicts(t *testing.T) {
 		names = append(names, m.Name)
 	}
 	assert.Equal(t, []string{"fx_fallback", "fx_fallback._speedups", "fx_good", "fx_good._core", "fx_good._optional",
-		"fx_lazy", "fx_lazy._native", "fx_prints", "fx_shim"}, names, "the extension modules inside packages are checked too")
+		"fx_lazy", "fx_lazy._native", "fx_pkgfail", "fx_pkgfail._core", "fx_pkgfail._other", "fx_prints", "fx_shim"}, names,
+		"the extension modules inside packages are checked too")
 	assert.Equal(t, "fx_lazy", moduleOf(t, rep, "fx_lazy._native").Package)
 	assert.Empty(t, moduleOf(t, rep, "fx_lazy").Package)
 
@@ -98,6 +99,23 @@ func TestDeepVerdicts(t *testing.T) {
 		// component; the reason must still see it is the module itself.
 		assert.Contains(t, m.Results[ModeIsolatedOwnGIL].Message, "module _native "+notSupportedMsg)
 		assert.True(t, strings.HasPrefix(m.Reason, "single-phase init: port"), m.Reason)
+	})
+	t.Run("inferred from the package", func(t *testing.T) {
+		m := moduleOf(t, rep, "fx_pkgfail._other")
+		own := m.Results[ModeIsolatedOwnGIL]
+		assert.Equal(t, StatusImportError, own.Status)
+		assert.Equal(t, "fx_pkgfail", own.InferredFrom, "the package fails there: no child needed")
+		assert.Zero(t, own.Seconds)
+		assert.Equal(t, moduleOf(t, rep, "fx_pkgfail").Results[ModeIsolatedOwnGIL].Message, own.Message)
+		assert.Equal(t, StatusOK, m.Results[ModeIsolatedSharedGIL].Status)
+		assert.Empty(t, m.Results[ModeIsolatedSharedGIL].InferredFrom)
+		assert.Equal(t, StatusSkipped, m.Results[ModeLegacy].Status)
+		assert.Equal(t, VerdictSharedGILOnly, m.Verdict)
+		assert.Contains(t, m.Reason, "imports extension fx_pkgfail._core, which does not declare per-interpreter GIL support")
+		p := packageOf(t, rep, "fx_pkgfail")
+		assert.Equal(t, VerdictSharedGILOnly, p.Verdict)
+		assert.Equal(t, "fx_pkgfail._core", p.Decider, "the first extension at the worst verdict")
+		assert.Equal(t, 2, p.Refusing)
 	})
 	t.Run("lazy import", func(t *testing.T) {
 		p := packageOf(t, rep, "fx_lazy")
@@ -244,7 +262,7 @@ func TestVenvAndRequirements(t *testing.T) {
 	for _, p := range rep.Packages {
 		pnames = append(pnames, p.Name)
 	}
-	assert.Equal(t, []string{"fx_fallback", "fx_good", "fx_lazy", "fx_prints", "fx_shim"}, pnames,
+	assert.Equal(t, []string{"fx_fallback", "fx_good", "fx_lazy", "fx_pkgfail", "fx_prints", "fx_shim"}, pnames,
 		"the packages with extensions, fx_shim with its distribution, and fx_prints as asked for")
 	assert.Equal(t, VerdictLegacyOnly, distOf(t, rep, "fx_lazy").Verdict)
 	assert.Equal(t, VerdictOwnGIL, distOf(t, rep, "fx-prints").Verdict)

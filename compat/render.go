@@ -205,6 +205,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			if res.Signal != "" {
 				cell += " " + res.Signal
 			}
+			if res.InferredFrom != "" {
+				cell += " (as " + res.InferredFrom + ")"
+			}
 			fmt.Fprintf(&b, " %s |", mdCell(cell))
 		}
 		fmt.Fprintf(&b, " %s %s | %s |\n", verdictMark[m.Verdict], mdCell(m.VerdictText()), mdCell(m.Reason))
@@ -220,7 +223,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "`%s` (`%s`): %s", modeHeads[m], m, modeMeaning[m])
 		}
 	}
-	b.WriteString(".\nStatuses: ✅ ok, ❌ import_error or error, 💥 crash (with the signal), ⏱️ timeout, ❔ not_found, ➖ skipped (an extension module inside a package that imported in a more isolated mode, which decides its verdict).\n")
+	b.WriteString(".\nStatuses: ✅ ok, ❌ import_error or error, 💥 crash (with the signal), ⏱️ timeout, ❔ not_found, ➖ skipped (an extension module inside a package that imported in a more isolated mode, which decides its verdict); (as PACKAGE): the result of importing the package, which importing a module inside it starts with, taken over without a child of its own.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -187,6 +187,10 @@ type ModeResult struct {
 	// Output is the end of what the child printed (stdout and stderr),
 	// kept for crashes, timeouts and failed children.
 	Output string `json:"output,omitempty"`
+	// InferredFrom names the package whose own import failed in this
+	// mode with this result: importing a module inside it imports it
+	// first, so no child ran for this module (Seconds is 0).
+	InferredFrom string `json:"inferred_from,omitempty"`
 	// ExtensionErrors are the exceptions raised while loading extension
 	// module files during the import, in order, whether the code that
 	// imported them caught them or not.
