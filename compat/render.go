@@ -75,10 +75,18 @@ func (r *Report) Summary() string {
 
 // WriteJSON writes the report as indented JSON.
 func WriteJSON(w io.Writer, r *Report) error {
-	if r.Modules == nil {
-		empty := *r
-		empty.Modules = []Module{} // [] rather than null for consumers
-		r = &empty
+	if r.Modules == nil || r.Packages == nil || r.Distributions == nil {
+		filled := *r // [] rather than null for consumers
+		if filled.Modules == nil {
+			filled.Modules = []Module{}
+		}
+		if filled.Packages == nil {
+			filled.Packages = []Package{}
+		}
+		if filled.Distributions == nil {
+			filled.Distributions = []Distribution{}
+		}
+		r = &filled
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

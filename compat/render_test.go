@@ -102,6 +102,8 @@ func TestEmptyReport(t *testing.T) {
 	b.Reset()
 	require.NoError(t, WriteJSON(&b, r))
 	assert.Contains(t, b.String(), `"modules": []`, "an empty list, not null")
+	assert.Contains(t, b.String(), `"packages": []`)
+	assert.Contains(t, b.String(), `"distributions": []`)
 }
 
 func TestMarkdown(t *testing.T) {
