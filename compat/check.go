@@ -32,12 +32,11 @@ type Options struct {
 	// Paths are directories whose top-level modules are checked; they
 	// also go first on sys.path for every check.
 	Paths []string
-	// Venvs are virtual environments (directories with a pyvenv.cfg) whose
-	// site-packages are checked as SitePackages checks the Python's own:
-	// every distribution that ships an extension module. Each venv must be
-	// for the Python the children run (same major.minor); its
-	// site-packages goes on sys.path.
-	Venvs []string
+	// Venv is a virtual environment every child runs in
+	// (cpython.RuntimeOptions.Venv: made with the CPython the children
+	// run), whose own site-packages are checked as SitePackages checks the
+	// Python's: every distribution that ships an extension module.
+	Venv string
 	// Distributions are names of installed distributions to check (as in
 	// a requirements file: "PyYAML", "pydantic-core"), looked up in every
 	// sys.path directory; each one's top-level modules are checked.
@@ -96,6 +95,9 @@ type PythonInfo struct {
 	// Include is the directory of Python.h, ExtSuffix the file name suffix
 	// of extension modules (".cpython-313-x86_64-linux-gnu.so").
 	Include, ExtSuffix string
+	// Executable is the python program of that installation
+	// (BINDIR/pythonX.Y).
+	Executable string
 }
 
 // ErrInvalidOptions is wrapped by the errors Check returns for options it
@@ -143,15 +145,6 @@ func (o *Options) validate() error {
 		paths[i] = abs
 	}
 	o.Paths = paths
-	venvs := make([]string, len(o.Venvs))
-	for i, v := range o.Venvs {
-		sp, err := venvSitePackages(v)
-		if err != nil {
-			return bad("%v", err)
-		}
-		venvs[i] = sp.dir
-	}
-	o.Venvs = venvs
 	for _, d := range o.Distributions {
 		if !validDistName(d) {
 			return bad("%q is not a distribution name", d)
@@ -169,13 +162,14 @@ func Describe(ctx context.Context, opts Options) (PythonInfo, error) {
 	if err != nil {
 		return PythonInfo{}, err
 	}
-	return PythonInfo{Version: l.Python, Build: l.Build, Platform: l.Platform, Include: l.Include, ExtSuffix: l.ExtSuffix}, nil
+	return PythonInfo{Version: l.Python, Build: l.Build, Platform: l.Platform, Include: l.Include, ExtSuffix: l.ExtSuffix,
+		Executable: l.Executable}, nil
 }
 
 // list runs the list child.
 func list(ctx context.Context, opts Options) (*listResult, error) {
 	req := request{Op: opList, Stdlib: opts.Stdlib, SitePackages: opts.SitePackages, Paths: opts.Paths,
-		SiteDirs: opts.Venvs, Dists: opts.Distributions}
+		Venv: opts.Venv, Dists: opts.Distributions}
 	if !opts.Shallow {
 		req.Named = opts.Modules
 	}
@@ -190,6 +184,9 @@ func list(ctx context.Context, opts Options) (*listResult, error) {
 	var l listResult
 	if err := json.Unmarshal(run.result, &l); err != nil {
 		return nil, fmt.Errorf("compat: reading the list of modules: %w", err)
+	}
+	if l.Invalid != "" {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidOptions, l.Invalid)
 	}
 	return &l, nil
 }
@@ -220,17 +217,12 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	if len(opts.Modules) == 0 && !opts.Stdlib && !opts.SitePackages && len(opts.Paths) == 0 &&
-		len(opts.Venvs) == 0 && len(opts.Distributions) == 0 {
+		opts.Venv == "" && len(opts.Distributions) == 0 {
 		return nil, fmt.Errorf("%w: nothing to check (no module, stdlib, site-packages, path, venv or distribution)", ErrInvalidOptions)
 	}
 	l, err := list(ctx, opts)
 	if err != nil {
 		return nil, err
-	}
-	for _, v := range opts.Venvs {
-		if err := checkVenvVersion(v, l.Python); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
-		}
 	}
 	plan := planOf(opts, l)
 	modules, err := checkAll(ctx, opts, plan.targets, start)
@@ -477,15 +469,10 @@ func foreignErrors(name string, r ModeResult) bool {
 	return false
 }
 
-// sysPath is what goes first on every check child's sys.path: the --path
-// directories, then the venvs' site-packages.
-func sysPath(opts Options) []string {
-	return append(append([]string{}, opts.Paths...), opts.Venvs...)
-}
-
 // runJob runs the child of job j, which checks t.
 func runJob(ctx context.Context, opts Options, t target, j job) event {
-	req := request{Op: opCheck, Module: t.name, Mode: j.mode, Paths: sysPath(opts), NoSite: t.noSite}
+	// A venv is set up by site (cpython.RuntimeOptions.Venv).
+	req := request{Op: opCheck, Module: t.name, Mode: j.mode, Paths: opts.Paths, Venv: opts.Venv, NoSite: t.noSite && opts.Venv == ""}
 	run, err := runChild(ctx, opts, req)
 	ev := event{job: j, err: err}
 	if err == nil {

@@ -26,11 +26,12 @@ type request struct {
 	Paths []string `json:"paths,omitempty"`
 	// NoSite skips `import site` in the child.
 	NoSite bool `json:"no_site,omitempty"`
-	// Stdlib and SitePackages: what opList enumerates; SiteDirs are
-	// listed as site-packages directories are.
-	Stdlib       bool     `json:"stdlib,omitempty"`
-	SitePackages bool     `json:"site_packages,omitempty"`
-	SiteDirs     []string `json:"site_dirs,omitempty"`
+	// Venv is the virtual environment the child runs in
+	// (cpython.RuntimeOptions.Venv); opList lists its site-packages.
+	Venv string `json:"venv,omitempty"`
+	// Stdlib and SitePackages: what opList enumerates.
+	Stdlib       bool `json:"stdlib,omitempty"`
+	SitePackages bool `json:"site_packages,omitempty"`
 	// Named are the modules named on the command line, whose extension
 	// modules opList finds; Dists are distributions asked for by name,
 	// which makes it read the distributions of every sys.path directory.
@@ -121,7 +122,7 @@ func modeConfig(m Mode) (cpython.Config, bool) {
 // returns what checkSource's function returned (a childResult's JSON
 // shape), or a childResult saying why it could not.
 func childCheck(req request) (any, error) {
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: req.NoSite, ModulePaths: req.Paths})
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: req.NoSite, ModulePaths: req.Paths, Venv: req.Venv})
 	if err != nil {
 		return nil, err
 	}
@@ -154,8 +155,12 @@ func childCheck(req request) (any, error) {
 // childList describes the Python in use and lists the modules to check.
 func childList(req request) (any, error) {
 	// The directories go on sys.path, where named modules are looked up.
-	syspath := append(append([]string{}, req.Paths...), req.SiteDirs...)
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: req.NoSite, ModulePaths: syspath})
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{NoSite: req.NoSite, ModulePaths: req.Paths, Venv: req.Venv})
+	if errors.Is(err, cpython.ErrInvalidOptions) {
+		// A venv CPython refuses (no pyvenv.cfg, another version): the
+		// caller's mistake, reported as such.
+		return map[string]string{"invalid": err.Error()}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +170,7 @@ func childList(req request) (any, error) {
 		return nil, err
 	}
 	paths := pyList(req.Paths)
-	v, err := in.Call(ctx, listFunc, req.Stdlib, req.SitePackages, paths, pyList(req.SiteDirs), pyList(req.Named), pyList(req.Dists))
+	v, err := in.Call(ctx, listFunc, req.Stdlib, req.SitePackages, paths, req.Venv != "", pyList(req.Named), pyList(req.Dists))
 	if err != nil {
 		return nil, err
 	}
@@ -273,6 +278,9 @@ type listResult struct {
 	// in its directories.
 	Extensions map[string][]string `json:"extensions"`
 	Dists      []distInfo          `json:"dists"`
+	Executable string              `json:"executable"`
+	// Invalid says why CPython refused the options (a bad venv).
+	Invalid string `json:"invalid"`
 }
 
 // distInfo is one .dist-info or .egg-info the list child read.

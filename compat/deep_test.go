@@ -3,6 +3,7 @@ package compat
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -231,30 +232,30 @@ func TestShallow(t *testing.T) {
 	assert.Empty(t, p.Extensions)
 }
 
-// makeVenv lays out a virtual environment for the Python in use, with the
-// deep fixtures as its site-packages.
+// makeVenv makes a virtual environment with the Python in use (the one
+// the children link) and copies the deep fixtures into its site-packages.
 func makeVenv(t *testing.T, py PythonInfo, deep string) string {
 	t.Helper()
-	parts := strings.Split(py.Version, ".")
-	require.GreaterOrEqual(t, len(parts), 2)
-	venv := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(venv, "pyvenv.cfg"),
-		[]byte("home = /usr/bin\ninclude-system-site-packages = false\nversion = "+py.Version+"\n"), 0o644))
-	sp := filepath.Join(venv, "lib", "python"+parts[0]+"."+parts[1], "site-packages")
-	require.NoError(t, os.MkdirAll(filepath.Dir(sp), 0o755))
-	require.NoError(t, os.CopyFS(sp, os.DirFS(deep)))
+	require.NotEmpty(t, py.Executable)
+	venv := filepath.Join(t.TempDir(), "venv")
+	out, err := exec.Command(py.Executable, "-m", "venv", "--without-pip", venv).CombinedOutput()
+	require.NoError(t, err, "%s -m venv: %s", py.Executable, out)
+	sp, err := filepath.Glob(filepath.Join(venv, "lib", "python3.*", "site-packages"))
+	require.NoError(t, err)
+	require.Len(t, sp, 1)
+	require.NoError(t, os.CopyFS(sp[0], os.DirFS(deep)))
 	return venv
 }
 
-// TestVenvAndRequirements: --venv checks the distributions of a virtual
-// environment that ship an extension module (and the other modules they
-// install); requested distributions are checked whole, and one that is
-// not installed gets a line saying so.
+// TestVenvAndRequirements: --venv runs every check in a virtual
+// environment and checks its distributions that ship an extension module
+// (and the other modules they install); requested distributions are
+// checked whole, and one that is not installed gets a line saying so.
 func TestVenvAndRequirements(t *testing.T) {
 	dir, py := deepFixtures(t)
 	venv := makeVenv(t, py, dir)
 	opts := testOptions(t)
-	opts.Venvs = []string{venv}
+	opts.Venv = venv
 	opts.Distributions = []string{"FX_PRINTS", "no-such-distribution"}
 	rep, err := Check(context.Background(), opts)
 	require.NoError(t, err)
@@ -265,31 +266,44 @@ func TestVenvAndRequirements(t *testing.T) {
 	assert.Equal(t, []string{"fx_fallback", "fx_good", "fx_lazy", "fx_pkgfail", "fx_prints", "fx_shim"}, pnames,
 		"the packages with extensions, fx_shim with its distribution, and fx_prints as asked for")
 	assert.Equal(t, VerdictLegacyOnly, distOf(t, rep, "fx_lazy").Verdict)
+	assert.Equal(t, VerdictSharedGILOnly, distOf(t, rep, "fx-fallback").Verdict)
 	assert.Equal(t, VerdictOwnGIL, distOf(t, rep, "fx-prints").Verdict)
+	assert.True(t, strings.HasPrefix(moduleOf(t, rep, "fx_lazy._native").File, venv), "imported from the venv")
 	missing := distOf(t, rep, "no-such-distribution")
 	assert.Contains(t, missing.Error, "not installed")
 	assert.Empty(t, missing.Verdict)
 	assert.Contains(t, distOf(t, rep, "fx_broken").Error, "no METADATA file")
 }
 
+// TestRequestedDistribution: a distribution asked for by name, found on
+// sys.path, is checked with the extension modules of its packages.
+func TestRequestedDistribution(t *testing.T) {
+	dir, _ := deepFixtures(t)
+	opts := testOptions(t)
+	opts.Paths = []string{dir}
+	opts.Distributions = []string{"fx-lazy"}
+	rep, err := Check(context.Background(), opts)
+	require.NoError(t, err)
+	p := packageOf(t, rep, "fx_lazy")
+	assert.Equal(t, []string{"fx_lazy._native"}, p.Extensions)
+	assert.Equal(t, "fx_lazy", p.Distribution)
+}
+
+// TestVenvRefused: what CPython refuses as a venv is a clear
+// ErrInvalidOptions, before anything is checked.
 func TestVenvRefused(t *testing.T) {
-	dir, py := deepFixtures(t)
+	_, py := deepFixtures(t)
 	notVenv := t.TempDir()
-	other := makeVenv(t, py, dir)
-	// A venv for another Python version.
-	parts := strings.Split(py.Version, ".")
-	old := filepath.Join(other, "lib", "python"+parts[0]+"."+parts[1])
-	require.NoError(t, os.Rename(old, filepath.Join(other, "lib", "python3.99")))
-	require.NoError(t, os.WriteFile(filepath.Join(other, "pyvenv.cfg"), []byte("version = 3.99.0\n"), 0o644))
-	for name, tc := range map[string]struct {
-		venv, msg string
-	}{
-		"no pyvenv.cfg": {notVenv, "not a virtual environment"},
-		"other Python":  {other, "is for Python 3.99"},
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, "pyvenv.cfg"),
+		[]byte("home = "+filepath.Dir(py.Executable)+"\nversion = 3.99.0\n"), 0o644))
+	for name, tc := range map[string]struct{ venv, msg string }{
+		"no pyvenv.cfg": {notVenv, "no pyvenv.cfg: not a virtual environment"},
+		"other Python":  {other, "made by CPython 3.99.0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			opts := testOptions(t)
-			opts.Venvs = []string{tc.venv}
+			opts.Venv = tc.venv
 			_, err := Check(context.Background(), opts)
 			require.ErrorIs(t, err, ErrInvalidOptions)
 			assert.Contains(t, err.Error(), tc.msg)

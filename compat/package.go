@@ -36,7 +36,7 @@ func planOf(opts Options, l *listResult) plan {
 	}
 	tops := append([]string{}, opts.Modules...)
 	tops = append(tops, l.SitePackages...)
-	for _, p := range append(append([]string{}, opts.Paths...), opts.Venvs...) {
+	for _, p := range opts.Paths {
 		tops = append(tops, l.Paths[p]...)
 	}
 	p := plan{exts: map[string][]string{}, owner: map[string]string{}}

@@ -108,7 +108,7 @@ const listFunc = "__subinterp_compat_list"
 // (PyYAML installs yaml, which has the extension, and _yaml, a shim that
 // imports it).
 const listSource = `
-def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dists):
+def __subinterp_compat_list(stdlib, site_packages, paths, venv, named, dists):
     import csv, importlib.machinery, io, os, re, sys, sysconfig
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
 
@@ -284,6 +284,10 @@ def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dist
         "platform": sys.platform + " " + os.uname().machine,
         "include": sysconfig.get_paths()["include"],
         "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or suffixes[0],
+        # Not sys.executable: in an embedding program that is not this
+        # installation's python.
+        "executable": os.path.join(sysconfig.get_config_var("BINDIR") or sys.base_prefix + "/bin",
+                                   "python%d.%d" % sys.version_info[:2]),
         "stdlib": [],
         "site_packages": [],
         "paths": {},
@@ -323,7 +327,12 @@ def __subinterp_compat_list(stdlib, site_packages, paths, site_dirs, named, dist
         scanned.append(d)
         return sorted(names)
 
-    sdirs = list(site_dirs)
+    sdirs = []
+    if venv:
+        # site set the venv up (sys.prefix is the venv): its own
+        # site-packages, not the base installation's it may include.
+        import site
+        sdirs += [d for d in site.getsitepackages() if d.startswith(sys.prefix.rstrip(os.sep) + os.sep)]
     if site_packages:
         import site
         sdirs += list(site.getsitepackages())

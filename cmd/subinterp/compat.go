@@ -44,7 +44,7 @@ distributions with extension modules of a virtual environment,
 
 A table goes to stdout (unless an output is "-"); --json, --markdown and
 --html write reports ("-" for stdout). MODULE names are dotted Python
-names; anything else is refused. --path, --venv and --requirements may be
+names; anything else is refused. --path and --requirements may be
 repeated.
 
 Exit status: 0 when every module was checked, whatever the verdicts; 1 if
@@ -89,8 +89,8 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 	fs.BoolVar(&f.opts.SitePackages, "site-packages", false, "check every top-level module in site-packages that is or contains an extension")
 	var paths pathList
 	fs.Var(&paths, "path", "check every top-level module in `DIR` (and put DIR on sys.path); repeatable")
-	var venvs, reqs pathList
-	fs.Var(&venvs, "venv", "check the distributions with extension modules in the virtual environment `DIR`; repeatable")
+	var reqs pathList
+	fs.StringVar(&f.opts.Venv, "venv", "", "run every check in the virtual environment `DIR` (made with the CPython this program links) and check its distributions with extension modules")
 	fs.Var(&reqs, "requirements", "check the installed distributions named in the pip requirements file `FILE`; repeatable")
 	fs.BoolVar(&f.opts.Shallow, "shallow", false, "check only the modules named or listed, not the extension modules inside packages")
 	fs.BoolVar(&f.opts.AllModes, "all-modes", false, "import the extension modules inside packages in every mode, not only until one imports")
@@ -124,7 +124,7 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 	if f.childReq != "" {
 		return f, exitOK, false
 	}
-	f.opts.Modules, f.opts.Paths, f.opts.Venvs = names, paths, venvs
+	f.opts.Modules, f.opts.Paths = names, paths
 
 	usage := func(format string, args ...any) (compatFlags, int, bool) {
 		return f, usageError(stderr, "compat", format, args...), true
@@ -166,7 +166,7 @@ func parseCompat(args []string, stderr io.Writer) (f compatFlags, code int, done
 	if f.opts.Timeout <= 0 {
 		return usage("--timeout must be positive (got %v)", f.opts.Timeout)
 	}
-	if len(names) == 0 && !f.opts.Stdlib && !f.opts.SitePackages && len(paths) == 0 && len(venvs) == 0 && len(reqs) == 0 {
+	if len(names) == 0 && !f.opts.Stdlib && !f.opts.SitePackages && len(paths) == 0 && f.opts.Venv == "" && len(reqs) == 0 {
 		return usage("nothing to check: name MODULEs, or give --stdlib, --site-packages, --path DIR, --venv DIR or --requirements FILE")
 	}
 	dashes := 0
