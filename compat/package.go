@@ -171,6 +171,10 @@ func packagesOf(p plan, modules []Module) []Package {
 			if em.Technology != "" {
 				techs[em.Technology] = true
 			}
+			if isTestModule(e) {
+				pk.Tests = append(pk.Tests, e)
+				continue
+			}
 			if em.Verdict == VerdictBroken || em.Verdict == VerdictNotFound {
 				if m.Verdict != VerdictBroken && m.Verdict != VerdictNotFound {
 					pk.Unimportable = append(pk.Unimportable, e)
@@ -216,13 +220,32 @@ func packageSummary(m Module, pk Package) string {
 		}
 		return imports + "; ships no extension module"
 	}
-	counted := n - len(pk.Unimportable)
+	counted := n - len(pk.Unimportable) - len(pk.Tests)
 	s := fmt.Sprintf("%s; %d of %d extension modules refuse own GIL", imports, pk.Refusing, counted)
+	var more []string
 	if u := len(pk.Unimportable); u > 0 {
-		s += fmt.Sprintf(" (%d more do not import even in the main interpreter: not counted)", u)
+		more = append(more, fmt.Sprintf("%d more do not import even in the main interpreter", u))
+	}
+	if t := len(pk.Tests); t > 0 {
+		more = append(more, fmt.Sprintf("%d test modules", t))
+	}
+	if len(more) > 0 {
+		s += " (not counted: " + strings.Join(more, "; ") + ")"
 	}
 	return s
 }
+
+// testModule matches the name of a module that exists for a package's
+// own test suite (numpy._core._umath_tests, scipy._lib._test_ccallback,
+// pkg.tests._helper): one of its components is "test" or "tests" (with
+// leading underscores, and maybe "_" and more after it), or ends with
+// "_test" or "_tests".
+var testModule = regexp.MustCompile(`(^|\.)(_*tests?(_[^.]*)?|[^.]*_tests?)(\.|$)`)
+
+// isTestModule reports whether name is a test module (see testModule):
+// checked and listed, but not what a user of the package runs, so it
+// does not decide the package's verdict.
+func isTestModule(name string) bool { return testModule.MatchString(name) }
 
 // distributionsOf groups the packages by distribution.
 func distributionsOf(p plan, packages []Package, modules []Module) []Distribution {

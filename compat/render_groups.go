@@ -17,8 +17,9 @@ var techFix = map[Technology]string{
 		"then declare Py_MOD_PER_INTERPRETER_GIL_SUPPORTED",
 	TechCython: "Cython 3.1 or later: compile with the directive subinterpreters_compatible=own_gil " +
 		"(module-level cdef globals must go first; Cython warns about each)",
-	TechPyO3: "PyO3 does not support subinterpreters yet (PyO3 issues 576 and 3451): " +
-		"its modules refuse them until PyO3 does; nothing to change in the package itself",
+	TechPyO3: "PyO3 declares no per-interpreter GIL support (it does not support subinterpreters yet: PyO3 issues 576 and 3451), " +
+		"so its modules get a shared GIL at best, or none if the package declares Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED; " +
+		"the fix is in PyO3, not in the package",
 	TechPybind11: "pybind11 3.0 or later: PYBIND11_MODULE(name, m, py::multiple_interpreters::per_interpreter_gil()), " +
 		"once the bindings keep no state shared between interpreters",
 	TechNanobind: "nanobind declares no subinterpreter support: its modules refuse them until nanobind does",

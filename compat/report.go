@@ -224,12 +224,16 @@ type Package struct {
 	// each on its own, sorted.
 	Extensions []string `json:"extensions"`
 	// Refusing counts the extensions whose verdict is worse than own-gil,
-	// not counting those in Unimportable.
+	// not counting those in Unimportable and Tests.
 	Refusing int `json:"refusing"`
 	// Unimportable are extensions that do not import even in the main
 	// interpreter (an optional dependency missing, a test module): not
 	// about subinterpreters, so they do not decide the verdict.
 	Unimportable []string `json:"unimportable,omitempty"`
+	// Tests are extensions that exist for the package's own test suite
+	// (numpy._core._umath_tests): checked, but not what its users run, so
+	// they do not decide the verdict either.
+	Tests []string `json:"tests,omitempty"`
 	// Verdict is the worst of Imports and the extensions' verdicts;
 	// Decider the module it comes from (an extension wins a tie: it is the
 	// one to fix), Reason that module's reason.
