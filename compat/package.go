@@ -72,19 +72,18 @@ func planOf(opts Options, l *listResult) plan {
 		p.tops = append(p.tops, n)
 	}
 	sort.Strings(p.tops)
-	pkgOf := map[string]string{}
-	for _, top := range p.tops {
-		if opts.Shallow {
-			break
-		}
-		for _, e := range l.Extensions[top] {
-			if _, already := site[e]; already || !ValidModuleName(e) {
-				continue
+	pkgOf := map[string]string{} // extension module -> the package it was found in
+	if !opts.Shallow {
+		for _, top := range p.tops {
+			for _, e := range l.Extensions[top] {
+				if _, already := site[e]; already || !ValidModuleName(e) {
+					continue
+				}
+				site[e] = true
+				pkgOf[e] = top
 			}
-			site[e] = true
-			pkgOf[e] = top
+			p.exts[top] = l.Extensions[top]
 		}
-		p.exts[top] = l.Extensions[top]
 	}
 
 	names := make([]string, 0, len(site))
