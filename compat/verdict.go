@@ -134,19 +134,19 @@ func short(s string) string {
 }
 
 // refusedItself reports whether the refusal of name in r is that of m
-// itself: CPython names a single-phase module inside a package by its
-// last component only ("module _native does not support loading in
-// subinterpreters" for pkg._native).
+// itself. CPython names a single-phase module inside a package by its last
+// component only ("module _native does not support loading in
+// subinterpreters" for pkg._native), and an extension whose init imports a
+// refused one fails with that one's message (cryptography's _rust with
+// _cffi_backend's), so the first recorded refusal naming name says whose
+// it is.
 func refusedItself(m Module, r ModeResult, name string) bool {
-	if name == m.Name {
-		return true
-	}
 	for _, e := range r.ExtensionErrors {
-		if e.Module == m.Name && e.Message == r.Message {
-			return true
+		if (e.Module == name || strings.HasSuffix(e.Module, "."+name)) && unsupported.MatchString(e.Message) {
+			return e.Module == m.Name
 		}
 	}
-	return false
+	return name == m.Name || strings.HasSuffix(m.Name, "."+name)
 }
 
 // fullName is the dotted name of the extension module CPython named

@@ -125,3 +125,26 @@ func TestFillPrefersADescribedMode(t *testing.T) {
 	assert.True(t, p.Preloaded)
 	assert.Contains(t, p.Reason, "created by the runtime")
 }
+
+// TestRefusedBy: whose refusal a message is, from the extension errors
+// recorded during the import.
+func TestRefusedBy(t *testing.T) {
+	ie := StatusImportError
+	rust := Module{Name: "cryptography.hazmat.bindings._rust", Kind: KindExtension, Init: InitMultiPhase, MultipleInterpreters: SlotAbsent,
+		Results: results(refused("_cffi_backend"), StatusOK, StatusOK, ie, ie)}
+	for _, mode := range []Mode{ModeIsolatedSharedGIL, ModeIsolatedOwnGIL} {
+		r := rust.Results[mode]
+		r.ExtensionErrors = []ExtensionError{{Module: "_cffi_backend", Message: r.Message}, {Module: rust.Name, Message: r.Message}}
+		rust.Results[mode] = r
+	}
+	_, reason := Judge(rust)
+	assert.Contains(t, reason, "imports extension _cffi_backend, which is refused in isolated subinterpreters: fix _cffi_backend")
+
+	native := Module{Name: "pkg._native", Kind: KindExtension, Init: InitSinglePhase, MultipleInterpreters: SlotNA,
+		Results: results(refused("_native"), StatusOK, StatusOK, ie, ie)}
+	r := native.Results[ModeIsolatedSharedGIL]
+	r.ExtensionErrors = []ExtensionError{{Module: "pkg._native", Message: r.Message}}
+	native.Results[ModeIsolatedSharedGIL] = r
+	_, reason = Judge(native)
+	assert.Contains(t, reason, "single-phase init: port", "its own refusal, by its short name")
+}
