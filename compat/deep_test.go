@@ -162,7 +162,7 @@ func TestDeepVerdicts(t *testing.T) {
 		assert.Equal(t, VerdictOwnGIL, p.Verdict, "an extension that imports nowhere is not about subinterpreters")
 		assert.Equal(t, "fx_good", p.Decider)
 		assert.Equal(t, []string{"fx_good._optional"}, p.Unimportable)
-		assert.Equal(t, "imports own-gil; 0 of 1 extension modules refuse own GIL (1 more do not import even in the main interpreter: not counted)", p.Summary)
+		assert.Equal(t, "imports own-gil; 0 of 1 extension modules refuse own GIL (not counted: 1 more do not import even in the main interpreter)", p.Summary)
 	})
 
 	t.Run("by distribution", func(t *testing.T) {
