@@ -51,7 +51,7 @@ about="$work/about.md"
   printf 'Measured with `make compat-ecosystem` (scripts/compat-ecosystem.sh) in a Debian sid chroot: '
   printf 'CPython from Debian'"'"'s python3.14 %s, on %s, %s cores, Linux %s; ' "$python" "$cpu" "$(nproc)" "$(uname -r)"
   printf 'the machine was shared with other work (load average %s when the check started). ' "$load"
-  printf 'Every extension module file of every package is imported on its own, in 4 modes, each in a fresh process; '
+  printf 'Every extension module file of every package is imported on its own, in up to 4 modes, each in a fresh process; '
   printf 'the wall time above is for the whole check with --jobs %s.\n\n' "$jobs"
   printf 'The %d Debian packages checked (scripts/compat-ecosystem.packages), with their versions and the distributions they install: ' "$#"
   (IFS=';'; printf '%s' "${mapping[*]}" | sed 's/;/; /g')
