@@ -80,24 +80,9 @@ can_unshare() {
   [ "${SUBINTERP_SID_NO_UNSHARE:-0}" != 1 ] && unshare --mount --propagation private true 2>/dev/null
 }
 
-# mounts_under DIR: mount points at or below DIR in this namespace, deepest
-# first.
-mounts_under() {
-  local dir=$1
-  awk -v d="$dir" '{ m=$5; gsub(/\\040/, " ", m); if (m == d || index(m, d "/") == 1) print m }' /proc/self/mountinfo \
-    | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
-}
-
-# unmount_all unmounts everything under the chroot, deepest first (lazily
-# where something still holds a mount busy).
-unmount_all() {
-  local m
-  while IFS= read -r m; do
-    [ -n "$m" ] || continue
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || say "cannot unmount $m"
-  done < <(mounts_under "$root")
-  return 0
-}
+# mounts_under and unmount_all (of $root).
+# shellcheck source=lib/mounts.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/mounts.sh"
 
 # bind SRC DST [ro]: bind-mount SRC at DST inside the chroot.
 bind() {

@@ -49,20 +49,9 @@ work="" # the host's scratch directory (probe, CLI, launcher)
 
 # ---- inside the private mount namespace --------------------------------------
 
-# mounts_under DIR: mount points at or below DIR, deepest first.
-mounts_under() {
-  awk -v d="$1" '{ m=$5; gsub(/\\040/, " ", m); if (m == d || index(m, d "/") == 1) print m }' /proc/self/mountinfo \
-    | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
-}
-
-unmount_all() {
-  local m
-  while IFS= read -r m; do
-    [ -n "$m" ] || continue
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || say "cannot unmount $m"
-  done < <(mounts_under "$root")
-  return 0
-}
+# mounts_under and unmount_all (of $root).
+# shellcheck source=lib/mounts.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/mounts.sh"
 
 mount_system() {
   mkdir -p "$root/proc" "$root/dev"
