@@ -108,7 +108,7 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subinterp: %w", err)
 	}
-	rt.version = strings.Fields(C.GoString(C.Py_GetVersion()))[0]
+	rt.version = LinkedVersion()
 	rt.debug = C.si_is_debug_build() != 0
 	rt.main = &Interpreter{rt: rt, id: int64(C.PyInterpreterState_GetID(th.interp)), main: true, th: th, cfg: LegacyConfig()}
 	th.onAbandonedDone = rt.main.release
@@ -121,7 +121,7 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 // configuration and returns the program path to give it ("" for CPython's
 // own choice).
 func runtimeExecutable(opts RuntimeOptions) (string, error) {
-	return runtimeExecutableFor(opts, strings.Fields(C.GoString(C.Py_GetVersion()))[0])
+	return runtimeExecutableFor(opts, LinkedVersion())
 }
 
 // runtimeExecutableFor is runtimeExecutable for a libpython of version

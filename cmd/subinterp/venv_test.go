@@ -39,7 +39,7 @@ print("version=" + md.version("tinypkg"))`
 	r := runBinary(t, dir, "run", "-n", "2", "--venv", venv, "-c", code)
 	require.Equal(t, 0, r.code, r.stderr)
 	for _, want := range []string{"prefix=" + venv, "value=42", "version=1.2.3"} {
-		assert.Equal(t, 2, countLines(r.stdout, want), "%q in both interpreters:\n%s", want, r.stdout)
+		assert.Len(t, idsOf(r.stdout, want), 2, "%q in both interpreters:\n%s", want, r.stdout)
 	}
 	assert.Contains(t, r.stdout, "file="+filepath.Join(venv, "lib"), "imported from the venv's site-packages")
 
@@ -142,16 +142,4 @@ func writeWheel(t *testing.T, dir, name, version string, files map[string]string
 	require.NoError(t, zw.Close())
 	require.NoError(t, f.Close())
 	return path
-}
-
-// countLines counts the lines of run's output (id prefix removed) that
-// equal text.
-func countLines(out, text string) int {
-	n := 0
-	for _, line := range strings.Split(out, "\n") {
-		if idPrefix.ReplaceAllString(line, "") == text {
-			n++
-		}
-	}
-	return n
 }
