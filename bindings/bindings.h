@@ -55,6 +55,9 @@ typedef struct {
     /* pickle.dumps and pickle.loads, looked up once: the pickle fallback
      * runs them per object. */
     PyObject *pickle_dumps, *pickle_loads;
+    /* Compiled code of recent Exec and Eval sources (exec.c), one dict per
+     * start symbol: bytes source -> code object. */
+    PyObject *code_cache[2];
 } module_state;
 
 /* A buffer of a received message, handed to the decoder. */

@@ -29,6 +29,71 @@ static PyObject *compile_source(const char *src, Py_ssize_t len, int start) {
     return code;
 }
 
+/* The code cache. A service evaluates the same few expressions and
+ * snippets over and over, and compiling even "1" costs ~10 us, several
+ * times a whole Call: code objects of recent sources are kept per
+ * interpreter (code is immutable; each run gets a fresh frame, and runs of
+ * one code object share its specialisations). Sources above
+ * CODE_CACHE_SRC_MAX are not kept: those are one-off scripts. At most
+ * CODE_CACHE_MAX entries per start symbol; the oldest goes first. */
+#define CODE_CACHE_MAX 256
+#define CODE_CACHE_SRC_MAX 4096
+
+/* compile_cached is compile_source through the code cache. Syntax errors
+ * are not cached: they raise afresh every time. */
+static PyObject *compile_cached(const char *src, Py_ssize_t len, int start) {
+    if (len > CODE_CACHE_SRC_MAX) {
+        return compile_source(src, len, start);
+    }
+    module_state *st = si_state();
+    if (st == NULL) {
+        /* Code can hide the module (sys.modules['subinterp'] = None): Exec
+         * and Eval still work, uncached. */
+        PyErr_Clear();
+        return compile_source(src, len, start);
+    }
+    PyObject **cache = &st->code_cache[start == Py_eval_input ? 1 : 0];
+    if (*cache == NULL && (*cache = PyDict_New()) == NULL) {
+        return NULL;
+    }
+    PyObject *key = PyBytes_FromStringAndSize(src, len);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *code = PyDict_GetItemWithError(*cache, key); /* borrowed */
+    if (code != NULL || PyErr_Occurred()) {
+        Py_DECREF(key);
+        return Py_XNewRef(code);
+    }
+    code = compile_source(src, len, start);
+    if (code == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(*cache) >= CODE_CACHE_MAX) {
+        /* Dicts keep insertion order: the first key is the oldest. */
+        Py_ssize_t pos = 0;
+        PyObject *oldest, *unused;
+        if (PyDict_Next(*cache, &pos, &oldest, &unused)) {
+            Py_INCREF(oldest);
+            int rc = PyDict_DelItem(*cache, oldest);
+            Py_DECREF(oldest);
+            if (rc < 0) {
+                Py_DECREF(key);
+                Py_DECREF(code);
+                return NULL;
+            }
+        }
+    }
+    int rc = PyDict_SetItem(*cache, key, code);
+    Py_DECREF(key);
+    if (rc < 0) {
+        Py_DECREF(code);
+        return NULL;
+    }
+    return code;
+}
+
 /* si_exec runs src in __main__ after binding the names of the encoded dict
  * bind (if any) as globals. */
 int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen) {
@@ -48,7 +113,7 @@ int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindle
             return -1;
         }
     }
-    PyObject *code = compile_source(src, len, Py_file_input);
+    PyObject *code = compile_cached(src, len, Py_file_input);
     if (code == NULL) {
         return -1;
     }
@@ -68,7 +133,7 @@ PyObject *si_eval(const char *src, Py_ssize_t len) {
     if (globals == NULL) {
         return NULL;
     }
-    PyObject *code = compile_source(src, len, Py_eval_input);
+    PyObject *code = compile_cached(src, len, Py_eval_input);
     if (code == NULL) {
         return NULL;
     }

@@ -867,6 +867,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->interp_class);
     Py_VISIT(st->pickle_dumps);
     Py_VISIT(st->pickle_loads);
+    Py_VISIT(st->code_cache[0]);
+    Py_VISIT(st->code_cache[1]);
     return 0;
 }
 
@@ -887,6 +889,8 @@ static int module_clear(PyObject *module) {
     Py_CLEAR(st->interp_class);
     Py_CLEAR(st->pickle_dumps);
     Py_CLEAR(st->pickle_loads);
+    Py_CLEAR(st->code_cache[0]);
+    Py_CLEAR(st->code_cache[1]);
     return 0;
 }
 

@@ -2,6 +2,7 @@ package cpython_test
 
 import (
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -43,10 +44,23 @@ func BenchmarkCallIdentity(b *testing.B) {
 	reportLatency(b, func() error { _, err := in.Call(bg, "ident", 1); return err })
 }
 
-// BenchmarkEval: a trivial expression (compiled on every call).
+// BenchmarkEval: a trivial expression, the same every time (compiled once:
+// the code cache).
 func BenchmarkEval(b *testing.B) {
 	in := newInterp(b)
 	reportLatency(b, func() error { _, err := in.Eval(bg, "1"); return err })
+}
+
+// BenchmarkEvalUncached: a trivial expression that differs every time, so
+// each call compiles it.
+func BenchmarkEvalUncached(b *testing.B) {
+	in := newInterp(b)
+	i := 0
+	reportLatency(b, func() error {
+		i++
+		_, err := in.Eval(bg, strconv.Itoa(i))
+		return err
+	})
 }
 
 // BenchmarkCreateClose: create and close an isolated interpreter.
