@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -266,11 +267,11 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		// sequential run; its rows are kept, as they are that cost.
 		modes = slices.Insert(modes, slices.Index(modes, ModeThreadsFreeThreaded)+1, ModeSequentialFreeThreaded)
 	}
-	if !slices.Contains(modes, ModeSequential) {
-		// Speedups need the baseline; it is run but not asked for, so it
-		// only feeds the speedup column.
-		modes = append(modes, ModeSequential)
-	}
+	// Speedups need the baseline: it runs first (if it was not asked for,
+	// it only feeds the speedup column), and again last, to see whether
+	// the machine's speed moved during the run (Report.Baseline).
+	modes = slices.DeleteFunc(modes, func(m string) bool { return m == ModeSequential })
+	modes = slices.Insert(modes, 0, ModeSequential)
 	pr := progress{w: opts.Progress, cmd: "bench", st: &progressState{on: opts.OnProgress, started: started}}
 	for _, mode := range modes {
 		workers := len(p.Workers)
@@ -279,7 +280,8 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		}
 		pr.st.total += len(p.Workloads) * workers
 	}
-	pr.st.total++ // the round trip reference
+	pr.st.total++                   // the round trip reference
+	pr.st.total += len(p.Workloads) // the closing baseline
 	peers := peerCmd{python: opts.Python, dir: dir}
 	ftPeers := peerCmd{python: opts.FreeThreadedPython, dir: dir}
 	for _, mode := range modes {
@@ -325,6 +327,11 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		rep.Startup = append(rep.Startup, part.startup...)
 		rep.Roundtrip = append(rep.Roundtrip, part.roundtrip...)
 	}
+	closing := runClosingBaseline(ctx, peers, p, pr)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
 	// The reference point of the round-trip goal: a raw Pipe to a process.
 	pr.printf("%s: round trip reference", ModeMultiprocessingPipe)
 	pipe := runPeer(ctx, peers, ModeMultiprocessingPipe, plan{Workers: []int{1}, Repeat: 1, Roundtrip: p.Roundtrip}, pr)
@@ -338,9 +345,57 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 	pr.printf("%d cases in %.0f s", pr.st.total, time.Since(started).Seconds())
 	rep.Roundtrip = append(rep.Roundtrip, pipe.roundtrip...)
 
+	rep.Baseline, rep.BaselineMoved = baselineDrift(rep.Results, closing)
+	if rep.BaselineMoved {
+		pr.printf("warning: %s", baselineWarning(rep))
+	}
 	finish(rep, slices.Contains(opts.Modes, ModeSequential))
 	rep.Seconds = round(time.Since(started).Seconds(), 1)
 	return rep, nil
+}
+
+// runClosingBaseline times the sequential mode again at the end of a run.
+func runClosingBaseline(ctx context.Context, peers peerCmd, p plan, pr progress) []Result {
+	p.Workers, p.StartupSamples, p.Roundtrip = []int{1}, 0, nil
+	pr.printf("%s: again, to see whether the machine's speed moved during the run", ModeSequential)
+	return runPeer(ctx, peers, ModeSequential, p, pr).results
+}
+
+// baselineDrift compares the first sequential rows of results with the
+// closing ones, per workload, and says whether any moved by more than
+// MaxBaselineDrift.
+func baselineDrift(results, closing []Result) (drift []BaselineDrift, moved bool) {
+	first := map[string]float64{}
+	for _, r := range results {
+		if r.Mode == ModeSequential && r.Error == "" {
+			first[r.Workload] = r.WallSeconds.Median
+		}
+	}
+	for _, r := range closing {
+		f, ok := first[r.Workload]
+		if !ok || r.Error != "" || f <= 0 || r.WallSeconds.Median <= 0 {
+			continue
+		}
+		d := BaselineDrift{Workload: r.Workload, FirstSeconds: f, LastSeconds: r.WallSeconds.Median,
+			Change: roundSig(r.WallSeconds.Median/f-1, 3)}
+		drift = append(drift, d)
+		if math.Abs(d.Change) > MaxBaselineDrift {
+			moved = true
+		}
+	}
+	return drift, moved
+}
+
+// baselineWarning says which baselines moved, for the report's readers.
+func baselineWarning(r *Report) string {
+	var moved []string
+	for _, d := range r.Baseline {
+		if math.Abs(d.Change) > MaxBaselineDrift {
+			moved = append(moved, fmt.Sprintf("%s %+.0f%%", d.Workload, 100*d.Change))
+		}
+	}
+	return fmt.Sprintf("the sequential baseline moved by more than %.0f%% between the start and the end of the run (%s): other processes were probably using the cores, so the speedups are unreliable",
+		100*MaxBaselineDrift, strings.Join(moved, ", "))
 }
 
 // modeReport is what one mode contributed to a Report.

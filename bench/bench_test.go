@@ -179,3 +179,44 @@ func TestRunPeerFailures(t *testing.T) {
 		assert.Contains(t, rep.unavailable, "no python3 binary")
 	})
 }
+
+func TestBaselineDrift(t *testing.T) {
+	seq := func(w string, median float64, errMsg string) Result {
+		return Result{Workload: w, Mode: ModeSequential, Workers: 1, WallSeconds: Stats{Median: median}, Error: errMsg}
+	}
+	results := []Result{
+		seq("nbody", 1.00, ""),
+		seq("json", 0.50, ""),
+		seq("failed-first", 0, "worker died"),
+		{Workload: "nbody", Mode: ModeOwnGIL, Workers: 1, WallSeconds: Stats{Median: 3}},
+	}
+	cases := []struct {
+		name      string
+		closing   []Result
+		wantMoved bool
+		wantDrift []BaselineDrift
+	}{
+		{"steady", []Result{seq("nbody", 1.05, ""), seq("json", 0.48, "")}, false,
+			[]BaselineDrift{{"nbody", 1, 1.05, 0.05}, {"json", 0.5, 0.48, -0.04}}},
+		{"slower at the end", []Result{seq("nbody", 1.15, ""), seq("json", 0.5, "")}, true,
+			[]BaselineDrift{{"nbody", 1, 1.15, 0.15}, {"json", 0.5, 0.5, 0}}},
+		{"faster at the end", []Result{seq("json", 0.4, "")}, true,
+			[]BaselineDrift{{"json", 0.5, 0.4, -0.2}}},
+		{"rows that failed are not compared", []Result{seq("nbody", 0, "worker died"), seq("failed-first", 1, "")}, false, nil},
+		{"no closing run", nil, false, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			drift, moved := baselineDrift(results, c.closing)
+			assert.Equal(t, c.wantMoved, moved)
+			assert.Equal(t, c.wantDrift, drift)
+		})
+	}
+
+	rep := &Report{}
+	rep.Baseline, rep.BaselineMoved = baselineDrift(results, []Result{seq("nbody", 1.15, ""), seq("json", 0.5, "")})
+	msg := baselineWarning(rep)
+	assert.Contains(t, msg, "nbody +15%")
+	assert.NotContains(t, msg, "json")
+	assert.Contains(t, msg, "more than 10%")
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -281,19 +282,28 @@ const MinPairSpeedup = 1.5
 type PairSpeedup struct {
 	// Speedup is 2 × Alone / Together.
 	Speedup float64
-	// Alone is one unit in one interpreter, Together one unit in each of
-	// two at once.
+	// Alone is one unit in one interpreter (the mean of AloneBefore and
+	// AloneAfter), Together one unit in each of two at once.
 	Alone, Together time.Duration
+	// AloneBefore and AloneAfter are the unit alone timed before and after
+	// Together: the baseline, twice, to see whether the machine's speed
+	// moved while the check ran.
+	AloneBefore, AloneAfter time.Duration
+	// BaselineDrift is AloneAfter/AloneBefore - 1; BaselineMoved is true
+	// when it is beyond ±MaxBaselineDrift, and then Speedup is unreliable.
+	BaselineDrift float64
+	BaselineMoved bool
 	// Tries is how many tries were made.
 	Tries int
 }
 
 // CheckPair is the one check that interpreters of mode (ParallelOwnGIL or
 // ParallelSharedGIL) really run Python at the same time: one unit of work
-// alone, then one in each of two interpreters at once, the speedup being 2
-// × alone / together. It tries up to tries times (other processes may be
-// using the cores), stopping at the first speedup of MinPairSpeedup or
-// more, and returns the best. tried, if set, sees every try.
+// alone, then one in each of two interpreters at once, then one alone
+// again, the speedup being 2 × alone / together. It tries up to tries
+// times (other processes may be using the cores), stopping at the first
+// speedup of MinPairSpeedup or more, and returns the best. tried, if set,
+// sees every try.
 func CheckPair(ctx context.Context, rt *cpython.Runtime, mode string, work, tries int, tried func(alone, together time.Duration, speedup float64)) (PairSpeedup, error) {
 	r, err := newModeRunner(ctx, rt, mode, 2, work)
 	if err != nil {
@@ -303,7 +313,7 @@ func CheckPair(ctx context.Context, rt *cpython.Runtime, mode string, work, trie
 	var best PairSpeedup
 	for try := 1; try <= max(tries, 1); try++ {
 		best.Tries = try
-		alone, err := r.timeOnce(1)
+		before, err := r.timeOnce(1)
 		if err != nil {
 			return best, err
 		}
@@ -311,12 +321,19 @@ func CheckPair(ctx context.Context, rt *cpython.Runtime, mode string, work, trie
 		if err != nil {
 			return best, err
 		}
+		after, err := r.timeOnce(1)
+		if err != nil {
+			return best, err
+		}
+		alone := (before + after) / 2
 		speedup := 2 * alone.Seconds() / together.Seconds()
 		if tried != nil {
 			tried(alone, together, speedup)
 		}
 		if speedup > best.Speedup {
-			best.Speedup, best.Alone, best.Together = speedup, alone, together
+			drift := after.Seconds()/before.Seconds() - 1
+			best = PairSpeedup{Speedup: speedup, Alone: alone, Together: together, AloneBefore: before, AloneAfter: after,
+				BaselineDrift: drift, BaselineMoved: math.Abs(drift) > MaxBaselineDrift, Tries: try}
 		}
 		if best.Speedup >= MinPairSpeedup {
 			break

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -45,6 +46,12 @@ func TestCheckPair(t *testing.T) {
 			assert.Equal(t, p.Tries, seen)
 			assert.Positive(t, p.Speedup)
 			assert.InDelta(t, 2*p.Alone.Seconds()/p.Together.Seconds(), p.Speedup, 1e-9)
+			// The baseline is timed before and after the pair.
+			require.Positive(t, p.AloneBefore)
+			require.Positive(t, p.AloneAfter)
+			assert.Equal(t, (p.AloneBefore+p.AloneAfter)/2, p.Alone)
+			assert.InDelta(t, p.AloneAfter.Seconds()/p.AloneBefore.Seconds()-1, p.BaselineDrift, 1e-9)
+			assert.Equal(t, math.Abs(p.BaselineDrift) > MaxBaselineDrift, p.BaselineMoved)
 			if p.Tries < 3 {
 				assert.GreaterOrEqual(t, p.Speedup, MinPairSpeedup, "tries stop early only on success")
 			}

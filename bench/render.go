@@ -30,6 +30,9 @@ func WriteTable(w io.Writer, r *Report) error {
 	}
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "subinterp bench: %s\n", headerLine(r))
+	if r.BaselineMoved {
+		fmt.Fprintf(ew, "warning: %s\n", baselineWarning(r))
+	}
 
 	for _, wl := range workloadOrder(r) {
 		if ew.err != nil {
@@ -123,6 +126,15 @@ func WriteMarkdown(w io.Writer, r *Report, plotRef string) error {
 	fmt.Fprintf(ew, "## subinterp bench: %s\n\n%s\n", mdEscape(title), mdEscape(headerLine(r)+"."))
 	if plotRef != "" {
 		fmt.Fprintf(ew, "\n![subinterp bench plots](%s)\n", mdLink(plotRef))
+	}
+	if r.BaselineMoved {
+		fmt.Fprintf(ew, "\n> **Warning:** %s.\n", mdEscape(baselineWarning(r)))
+	}
+	if len(r.Baseline) > 0 {
+		fmt.Fprintf(ew, "\nThe sequential baseline, timed first and again last (it should not move):\n\n| workload | first s | last s | change |\n|---|---|---|---|\n")
+		for _, d := range r.Baseline {
+			fmt.Fprintf(ew, "| %s | %s | %s | %+.1f%% |\n", mdCode(d.Workload), fmtSig3(d.FirstSeconds), fmtSig3(d.LastSeconds), 100*d.Change)
+		}
 	}
 
 	if len(r.Goals) > 0 {

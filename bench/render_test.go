@@ -139,6 +139,20 @@ func TestSyntheticReportIsConsistent(t *testing.T) {
 	assert.Equal(t, 1, failed, "one failed round trip")
 }
 
+func TestRenderersWarnWhenTheBaselineMoved(t *testing.T) {
+	r := syntheticReport()
+	r.Baseline = []BaselineDrift{{Workload: "nbody", FirstSeconds: 2, LastSeconds: 2.5, Change: 0.25}}
+	var steady, moved, md bytes.Buffer
+	require.NoError(t, WriteTable(&steady, r))
+	assert.NotContains(t, steady.String(), "warning")
+	r.BaselineMoved = true
+	require.NoError(t, WriteTable(&moved, r))
+	assert.Contains(t, moved.String(), "\nwarning: the sequential baseline moved by more than 10% between the start and the end of the run (nbody +25%)")
+	require.NoError(t, WriteMarkdown(&md, r, ""))
+	assert.Contains(t, md.String(), "> **Warning:** the sequential baseline moved")
+	assert.Contains(t, md.String(), "| `nbody` | 2.00 | 2.50 | +25.0% |")
+}
+
 func TestWriteTable(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteTable(&buf, syntheticReport()))

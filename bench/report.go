@@ -83,6 +83,31 @@ type Report struct {
 	Unavailable []Unavailable `json:"unavailable"`
 	// Goals are the project's stated goals, checked against this run.
 	Goals []Goal `json:"goals"`
+	// Baseline compares the sequential baseline timed first in the run with
+	// the same timed again last, per workload: on a shared machine other
+	// processes can slow every mode in between, and then the speedups mean
+	// little.
+	Baseline []BaselineDrift `json:"baseline_drift,omitempty"`
+	// BaselineMoved is true when any workload's baseline moved by more
+	// than MaxBaselineDrift: the report then says its speedups are unreliable.
+	BaselineMoved bool `json:"baseline_moved"`
+}
+
+// MaxBaselineDrift is how far (as a fraction) the sequential baseline may
+// move between the start and the end of a run before the report warns
+// that its speedups are unreliable.
+const MaxBaselineDrift = 0.10
+
+// BaselineDrift is one workload's sequential baseline at the start and at
+// the end of a run.
+type BaselineDrift struct {
+	Workload string `json:"workload"`
+	// FirstSeconds and LastSeconds are the median wall times of the two
+	// sequential runs.
+	FirstSeconds float64 `json:"first_seconds"`
+	LastSeconds  float64 `json:"last_seconds"`
+	// Change is LastSeconds/FirstSeconds - 1 (0.15: 15 % slower at the end).
+	Change float64 `json:"change"`
 }
 
 // WorkloadInfo describes one workload as it ran.

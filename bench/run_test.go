@@ -96,7 +96,7 @@ func TestRunSmall(t *testing.T) {
 	rep, err := Run(t.Context(), testRuntime, opts)
 	require.NoError(t, err)
 	require.NotEmpty(t, steps)
-	total := 3*3*2 + 3 + 1 // three modes × workloads × sizes, the baseline, the round-trip reference
+	total := 3*3*2 + 3 + 1 + 3 // three modes × workloads × sizes, the baseline, the round-trip reference, the closing baseline
 	for i, p := range steps {
 		assert.Equal(t, total, p.Total)
 		assert.LessOrEqual(t, p.Done, p.Total)
@@ -111,6 +111,11 @@ func TestRunSmall(t *testing.T) {
 	assert.Equal(t, []int{1, 2}, rep.Workers)
 	require.Len(t, rep.Workloads, 3)
 	require.Len(t, rep.Results, 3*3*2, "sequential was only the baseline")
+	require.Len(t, rep.Baseline, 3, "the baseline was timed again at the end")
+	for _, d := range rep.Baseline {
+		assert.Positive(t, d.FirstSeconds, d.Workload)
+		assert.Positive(t, d.LastSeconds, d.Workload)
+	}
 	for _, r := range rep.Results {
 		name := fmt.Sprintf("%s/%s/%d", r.Workload, r.Mode, r.Workers)
 		require.Empty(t, r.Error, name)

@@ -40,6 +40,9 @@ type doctorCheck struct {
 	Speedup   float64 `json:"speedup,omitempty"`
 	AloneS    float64 `json:"alone_s,omitempty"`
 	TogetherS float64 `json:"together_s,omitempty"`
+	// Warning says why a measurement is unreliable ("" when it is not):
+	// the baseline moved while the check ran.
+	Warning string `json:"warning,omitempty"`
 }
 
 // doctorReport is what `subinterp doctor --json` prints.
@@ -134,6 +137,7 @@ func gilCheck(ctx context.Context, rt *cpython.Runtime, mode string, work int, s
 	}
 	c.Speedup, c.AloneS, c.TogetherS = p.Speedup, p.Alone.Seconds(), p.Together.Seconds()
 	c.Detail = fmt.Sprintf("speedup %.2f (one unit alone %.2fs, two at once %.2fs)", c.Speedup, c.AloneS, c.TogetherS)
+	c.Warning = pairWarning(p)
 	switch {
 	case !ownGIL:
 		c.Detail += "; ~1.0 expected: one GIL"
@@ -142,6 +146,16 @@ func gilCheck(ctx context.Context, rt *cpython.Runtime, mode string, work int, s
 		c.Detail += fmt.Sprintf("; below %.1f in %d tries (are other processes busy on the cores?)", bench.MinPairSpeedup, p.Tries)
 	}
 	return c
+}
+
+// pairWarning says why a pair's speedup is unreliable, or "" when it is
+// not: its baseline moved while it was measured.
+func pairWarning(p bench.PairSpeedup) string {
+	if !p.BaselineMoved {
+		return ""
+	}
+	return fmt.Sprintf("one unit alone took %.2fs before the pair and %.2fs after (%+.0f%%, more than %.0f%%): other processes were probably using the cores, so this speedup is unreliable",
+		p.AloneBefore.Seconds(), p.AloneAfter.Seconds(), 100*p.BaselineDrift, 100*bench.MaxBaselineDrift)
 }
 
 // printDoctor prints the report for people.
@@ -174,5 +188,8 @@ func printDoctor(w io.Writer, rep doctorReport) {
 	fmt.Fprintln(w)
 	for _, c := range rep.Checks {
 		fmt.Fprintf(w, "%-4s  %s: %s\n", c.Status, c.Name, c.Detail)
+		if c.Warning != "" {
+			fmt.Fprintf(w, "      warning: %s\n", c.Warning)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,4 +93,22 @@ func TestMajorMinor(t *testing.T) {
 	for in, want := range map[string]string{"3.13.15": "3.13", "3.12.1": "3.12", "3.14.0a1+": "3.14", "3.15": "3.15", "3": "3"} {
 		assert.Equal(t, want, majorMinor(in), in)
 	}
+}
+
+// A pair whose baseline moved while it was measured is flagged, in JSON
+// and in the text report.
+func TestDoctorWarnsWhenTheBaselineMoved(t *testing.T) {
+	steady := bench.PairSpeedup{AloneBefore: time.Second, AloneAfter: 1050 * time.Millisecond, BaselineDrift: 0.05}
+	assert.Empty(t, pairWarning(steady))
+	moved := bench.PairSpeedup{AloneBefore: time.Second, AloneAfter: 1300 * time.Millisecond, BaselineDrift: 0.3, BaselineMoved: true}
+	w := pairWarning(moved)
+	assert.Contains(t, w, "took 1.00s before the pair and 1.30s after (+30%, more than 10%)")
+
+	var out strings.Builder
+	printDoctor(&out, doctorReport{Checks: []doctorCheck{
+		{Name: "own-GIL interpreters run in parallel", Status: statusPass, Detail: "speedup 1.90", Warning: w},
+		{Name: "shared-GIL interpreters (contrast)", Status: statusInfo, Detail: "speedup 1.00"},
+	}})
+	assert.Contains(t, out.String(), "PASS  own-GIL interpreters run in parallel: speedup 1.90\n      warning: one unit alone took 1.00s")
+	assert.Equal(t, 1, strings.Count(out.String(), "warning:"))
 }
