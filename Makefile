@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 release_env = eval "$$(scripts/python.sh)"
 debug_env = eval "$$(scripts/python.sh --debug)"
 
-.PHONY: all build test test-cpython-suite test-debug test-312 test-matrix test-own-module test-free-threaded demo doctor bench bench-quick bench-ft bench-docs microbench soak soak-ci compat-report compat-ecosystem loadtest fuzz lint python clean launcher test-bundle
+.PHONY: all build test test-cpython-suite test-debug test-312 test-matrix test-own-module test-free-threaded demo doctor bench bench-quick bench-ft bench-docs microbench microbench-stages soak soak-ci compat-report compat-ecosystem loadtest fuzz lint python clean launcher test-bundle
 
 all: build
 
@@ -28,7 +28,7 @@ test-bundle: ## bundle a probe program (directory and single file) and run both 
 	@scripts/test-bundle.sh
 
 lint:
-	@$(release_env) && test -z "$$(gofmt -l . | tee /dev/stderr)" && $(GO) vet ./...
+	@$(release_env) && test -z "$$(gofmt -l . | tee /dev/stderr)" && $(GO) vet ./... && $(GO) vet -tags subinterp_stages ./cpython
 
 test: lint ## the whole suite against the release build, then -race on the pure-Go packages
 	@$(release_env) && $(GO) test $(TEST_FLAGS) ./... && $(GO) test -race $(TEST_FLAGS) $(PURE_GO)
@@ -75,6 +75,9 @@ bench-ft: build ## free-threading (python3.13t; built on first use, 5-10 min) ag
 
 bench-docs: build ## regenerate docs/benchmarks.md and its plots and JSON from a full run on this machine
 	@$(BIN)/subinterp bench --markdown docs/benchmarks.md --plot docs/bench/plots.png --json docs/bench/results.json
+
+microbench-stages: ## where a call's round trip to an interpreter's thread spends its time, stage by stage (a build with -tags subinterp_stages)
+	@$(release_env) && $(GO) test -tags subinterp_stages -run '^$$' -bench CallStages -benchtime 2s -count 3 ./cpython/
 
 microbench: build ## the latency microbenchmarks of docs/microbenchmarks.md (Go benchmarks, then subinterp microbench)
 	@$(release_env) && $(GO) test -run '^$$' -bench . -benchtime 2s ./cpython/ ./channel/ && $(BIN)/subinterp microbench

@@ -62,7 +62,10 @@ type task struct {
 	end func() error // instead of fn: ends the interpreter (attaches itself)
 	err error
 	seq int64 // which run this is, for interrupts that arrive late
-	cs  *callState
+	// stamps records the stages of the round trip in a benchmark build
+	// (-tags subinterp_stages); empty otherwise.
+	stamps stageStamps
+	cs     *callState
 	// What the pinned thread saw (read by the caller after done): an
 	// interrupt was raised in the code (raised), or the task was stopped
 	// before it started (skipped); threadsLeft: an interrupted task left
@@ -181,6 +184,7 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 			th.wake.Wait(nil, idleSpin)
 			continue
 		}
+		t.stamps.mark(stagePicked)
 		if t.end != nil {
 			th.lifeMu.Lock()
 			t.err = t.end()
@@ -218,6 +222,7 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 // interrupt for it came first.
 func (th *thread) runTask(t *task) {
 	C.si_attach(th.ts)
+	t.stamps.mark(stageAttached)
 	th.running[runningSeq] = C.int64_t(t.seq)
 	th.call.Store(t.cs)
 	// Both are set before an interrupter looks at running (under this
@@ -226,7 +231,9 @@ func (th *thread) runTask(t *task) {
 		t.err, t.skipped = errNotStarted, true
 	} else {
 		threads := C.si_thread_count(th.interp, &th.running[0])
+		t.stamps.mark(stageCodeStart)
 		t.err = runGuarded(t.fn)
+		t.stamps.mark(stageCodeEnd)
 		// Ours: raised by an interrupter, or a Go-level wait (channel,
 		// run()) that the call's context or Interrupt woke.
 		if th.running[runningRaised] != 0 || t.cs.waitCancelled() {
@@ -245,6 +252,7 @@ func (th *thread) runTask(t *task) {
 	}
 	th.finished.Store(t.seq)
 	C.si_detach()
+	t.stamps.mark(stageDetached)
 }
 
 // codeEnded marks the running task's code as over, on the pinned thread
@@ -270,6 +278,7 @@ func runGuarded(fn func() error) (err error) {
 func resetTask(t *task) *task {
 	t.fn, t.end, t.err, t.seq, t.cs = nil, nil, nil, 0, nil
 	t.raised, t.skipped, t.threadsLeft = false, false, false
+	t.stamps = stageStamps{}
 	t.outcome.Store(taskRunning)
 	return t
 }
@@ -304,8 +313,11 @@ func (th *thread) run(ctx context.Context, grace time.Duration, fn func() error)
 	t.seq = th.nextSeq.Add(1)
 	t.cs = &callState{ctx: ctx, seq: t.seq}
 	th.current.Store(t.seq)
+	t.stamps.mark(stageSubmitted)
 	th.submit(t)
 	if werr := t.done.Wait(ctx, callerSpin); werr == nil {
+		t.stamps.mark(stageCollected)
+		t.stamps.record()
 		return th.collect(t)
 	}
 	th.interrupt(t.seq)
