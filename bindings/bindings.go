@@ -314,9 +314,16 @@ func getBuf(n int) []byte {
 // putBuf recycles a buffer nothing refers to any more.
 func putBuf(b []byte) {
 	if cap(b) >= pooledMin {
-		bigBufs.Put(&b)
+		putBig(b)
 	}
 }
+
+// putBig is apart from putBuf so that only large buffers pay for the
+// slice header that escapes into the pool: in putBuf itself, &b would move
+// b to the heap on every call.
+//
+//go:noinline
+func putBig(b []byte) { bigBufs.Put(&b) }
 
 // ScratchBuffer returns an empty buffer to encode into: a recycled large one
 // when there is one (so a large encoding neither grows a fresh slice step

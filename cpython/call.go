@@ -31,6 +31,13 @@ type callArgs struct {
 	opts       execOptions
 }
 
+// applyOption returns o with opt applied. It is apart so that only calls
+// with options pay for the struct that escapes into opt.
+func applyOption(o execOptions, opt ExecOption) execOptions {
+	opt(&o)
+	return o
+}
+
 // splitCallArgs separates a Call's positional arguments from its trailing
 // Kwargs and ExecOptions.
 func splitCallArgs(args []any) (callArgs, error) {
@@ -43,7 +50,7 @@ func splitCallArgs(args []any) (callArgs, error) {
 			if a == nil {
 				return c, fmt.Errorf("%w: argument %d is a nil ExecOption", ErrInvalidArgument, end)
 			}
-			a(&c.opts)
+			c.opts = applyOption(c.opts, a)
 		case Kwargs:
 			if sawKwargs {
 				return c, fmt.Errorf("%w: two Kwargs (arguments %d and later); merge them into one", ErrInvalidArgument, end)

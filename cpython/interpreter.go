@@ -212,6 +212,9 @@ func (in *Interpreter) InterruptGrace() time.Duration {
 }
 
 func convertError(err error) error {
+	if err == nil {
+		return nil // without the errors.As below, whose target escapes
+	}
 	var exc *bindings.Exception
 	if errors.As(err, &exc) {
 		return &RunFailedError{Type: exc.Type, Message: exc.Message, Traceback: exc.Traceback}
