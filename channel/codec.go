@@ -517,6 +517,20 @@ func Decode(data []byte, ends EndResolver) (any, error) {
 	return d.top()
 }
 
+// AliasMin is the size from which DecodeOwned lets a byte string alias the
+// encoding instead of copying it.
+const AliasMin = 64 << 10
+
+// DecodeOwned is Decode for an encoding the caller hands over: byte
+// strings ([]byte and Pickled) of AliasMin bytes or more alias data instead
+// of being copied, which spares a large result a second copy. aliased says
+// whether any did: data must then not be reused.
+func DecodeOwned(data []byte, ends EndResolver) (v any, aliased bool, err error) {
+	d := decoder{data: data, ends: ends, build: true, alias: true}
+	v, err = d.top()
+	return v, d.aliased && err == nil, err
+}
+
 // DecodeMessage is Decode for a Message: its 'B' tags become *BufferView
 // values, each holding its own reference to the Buffer (Release them).
 // The Message itself is unchanged and still needs its own Release.
@@ -537,6 +551,9 @@ type decoder struct {
 	bound []endBinding
 	views []*BufferView
 	inSet int // > 0 while reading a set's items, which must be hashable
+	// alias: large byte strings may alias data (DecodeOwned); aliased
+	// records that one did.
+	alias, aliased bool
 }
 
 func (d *decoder) corrupt(format string, args ...any) error {
@@ -674,13 +691,19 @@ func (d *decoder) value(depth int) (any, error) {
 		if !d.build {
 			return nil, nil
 		}
-		switch tag {
-		case 's':
+		if tag == 's' {
 			return string(b), nil
-		case 'b':
-			return append([]byte(nil), b...), nil
 		}
-		return Pickled(append([]byte(nil), b...)), nil
+		if d.alias && n >= AliasMin {
+			d.aliased = true
+			b = b[:n:n] // an append must not write into what follows
+		} else {
+			b = append([]byte(nil), b...)
+		}
+		if tag == 'b' {
+			return b, nil
+		}
+		return Pickled(b), nil
 	case 'l', 't', 'S', 'Z':
 		return d.sequence(tag, depth)
 	case 'd':

@@ -343,11 +343,14 @@ func (b bindingResolver) ResolveEnd(kind byte, id channel.ID) (any, error) {
 	return end, nil
 }
 
-// decodeResult decodes an Eval or Call result and recycles its encoding:
-// the decoder copies every value out of it.
+// decodeResult decodes an Eval or Call result. Large byte strings in it
+// keep their encoding's memory instead of a copy; otherwise the encoding is
+// recycled.
 func decodeResult(data []byte, reg *channel.Registry) (any, error) {
-	v, err := channel.Decode(data, bindingResolver{reg})
-	bindings.RecycleBuffer(data)
+	v, aliased, err := channel.DecodeOwned(data, bindingResolver{reg})
+	if !aliased {
+		bindings.RecycleBuffer(data)
+	}
 	return v, err
 }
 
