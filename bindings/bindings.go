@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/cgo"
 	"strings"
 	"sync"
@@ -209,14 +210,34 @@ func Eval(expr string) ([]byte, error) {
 }
 
 // Call calls the object fn names ("json.dumps", "pkg.mod.func", or a name in
-// __main__ or builtins) with the encoded argument tuple and keyword
-// arguments (an encoded channel.Dict with str keys, or nil for none), and
-// returns the encoded result.
-func Call(fn string, args, kwargs []byte) ([]byte, error) {
+// __main__ or builtins) with the encoded argument tuple, whose 'O' tags
+// index oob (channel.AppendEncodeArgsOOB), and keyword arguments (an
+// encoded channel.Dict with str keys, or nil for none), and returns the
+// encoded result.
+func Call(fn string, args []byte, oob [][]byte, kwargs []byte) ([]byte, error) {
 	f, fn2 := cstr(fn)
 	a, an := cbytes(args)
 	k, kn := cbytes(kwargs)
-	res := C.si_call(f, fn2, a, an, k, kn)
+	// C reads the out-of-band slices where they are, through an array in
+	// Go memory: the cgo rules allow the Go pointers in it while pinned.
+	var pins runtime.Pinner
+	defer pins.Unpin()
+	var refs []C.si_buf
+	if len(oob) > 0 {
+		refs = make([]C.si_buf, len(oob))
+		for i, b := range oob {
+			if len(b) == 0 {
+				continue // {NULL, 0}: PyBytes_FromStringAndSize makes b""
+			}
+			pins.Pin(&b[0])
+			refs[i] = C.si_buf{ptr: (*C.char)(unsafe.Pointer(&b[0])), len: C.Py_ssize_t(len(b))}
+		}
+	}
+	var refsPtr *C.si_buf
+	if len(refs) > 0 {
+		refsPtr = &refs[0]
+	}
+	res := C.si_call(f, fn2, a, an, refsPtr, C.int(len(refs)), k, kn)
 	if res == nil {
 		return nil, takeException()
 	}
@@ -229,7 +250,7 @@ func Call(fn string, args, kwargs []byte) ([]byte, error) {
 func CallPickled(fn string, args []byte) ([]byte, error) {
 	f, fn2 := cstr(fn)
 	a, an := cbytes(args)
-	res := C.si_call(f, fn2, a, an, nil, 0) // no keyword arguments
+	res := C.si_call(f, fn2, a, an, nil, 0, nil, 0) // no out-of-band bytes, no keyword arguments
 	if res == nil {
 		return nil, takeException()
 	}

@@ -73,13 +73,13 @@ Py_ssize_t si_encoded_size(PyObject *obj, int flags, PyObject **side);
 Py_ssize_t si_encode_into(PyObject *obj, int flags, PyObject *side, char *out, Py_ssize_t size);
 PyObject *si_decode(const char *data, Py_ssize_t len);
 PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs);
-PyObject *si_decode_args(const char *data, Py_ssize_t len);
+PyObject *si_decode_args(const char *data, Py_ssize_t len, const si_buf *oob, int noob);
 
 /* exec.c: running code in the current interpreter's __main__. */
 int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen);
 PyObject *si_eval(const char *src, Py_ssize_t len);
 PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen,
-                  const char *kw, Py_ssize_t kwlen);
+                  const si_buf *oob, int noob, const char *kw, Py_ssize_t kwlen);
 int si_error_info(PyObject **type_name, PyObject **message, PyObject **traceback);
 int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved, int *adopted);
 #define SI_ADOPTED_OUT 1 /* si_redirect: a writer object owns the stdout handle */

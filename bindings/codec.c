@@ -463,6 +463,8 @@ typedef struct {
     si_buf *bufs;
     int nbufs;
     module_state *st; /* looked up on the first channel end or buffer */
+    const si_buf *oob; /* a call's out-of-band bytes ('O'), read only */
+    int noob;
 } decoder;
 
 static module_state *dec_state(decoder *d) {
@@ -627,6 +629,12 @@ static PyObject *dec(decoder *d, int depth) {
         module_state *st = dec_state(d);
         return st ? si_new_buffer_view(st, &d->bufs[u]) : NULL;
     }
+    case 'O': {
+        if (get_uvarint(d, &u) < 0 || u >= (uint64_t)d->noob) {
+            return corrupt();
+        }
+        return PyBytes_FromStringAndSize(d->oob[u].ptr, d->oob[u].len);
+    }
     case 'S':
     case 'Z': {
         if (depth >= SI_MAX_DEPTH || get_len(d, &n) < 0) {
@@ -703,7 +711,7 @@ PyObject *si_decode(const char *data, Py_ssize_t len) { return si_decode_bufs(da
  * buffer an object took over is marked used. */
 PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs) {
     si_assert_attached(NULL);
-    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, bufs, nbufs, NULL};
+    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, bufs, nbufs, NULL, NULL, 0};
     PyObject *v = dec(&d, 0);
     if (v != NULL && d.p != d.end) {
         Py_DECREF(v);
@@ -713,15 +721,15 @@ PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbu
 }
 
 /* si_decode_args decodes a call's argument tuple, encoded by
- * channel.AppendEncodeArgs: the tuple itself does not count toward
- * SI_MAX_DEPTH (it starts at depth -1), so an argument may nest exactly as
- * deeply as any value channel.Encode accepts. */
-PyObject *si_decode_args(const char *data, Py_ssize_t len) {
+ * channel.AppendEncodeArgsOOB, whose 'O' tags index oob: the tuple itself
+ * does not count toward SI_MAX_DEPTH (it starts at depth -1), so an
+ * argument may nest exactly as deeply as any value channel.Encode accepts. */
+PyObject *si_decode_args(const char *data, Py_ssize_t len, const si_buf *oob, int noob) {
     if (len < 1 || data[0] != 't') {
         PyErr_SetString(PyExc_TypeError, "call arguments must be a tuple");
         return NULL;
     }
-    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, NULL, 0, NULL};
+    decoder d = {(const unsigned char *)data, (const unsigned char *)data + len, NULL, 0, NULL, oob, noob};
     PyObject *v = dec(&d, -1);
     if (v != NULL && d.p != d.end) {
         Py_DECREF(v);

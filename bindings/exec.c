@@ -288,16 +288,17 @@ static PyObject *resolve(const char *fn, Py_ssize_t len) {
     return obj;
 }
 
-/* si_call calls the object fn names with the encoded tuple args and, if
- * kwlen > 0, the keyword arguments in kw (an encoded dict with str keys). */
+/* si_call calls the object fn names with the encoded tuple args (whose 'O'
+ * tags index oob) and, if kwlen > 0, the keyword arguments in kw (an
+ * encoded dict with str keys). */
 PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen,
-                  const char *kw, Py_ssize_t kwlen) {
+                  const si_buf *oob, int noob, const char *kw, Py_ssize_t kwlen) {
     si_assert_attached(NULL);
     PyObject *callable = resolve(fn, fnlen);
     if (callable == NULL) {
         return NULL;
     }
-    PyObject *argv = si_decode_args(args, argslen);
+    PyObject *argv = si_decode_args(args, argslen, oob, noob);
     PyObject *kwargs = NULL;
     if (argv != NULL && kwlen > 0) {
         kwargs = si_decode(kw, kwlen);

@@ -47,6 +47,10 @@ package channel
 //	'B'  memoryview    uvarint index into the Message's buffer list: an
 //	                   out-of-band Buffer, received as a read-only view
 //	                   (Go: *BufferView). Only inside a Message.
+//	'O'  bytes         uvarint index into a call's out-of-band list: a Go
+//	                   []byte the receiver copies into bytes straight from
+//	                   the caller's memory. Only in call arguments
+//	                   (AppendEncodeArgsOOB); never decoded by Go.
 //
 // Examples: None is "N"; 1 is "i\x01\x00\x00\x00\x00\x00\x00\x00";
 // "hé" is "s\x03h\xc3\xa9"; (1, None) is "t\x02i\x01\0\0\0\0\0\0\0N";
@@ -111,15 +115,29 @@ func AppendEncode(dst []byte, v any) ([]byte, error) {
 // and refuses an argument at the limit. Errors are Encode's, saying which
 // argument (from 1); on error it returns dst unchanged in length.
 func AppendEncodeArgs(dst []byte, args []any) ([]byte, error) {
-	e := encoder{buf: dst}
+	enc, _, err := appendArgs(dst, args, false)
+	return enc, err
+}
+
+// AppendEncodeArgsOOB is AppendEncodeArgs that leaves byte slices of
+// AliasMin bytes or more out of the encoding: each becomes an 'O' tag
+// indexing oob, which still refers to the caller's memory. A receiver that
+// is given oob alongside the encoding copies each one once, into the
+// Python object, instead of twice (into the encoding, then out of it).
+func AppendEncodeArgsOOB(dst []byte, args []any) (enc []byte, oob [][]byte, err error) {
+	return appendArgs(dst, args, true)
+}
+
+func appendArgs(dst []byte, args []any, oob bool) ([]byte, [][]byte, error) {
+	e := encoder{buf: dst, oob: oob}
 	e.buf = append(e.buf, 't')
 	e.buf = binary.AppendUvarint(e.buf, uint64(len(args)))
 	for i, a := range args {
 		if err := e.enc(a, 0); err != nil {
-			return dst, fmt.Errorf("argument %d: %w", i+1, err)
+			return dst, nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
 	}
-	return e.buf, nil
+	return e.buf, e.oobBytes, nil
 }
 
 // EncodeMessage encodes v into a Message. Unlike Encode it accepts *Buffer
@@ -142,6 +160,10 @@ type encoder struct {
 	msg   bool // Message mode: buffers allowed, ends bound
 	bufs  []*Buffer
 	bound []endBinding
+	// oob: large byte slices go to oobBytes as 'O' tags
+	// (AppendEncodeArgsOOB).
+	oob      bool
+	oobBytes [][]byte
 }
 
 func notShareable(format string, args ...any) error {
@@ -187,6 +209,12 @@ func (e *encoder) enc(v any, depth int) error {
 		e.buf = binary.AppendUvarint(e.buf, uint64(len(x)))
 		e.buf = append(e.buf, x...)
 	case []byte:
+		if e.oob && len(x) >= AliasMin {
+			e.buf = append(e.buf, 'O')
+			e.buf = binary.AppendUvarint(e.buf, uint64(len(e.oobBytes)))
+			e.oobBytes = append(e.oobBytes, x)
+			break
+		}
 		e.bytes('b', x)
 	case Pickled:
 		e.bytes('p', x)

@@ -369,7 +369,7 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 	if err != nil {
 		return nil, fmt.Errorf("subinterp: Call %s: %w", fn, err)
 	}
-	argv, err := channel.AppendEncodeArgs(bindings.ScratchBuffer(), c.positional)
+	argv, oob, err := channel.AppendEncodeArgsOOB(bindings.ScratchBuffer(), c.positional)
 	if err != nil {
 		return nil, fmt.Errorf("subinterp: Call %s: arguments: %w", fn, err)
 	}
@@ -400,7 +400,7 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 				}
 			}
 			var err error
-			data, err = bindings.Call(fn, argv, kw)
+			data, err = bindings.Call(fn, argv, oob, kw)
 			return err
 		})
 	})
