@@ -379,18 +379,29 @@ func baselineDrift(results, closing []Result) (drift []BaselineDrift, moved bool
 		d := BaselineDrift{Workload: r.Workload, FirstSeconds: f, LastSeconds: r.WallSeconds.Median,
 			Change: roundSig(r.WallSeconds.Median/f-1, 3)}
 		drift = append(drift, d)
-		if math.Abs(d.Change) > MaxBaselineDrift {
+		if driftCounts(d) {
 			moved = true
 		}
 	}
 	return drift, moved
 }
 
+// minDriftSeconds is the shortest baseline whose drift counts: below it a
+// run's timing is mostly timer and scheduling noise (the tiny workload's
+// whole run takes well under a millisecond).
+const minDriftSeconds = 0.01
+
+// driftCounts says whether d moved by more than MaxBaselineDrift on a
+// baseline long enough to tell.
+func driftCounts(d BaselineDrift) bool {
+	return d.FirstSeconds >= minDriftSeconds && math.Abs(d.Change) > MaxBaselineDrift
+}
+
 // baselineWarning says which baselines moved, for the report's readers.
 func baselineWarning(r *Report) string {
 	var moved []string
 	for _, d := range r.Baseline {
-		if math.Abs(d.Change) > MaxBaselineDrift {
+		if driftCounts(d) {
 			moved = append(moved, fmt.Sprintf("%s %+.0f%%", d.Workload, 100*d.Change))
 		}
 	}

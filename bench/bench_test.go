@@ -188,6 +188,7 @@ func TestBaselineDrift(t *testing.T) {
 		seq("nbody", 1.00, ""),
 		seq("json", 0.50, ""),
 		seq("failed-first", 0, "worker died"),
+		seq("tiny", 0.0005, ""),
 		{Workload: "nbody", Mode: ModeOwnGIL, Workers: 1, WallSeconds: Stats{Median: 3}},
 	}
 	cases := []struct {
@@ -203,6 +204,8 @@ func TestBaselineDrift(t *testing.T) {
 		{"faster at the end", []Result{seq("json", 0.4, "")}, true,
 			[]BaselineDrift{{"json", 0.5, 0.4, -0.2}}},
 		{"rows that failed are not compared", []Result{seq("nbody", 0, "worker died"), seq("failed-first", 1, "")}, false, nil},
+		{"a baseline too short to time does not count", []Result{seq("tiny", 0.0009, "")}, false,
+			[]BaselineDrift{{"tiny", 0.0005, 0.0009, 0.8}}},
 		{"no closing run", nil, false, nil},
 	}
 	for _, c := range cases {

@@ -88,8 +88,9 @@ type Report struct {
 	// processes can slow every mode in between, and then the speedups mean
 	// little.
 	Baseline []BaselineDrift `json:"baseline_drift,omitempty"`
-	// BaselineMoved is true when any workload's baseline moved by more
-	// than MaxBaselineDrift: the report then says its speedups are unreliable.
+	// BaselineMoved is true when any workload's baseline of 10 ms or more
+	// moved by more than MaxBaselineDrift: the report then says its
+	// speedups are unreliable.
 	BaselineMoved bool `json:"baseline_moved"`
 }
 
