@@ -51,6 +51,18 @@ import (
 // include creating an interpreter. If creation fails the goroutine retries
 // with backoff until Close. Stats counts replacements by reason.
 //
+// Spares (PoolOptions.Spares). Creating an interpreter takes 10-25 ms on
+// the project's VMs, nearly all of it inside CPython's
+// Py_NewInterpreterFromConfig (docs/microbenchmarks.md), so with a pool of
+// one a caller that comes right after a replacement still waits that long
+// for the fresh interpreter. A pool with spares keeps that many more
+// interpreters created and preluded, serving nobody: a vacancy takes a
+// ready spare at once, and the pool creates the next spare in the
+// background. Creation goroutines are generic: what one makes fills a
+// vacancy if there is one, else becomes a spare, so while the pool is open
+// len(members) + len(ready) + creating == size + spares. A spare's thread
+// is parked (no CPU) until it serves.
+//
 // Stuck interpreters. A task interrupted while inside a C call that does
 // not return to the eval loop (time.sleep, a socket wait) returns to its
 // caller with InterruptedError.Stopped false, and the interpreter stays busy
@@ -114,9 +126,20 @@ type PoolOptions struct {
 	// the interrupted code to stop. 0: the runtime's.
 	InterruptGrace time.Duration
 	// OnBackgroundError, if set, is called from a pool goroutine when the
-	// pool fails to create a replacement interpreter (it retries with
-	// backoff). Such failures are also counted in PoolStats.ReplaceErrors.
+	// pool fails to create a replacement or spare interpreter (it retries
+	// with backoff). Such failures are also counted in
+	// PoolStats.ReplaceErrors.
 	OnBackgroundError func(error)
+	// Spares is the fast-start option: how many interpreters the pool keeps
+	// created and preluded beyond Size, idle and serving nobody, so that
+	// replacing one (at MaxTasksPerInterpreter, or a broken one) hands the
+	// next caller a ready interpreter at once instead of making it wait for
+	// a new one (10-25 ms, more with a heavy prelude). Each spare used is
+	// replaced in the background. NewPool does not wait for the spares: they
+	// are created after it returns, and while any is missing a replacement
+	// is made on demand as without spares. A spare costs an interpreter's
+	// memory and no CPU while it waits. 0: none; negative is an error.
+	Spares int
 }
 
 // PoolStats is a snapshot of a pool's state and counters (JSON field names
@@ -149,8 +172,14 @@ type PoolStats struct {
 	Replaced uint64 `json:"replaced"`
 	// Replacements says why, by reason; its counts add up to Replaced.
 	Replacements ReplaceCounts `json:"replacements"`
-	// ReplaceErrors counts failed attempts to create a replacement.
+	// ReplaceErrors counts failed attempts to create a replacement or a
+	// spare.
 	ReplaceErrors uint64 `json:"replace_errors"`
+	// Spares counts ready spare interpreters (PoolOptions.Spares); they are
+	// not part of Size.
+	Spares int `json:"spares"`
+	// SparesStarting counts spare interpreters being created.
+	SparesStarting int `json:"spares_starting"`
 }
 
 // ReplaceCounts counts a pool's replacements by reason.
@@ -186,6 +215,7 @@ type Pool struct {
 	rt       *Runtime
 	name     string
 	size     int
+	spares   int // PoolOptions.Spares
 	cfg      Config
 	prelude  string
 	maxTasks int
@@ -199,7 +229,8 @@ type Pool struct {
 	waiters  list.List // of *waiter, FIFO
 	members  map[*member]struct{}
 	busy     int
-	starting int
+	ready    []*member // spares, created and preluded, serving nobody
+	creating int       // creation goroutines under way (vacancies and spares)
 	retired  []*Interpreter
 
 	completed, failed, replaced, replaceErrs atomic.Uint64
@@ -253,6 +284,7 @@ func NewPool(rt *Runtime, opts PoolOptions) (*Pool, error) {
 		rt:       rt,
 		name:     opts.Name,
 		size:     size,
+		spares:   opts.Spares,
 		cfg:      cfg,
 		prelude:  opts.Prelude,
 		maxTasks: opts.MaxTasksPerInterpreter,
@@ -271,10 +303,13 @@ func NewPool(rt *Runtime, opts PoolOptions) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
 	for _, m := range ms {
 		p.members[m] = struct{}{}
 		p.idle = append(p.idle, m)
 	}
+	p.topUpLocked(false)
+	p.mu.Unlock()
 	p.wg.Add(1)
 	go p.janitor()
 	return p, nil
@@ -291,6 +326,9 @@ func poolSettings(opts PoolOptions) (size int, cfg Config, err error) {
 	}
 	if opts.MaxTasksPerInterpreter < 0 {
 		return 0, cfg, fmt.Errorf("%w: MaxTasksPerInterpreter %d (want 0 for unlimited, or more)", ErrInvalidPoolOptions, opts.MaxTasksPerInterpreter)
+	}
+	if opts.Spares < 0 {
+		return 0, cfg, fmt.Errorf("%w: Spares %d (want 0 for none, or more)", ErrInvalidPoolOptions, opts.Spares)
 	}
 	cfg = IsolatedConfig()
 	if opts.Config != nil {
@@ -516,9 +554,14 @@ func (p *Pool) retire(m *member, why replaceReason) {
 		p.retired = append(p.retired, m.in)
 		p.replaced.Add(1)
 		p.replacedBy[why].Add(1)
-		p.starting++
-		p.wg.Add(1)
-		go p.replace(why != replaceMaxTasks)
+		if n := len(p.ready); n > 0 {
+			spare := p.ready[n-1]
+			p.ready[n-1] = nil
+			p.ready = p.ready[:n-1]
+			p.members[spare] = struct{}{}
+			p.offerLocked(spare)
+		}
+		p.topUpLocked(why != replaceMaxTasks)
 	case poolClosing:
 		p.retired = append(p.retired, m.in)
 		p.notifyDrainedLocked()
@@ -536,20 +579,32 @@ func (p *Pool) retire(m *member, why replaceReason) {
 	}
 }
 
-// replace creates a replacement interpreter and puts it in service,
-// retrying with backoff until it succeeds or the pool closes. warm runs
-// replacementWarmup in it: for replacements of broken interpreters, not for
-// routine renewals at MaxTasksPerInterpreter, which have no failure to
-// follow and, before CPython 3.14, would keep the traceback module's ~1.4 MB
-// each after they end (docs/memory.md).
-func (p *Pool) replace(warm bool) {
+// topUpLocked starts creation goroutines until what the pool has and is
+// making covers Size and Spares. warm is passed to newMember: true when a
+// broken interpreter is being replaced.
+func (p *Pool) topUpLocked(warm bool) {
+	for len(p.members)+len(p.ready)+p.creating < p.size+p.spares {
+		p.creating++
+		p.wg.Add(1)
+		go p.create(warm)
+	}
+}
+
+// create creates an interpreter, runs the prelude in it and puts it in
+// service (a vacancy first, else the spares), retrying with backoff until
+// it succeeds or the pool closes. warm runs replacementWarmup in it: for
+// replacements of broken interpreters, not for spares made ahead of time
+// or routine renewals at MaxTasksPerInterpreter, which have no failure to
+// follow and, before CPython 3.14, would keep the traceback module's
+// ~1.4 MB each after they end (docs/memory.md).
+func (p *Pool) create(warm bool) {
 	defer p.wg.Done()
 	delay := replaceRetryMin
 	for {
 		m, err := p.newMember(p.bgCtx, warm)
 		p.mu.Lock()
 		if p.state != poolOpen {
-			p.starting--
+			p.creating--
 			p.mu.Unlock()
 			if m != nil {
 				if err := m.in.Close(); err != nil {
@@ -561,9 +616,13 @@ func (p *Pool) replace(warm bool) {
 			return
 		}
 		if err == nil {
-			p.starting--
-			p.members[m] = struct{}{}
-			p.offerLocked(m)
+			p.creating--
+			if len(p.members) < p.size {
+				p.members[m] = struct{}{}
+				p.offerLocked(m)
+			} else {
+				p.ready = append(p.ready, m)
+			}
 			p.mu.Unlock()
 			return
 		}
@@ -574,14 +633,14 @@ func (p *Pool) replace(warm bool) {
 		}
 		if errors.Is(err, ErrFinalized) {
 			p.mu.Lock()
-			p.starting--
+			p.creating--
 			p.mu.Unlock()
 			return // the runtime is gone; the pool cannot recover
 		}
 		select {
 		case <-p.done:
 			p.mu.Lock()
-			p.starting--
+			p.creating--
 			p.mu.Unlock()
 			return
 		case <-time.After(delay):
@@ -726,13 +785,21 @@ func (p *Pool) Call(ctx context.Context, fn string, args ...any) (any, error) {
 // Stats returns a snapshot of the pool's state and counters.
 func (p *Pool) Stats() PoolStats {
 	p.mu.Lock()
+	// The vacancies are what creation goroutines are filling first; the
+	// rest of them make spares.
+	vacant := max(p.size-len(p.members), 0)
+	if p.state != poolOpen {
+		vacant = min(vacant, p.creating)
+	}
 	s := PoolStats{
-		Size:     p.size,
-		Busy:     p.busy,
-		Idle:     len(p.idle),
-		Starting: p.starting,
-		Queued:   p.waiters.Len(),
-		Retired:  len(p.retired),
+		Size:           p.size,
+		Busy:           p.busy,
+		Idle:           len(p.idle),
+		Starting:       vacant,
+		Queued:         p.waiters.Len(),
+		Retired:        len(p.retired),
+		Spares:         len(p.ready),
+		SparesStarting: max(p.creating-vacant, 0),
 	}
 	p.mu.Unlock()
 	s.Completed = p.completed.Load()
@@ -837,8 +904,8 @@ func (p *Pool) anyBusy() bool {
 func (p *Pool) closeInterpreters(ctx context.Context) []error {
 	p.mu.Lock()
 	p.state = poolClosed
-	idle := p.idle
-	p.idle = nil
+	idle := append(p.idle, p.ready...)
+	p.idle, p.ready = nil, nil
 	var orphans []*Interpreter
 	for m := range p.members {
 		if m.busy {

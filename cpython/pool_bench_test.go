@@ -165,3 +165,44 @@ func BenchmarkPoolIdleCPU(b *testing.B) {
 	b.ReportMetric(100*used.Seconds()/wall.Seconds(), "cpu%-procstat")
 	b.ReportMetric(100*usedRU.Seconds()/wall.Seconds(), "cpu%-rusage")
 }
+
+// BenchmarkPoolReplacement: how long the caller that comes right after a
+// replacement waits, with and without PoolOptions.Spares. A pool of one
+// renews its interpreter after every task (MaxTasksPerInterpreter 1); each
+// round waits, untimed, until the pool and its spares are ready, then times
+// the call that retires the interpreter and the call right after it, which
+// without a spare waits for a new interpreter and its prelude. The prelude
+// imports json, as a service's would import its libraries.
+func BenchmarkPoolReplacement(b *testing.B) {
+	for _, spares := range []int{0, 1} {
+		b.Run(fmt.Sprintf("spares=%d", spares), func(b *testing.B) {
+			p := newPool(b, cpython.PoolOptions{Size: 1, MaxTasksPerInterpreter: 1, Spares: spares,
+				Prelude: poolPrelude + "import json\n"})
+			const rounds = 20
+			retiring := make([]time.Duration, 0, rounds)
+			next := make([]time.Duration, 0, rounds)
+			b.ResetTimer()
+			for range rounds {
+				b.StopTimer()
+				waitSpares(b, p, spares)
+				b.StartTimer()
+				t0 := time.Now()
+				if _, err := p.Call(bg, "ident", 1); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if _, err := p.Call(bg, "ident", 1); err != nil {
+					b.Fatal(err)
+				}
+				retiring = append(retiring, t1.Sub(t0))
+				next = append(next, time.Since(t1))
+			}
+			b.StopTimer()
+			slices.Sort(retiring)
+			slices.Sort(next)
+			b.ReportMetric(float64(percentile(retiring, 0.5).Microseconds())/1e3, "retiring-call-ms")
+			b.ReportMetric(float64(percentile(next, 0.5).Microseconds())/1e3, "next-call-ms")
+			b.ReportMetric(float64(next[len(next)-1].Microseconds())/1e3, "next-call-max-ms")
+		})
+	}
+}
