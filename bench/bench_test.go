@@ -92,7 +92,8 @@ func TestGoals(t *testing.T) {
 			{Workload: "tiny", Mode: ModeProcessPoolExecutor, Workers: 2, Tasks: 1000, WallSeconds: Stats{Median: 0.1}},
 			{Workload: "tiny", Mode: ModeCPythonInterpreters, Workers: 2, Tasks: 1000, WallSeconds: Stats{Median: 0.004}},
 		},
-		Startup:   []Startup{{Mode: ModeOwnGIL, MsPerWorker: 15}, {Mode: ModeForkserver, MsPerWorker: 60}},
+		Startup: []Startup{{Mode: ModeOwnGIL, MsPerWorker: 15}, {Mode: ModeForkserver, MsPerWorker: 60},
+			{Mode: StartupWithSpares(ModeOwnGIL), MsPerWorker: 0.4}, {Mode: ModeFork, MsPerWorker: 7.7}},
 		Roundtrip: []Roundtrip{{Mode: ModeOwnGIL, PayloadBytes: 1024, Microseconds: 9}, {Mode: ModeMultiprocessingPipe, PayloadBytes: 1024, Microseconds: 90}, {Mode: ModeOwnGIL, PayloadBytes: 1 << 20, Microseconds: 300}},
 	}
 	goals := evaluateGoals(rep)
@@ -105,6 +106,9 @@ func TestGoals(t *testing.T) {
 	assert.False(t, speed.Met, "the geometric mean of 1.95× and 1.5× is below 1.8×")
 	assert.Contains(t, speed.Measured, "1.71× = 0.86 per core (nbody 1.95×, fannkuch 1.50×)")
 	assert.True(t, byName["worker start-up"].Met)
+	spare := byName["worker start-up with PoolOptions.Spares (a replacement)"]
+	assert.True(t, spare.Met, spare.Measured)
+	assert.Contains(t, spare.Measured, "0.40 ms vs 7.7 ms (19.2× faster)")
 	assert.True(t, byName["per-task overhead (tiny, 2 workers) vs process-pool-executor"].Met)
 	assert.False(t, byName["per-task overhead (tiny, 2 workers) vs cpython-interpreters"].Met)
 	rt := byName["small-message round trip (1024 B)"]

@@ -15,6 +15,7 @@ func evaluateGoals(rep *Report) []Goal {
 	return []Goal{
 		speedupGoal(rep),
 		startupGoal(rep),
+		spareStartupGoal(rep),
 		tinyGoal(rep, ModeProcessPoolExecutor, 10),
 		tinyGoal(rep, ModeCPythonInterpreters, 1),
 		roundtripGoal(rep),
@@ -95,6 +96,24 @@ func startupGoal(rep *Report) Goal {
 	g.Known = true
 	g.Met = ours <= peer
 	g.Measured = fmt.Sprintf("%.1f ms vs %.1f ms (%s)", ours, peer, comparison(ours, peer, "faster", "slower"))
+	return g
+}
+
+// spareStartupGoal: with the fast-start option (PoolOptions.Spares) a
+// replacement own-GIL worker finishes its first task no later than a
+// forked process does.
+func spareStartupGoal(rep *Report) Goal {
+	ours := StartupWithSpares(ModeOwnGIL)
+	g := Goal{Name: "worker start-up with PoolOptions.Spares (a replacement)", Want: fmt.Sprintf("%s ≤ %s", ours, ModeFork)}
+	a, ok1 := startupOf(rep, ours)
+	b, ok2 := startupOf(rep, ModeFork)
+	if !ok1 || !ok2 {
+		g.Measured = "missing: " + missing(map[string]bool{ours: ok1, ModeFork: ok2})
+		return g
+	}
+	g.Known = true
+	g.Met = a <= b
+	g.Measured = fmt.Sprintf("%.2f ms vs %.1f ms (%s)", a, b, comparison(a, b, "faster", "slower"))
 	return g
 }
 

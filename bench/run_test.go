@@ -131,7 +131,8 @@ func TestRunSmall(t *testing.T) {
 		assert.Empty(t, s.Error, s.Mode)
 		assert.Positive(t, s.MsPerWorker, s.Mode)
 	}
-	assert.Equal(t, map[string]bool{ModeOwnGIL: true, ModeSharedGIL: true, ModeThreads: true}, modes)
+	assert.Equal(t, map[string]bool{ModeOwnGIL: true, ModeSharedGIL: true, ModeThreads: true,
+		StartupWithSpares(ModeOwnGIL): true, StartupWithSpares(ModeSharedGIL): true}, modes)
 	sizes := map[string]int{}
 	for _, r := range rep.Roundtrip {
 		assert.Empty(t, r.Error, r.Mode)
@@ -139,7 +140,7 @@ func TestRunSmall(t *testing.T) {
 		sizes[r.Mode]++
 	}
 	assert.Equal(t, map[string]int{ModeOwnGIL: 2, ModeSharedGIL: 2, ModeThreads: 2, ModeMultiprocessingPipe: 2}, sizes)
-	assert.Len(t, rep.Goals, 6)
+	assert.Len(t, rep.Goals, 7)
 	assert.Contains(t, progressOut.String(), "bench: subinterp-own-gil: nbody, 2 workers: median")
 }
 
