@@ -134,25 +134,38 @@ func runMicro(ctx context.Context, rt *cpython.Runtime, opts MicroOptions, sizes
 // create is create+close: with site here, without in a child process, and
 // CPython's _interpreters with and without -S.
 func (m *microRun) create() error {
-	m.pr.printf("create+close: %d isolated interpreters (site)", m.sizes.create)
-	s, err := measureCreate(m.ctx, m.rt, m.sizes.create, m.sizes.createWarm)
+	m.pr.printf("create+close: %d isolated interpreters (site), alternating with _interpreters in this process", m.sizes.create)
+	rs, err := createResults(m.ctx, m.rt, m.sizes.create, m.sizes.createWarm, "", "site imported")
 	if err != nil {
 		return err
 	}
-	m.add(latencyResult("create", "subinterp-create-close", "NewInterpreter(IsolatedConfig())+Close(), site imported", s))
+	m.addCreate(rs)
 	m.pr.printf("create+close: %d isolated interpreters (no site, child process)", m.sizes.create)
-	if r, err := m.noSite(); err != nil {
+	if rs, err := m.noSite(); err != nil {
 		if m.ctx.Err() != nil {
 			return err
 		}
 		m.rep.Skipped = append(m.rep.Skipped, "create+close without site: "+err.Error())
 		m.pr.printf("create+close without site skipped: %v", err)
 	} else {
-		m.add(r)
+		m.addCreate(rs)
 	}
 	m.peer("create", "interp-create", m.sizes.create)
 	m.peer("create", "interp-create", m.sizes.create, "-S")
 	return nil
+}
+
+// addCreate adds create+close results; one whose What says it was skipped
+// (N 0) goes to Skipped instead.
+func (m *microRun) addCreate(rs []MicroResult) {
+	for _, r := range rs {
+		if r.N == 0 {
+			m.rep.Skipped = append(m.rep.Skipped, r.Name+": "+r.What)
+			m.pr.printf("%s skipped: %s", r.Name, r.What)
+			continue
+		}
+		m.add(r)
+	}
 }
 
 // call is the Call round trip and its peers.
@@ -223,27 +236,81 @@ func latencyResult(group, name, what string, s latency) MicroResult {
 	return MicroResult{Group: group, Name: name, What: what, MedianUS: micros(s.Median), P99US: micros(s.P99), N: s.N}
 }
 
+// inProcessCreatePy defines, in the main interpreter, CPython's own
+// create+destroy of an isolated interpreter, timed in Python around the two
+// calls only (3.12 names the module _xxsubinterpreters).
+const inProcessCreatePy = `
+try:
+    import _interpreters as _si_bench_interps
+except ImportError:
+    import _xxsubinterpreters as _si_bench_interps
+import time as _si_bench_time
+def _si_bench_create_destroy():
+    t = _si_bench_time.perf_counter_ns()
+    _si_bench_interps.destroy(_si_bench_interps.create())
+    return _si_bench_time.perf_counter_ns() - t
+`
+
 // measureCreate times n create+close cycles of an isolated interpreter,
-// after warm untimed ones.
-func measureCreate(ctx context.Context, rt *cpython.Runtime, n, warm int) (latency, error) {
+// after warm untimed ones, each followed by one of CPython's own
+// _interpreters.create()+destroy() in rt's main interpreter: the same
+// CPython, site setting and process, so that a machine whose load moves
+// during the run moves both alike. If CPython's side cannot run, peerErr
+// says why and only ours is timed.
+func measureCreate(ctx context.Context, rt *cpython.Runtime, n, warm int) (ours, peer latency, peerErr error) {
+	main := rt.Main()
+	peerErr = main.Exec(ctx, inProcessCreatePy)
 	ds := make([]time.Duration, 0, n)
+	ps := make([]time.Duration, 0, n)
 	for i := range warm + n {
 		if err := ctx.Err(); err != nil {
-			return latency{}, err
+			return latency{}, latency{}, err
 		}
 		t0 := time.Now()
 		in, err := rt.NewInterpreter(cpython.IsolatedConfig())
 		if err != nil {
-			return latency{}, fmt.Errorf("create: %w", err)
+			return latency{}, latency{}, fmt.Errorf("create: %w", err)
 		}
 		if err := in.Close(); err != nil {
-			return latency{}, fmt.Errorf("close: %w", err)
+			return latency{}, latency{}, fmt.Errorf("close: %w", err)
+		}
+		d := time.Since(t0)
+		var ns int64
+		if peerErr == nil {
+			ns, peerErr = cpython.CallAs[int64](ctx, main, "_si_bench_create_destroy")
 		}
 		if i >= warm {
-			ds = append(ds, time.Since(t0))
+			ds = append(ds, d)
+			if peerErr == nil {
+				ps = append(ps, time.Duration(ns))
+			}
 		}
 	}
-	return summarizeLatency(ds), nil
+	if peerErr != nil {
+		return summarizeLatency(ds), latency{}, peerErr
+	}
+	return summarizeLatency(ds), summarizeLatency(ps), nil
+}
+
+// createResults is measureCreate as MicroResults, ours and the in-process
+// peer's (with N 0 and the reason in What when it could not run); suffix
+// names the variant ("", "-nosite") and site says how site was set.
+func createResults(ctx context.Context, rt *cpython.Runtime, n, warm int, suffix, site string) ([]MicroResult, error) {
+	ours, peer, peerErr := measureCreate(ctx, rt, n, warm)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if ours.N == 0 {
+		return nil, peerErr
+	}
+	rs := []MicroResult{latencyResult("create", "subinterp-create-close"+suffix, "NewInterpreter(IsolatedConfig())+Close(), "+site, ours)}
+	p := latencyResult("create", "peer-interp-create-inprocess"+suffix, "_interpreters.create()+destroy() in this process's main interpreter, alternating with ours, "+site, peer)
+	p.Peer = true
+	if peerErr != nil {
+		p.What = "CPython's own create+destroy in this process failed: " + peerErr.Error()
+		p.N = 0
+	}
+	return append(rs, p), nil
 }
 
 // measureCall times n Call round trips of an identity function defined in
@@ -278,26 +345,27 @@ const noSiteProbeTimeout = time.Minute
 
 // noSite measures create+close without site in a fresh process: the
 // runtime starts once per process, and this one imported site.
-func (m *microRun) noSite() (MicroResult, error) {
+func (m *microRun) noSite() ([]MicroResult, error) {
 	if len(m.opts.NoSiteProbe) == 0 {
-		return MicroResult{}, errors.New("no probe command to run it in a fresh process")
+		return nil, errors.New("no probe command to run it in a fresh process")
 	}
-	var r MicroResult
-	if err := runProbe(m.ctx, m.opts.NoSiteProbe, noSiteProbeTimeout, &r, strconv.Itoa(m.sizes.create)); err != nil {
-		return MicroResult{}, fmt.Errorf("%s: %w", strings.Join(m.opts.NoSiteProbe, " "), err)
+	var rs []MicroResult
+	if err := runProbe(m.ctx, m.opts.NoSiteProbe, noSiteProbeTimeout, &rs, strconv.Itoa(m.sizes.create)); err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.Join(m.opts.NoSiteProbe, " "), err)
 	}
-	return r, nil
+	return rs, nil
 }
 
 // MicroNoSiteMain is the create+close probe of RunMicro, run in a fresh
 // process whose runtime rt started with RuntimeOptions.NoSite: it times n
-// rounds and writes the MicroResult to w as JSON.
+// rounds, ours alternating with CPython's own in the same process, and
+// writes the two MicroResults to w as a JSON array.
 func MicroNoSiteMain(ctx context.Context, rt *cpython.Runtime, n int, w io.Writer) error {
-	s, err := measureCreate(ctx, rt, max(n, 1), microFull.createWarm)
+	rs, err := createResults(ctx, rt, max(n, 1), microFull.createWarm, "-nosite", "RuntimeOptions.NoSite")
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(w).Encode(latencyResult("create", "subinterp-create-close-nosite", "NewInterpreter(IsolatedConfig())+Close(), RuntimeOptions.NoSite", s))
+	return json.NewEncoder(w).Encode(rs)
 }
 
 // WriteMicroText prints the report as tables for people; build names the

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -22,9 +23,11 @@ func TestFmtMicros(t *testing.T) {
 	assert.Equal(t, "1.50 s", fmtMicros(1.5e6))
 }
 
-// TestRunMicroWithoutPeers: without a python3.X every peer is skipped with
-// the reason given, and so is create+close without site when there is no
-// command to measure it in; this project's own figures are all there.
+// TestRunMicroWithoutPeers: without a python3.X every peer that runs in it
+// is skipped with the reason given, and so is create+close without site
+// when there is no command to measure it in; this project's own figures are
+// all there, and so is CPython's create+destroy in this process, which
+// needs no python3.X.
 func TestRunMicroWithoutPeers(t *testing.T) {
 	var progress bytes.Buffer
 	rep, err := runMicro(t.Context(), testRuntime, MicroOptions{NoPython: "no python3.13 in /nowhere/bin", Progress: &progress}, tinyMicro)
@@ -37,12 +40,14 @@ func TestRunMicroWithoutPeers(t *testing.T) {
 		names[r.Name] = r
 		assert.Positive(t, r.MedianUS, r.Name)
 		assert.GreaterOrEqual(t, r.P99US, r.MedianUS, r.Name)
-		assert.False(t, r.Peer, r.Name)
+		assert.Equal(t, r.Name == "peer-interp-create-inprocess", r.Peer, r.Name)
 	}
 	require.Contains(t, names, "subinterp-create-close")
 	require.Contains(t, names, "subinterp-call")
+	require.Contains(t, names, "peer-interp-create-inprocess")
 	assert.Equal(t, tinyMicro.calls, names["subinterp-call"].N)
-	assert.Len(t, names, 2)
+	assert.Equal(t, tinyMicro.create, names["peer-interp-create-inprocess"].N)
+	assert.Len(t, names, 3)
 
 	require.Len(t, rep.Skipped, 1+6, "create+close without site, and each peer")
 	assert.Contains(t, rep.Skipped[0], "create+close without site: no probe command")
@@ -133,16 +138,62 @@ func TestLatencyPeerUnavailable(t *testing.T) {
 	assert.Equal(t, "peer skipped: interp-call: _interpreters.call needs CPython >= 3.13\n", lines.String())
 }
 
-// TestMicroNoSiteMain: the probe prints one MicroResult as JSON, which is
-// what RunMicro reads back.
+// TestMicroNoSiteMain: the probe prints its two MicroResults, ours and
+// CPython's own create+destroy in the same process, as a JSON array, which
+// is what RunMicro reads back.
 func TestMicroNoSiteMain(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, MicroNoSiteMain(t.Context(), testRuntime, 2, &out))
-	var r MicroResult
-	require.NoError(t, json.Unmarshal(out.Bytes(), &r), out.String())
+	var rs []MicroResult
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rs), out.String())
+	require.Len(t, rs, 2)
+	r := rs[0]
 	assert.Equal(t, "subinterp-create-close-nosite", r.Name)
 	assert.Equal(t, "create", r.Group)
 	assert.Equal(t, 2, r.N)
 	assert.Positive(t, r.MedianUS)
 	assert.False(t, r.Peer)
+	p := rs[1]
+	assert.Equal(t, "peer-interp-create-inprocess-nosite", p.Name)
+	assert.True(t, p.Peer)
+	assert.Equal(t, 2, p.N, p.What)
+	assert.Positive(t, p.MedianUS)
+}
+
+// When CPython's own create+destroy cannot run in this process, ours is
+// still measured and the peer's result says why (N 0, which RunMicro lists
+// under Skipped); a context that ended fails the measurement.
+func TestCreateResultsPeerFails(t *testing.T) {
+	main := testRuntime.Main()
+	require.NoError(t, main.Exec(t.Context(), `
+import sys
+_saved = {k: sys.modules.pop(k, None) for k in ("_interpreters", "_xxsubinterpreters")}
+sys.modules["_interpreters"] = sys.modules["_xxsubinterpreters"] = None
+`))
+	rs, err := createResults(t.Context(), testRuntime, 2, 0, "", "test")
+	require.NoError(t, main.Exec(t.Context(), `
+for k, v in _saved.items():
+    if v is None:
+        sys.modules.pop(k, None)
+    else:
+        sys.modules[k] = v
+`))
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	assert.Equal(t, 2, rs[0].N)
+	assert.Positive(t, rs[0].MedianUS)
+	assert.Equal(t, 0, rs[1].N)
+	assert.Contains(t, rs[1].What, "CPython's own create+destroy in this process failed")
+	assert.Contains(t, rs[1].What, "ModuleNotFoundError")
+
+	m := &microRun{rep: &MicroReport{}, pr: progress{}}
+	m.addCreate(rs)
+	require.Len(t, m.rep.Results, 1)
+	require.Len(t, m.rep.Skipped, 1)
+	assert.Contains(t, m.rep.Skipped[0], "peer-interp-create-inprocess: CPython's own create+destroy")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = createResults(ctx, testRuntime, 1, 0, "", "test")
+	assert.ErrorIs(t, err, context.Canceled)
 }

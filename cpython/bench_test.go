@@ -81,6 +81,46 @@ func BenchmarkCreateClose(b *testing.B) {
 	}
 }
 
+// BenchmarkCreateCloseVsCPython: NewInterpreter(IsolatedConfig())+Close
+// against CPython's own _interpreters.create()+destroy() run in this
+// process's main interpreter (same CPython, same site setting, same
+// memory state), alternating round by round so that the machine's load
+// moves both alike. CPython's side is timed in Python, around the two
+// calls only. Reports both medians and their ratio (ours ÷ CPython's).
+func BenchmarkCreateCloseVsCPython(b *testing.B) {
+	main := rt.Main()
+	require.NoError(b, main.Exec(bg, `
+import _interpreters, time
+def _bench_create_destroy():
+    t = time.perf_counter_ns()
+    _interpreters.destroy(_interpreters.create())
+    return time.perf_counter_ns() - t
+`))
+	const rounds = 30
+	var ours, theirs []time.Duration
+	b.ResetTimer()
+	for i := range rounds + 2 {
+		t0 := time.Now()
+		in, err := rt.NewInterpreter(cpython.IsolatedConfig())
+		require.NoError(b, err)
+		require.NoError(b, in.Close())
+		d := time.Since(t0)
+		ns, err := cpython.CallAs[int64](bg, main, "_bench_create_destroy")
+		require.NoError(b, err)
+		if i >= 2 { // warm-up rounds
+			ours = append(ours, d)
+			theirs = append(theirs, time.Duration(ns))
+		}
+	}
+	b.StopTimer()
+	sort.Slice(ours, func(i, j int) bool { return ours[i] < ours[j] })
+	sort.Slice(theirs, func(i, j int) bool { return theirs[i] < theirs[j] })
+	mo, mt := ours[len(ours)/2], theirs[len(theirs)/2]
+	b.ReportMetric(float64(mo.Microseconds())/1e3, "ours-ms")
+	b.ReportMetric(float64(mt.Microseconds())/1e3, "cpython-ms")
+	b.ReportMetric(float64(mo)/float64(mt), "ratio")
+}
+
 // BenchmarkHostCall: Python code calling a Go host function 1,000 times in
 // a loop, per call (the function runs on a worker goroutine; see
 // cpython/hostcall.go).
