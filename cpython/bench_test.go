@@ -177,3 +177,54 @@ func BenchmarkCallStructs(b *testing.B) {
 		reportLatency(b, func() error { _, err := cpython.CallAs[benchDoc](bg, in, "ident", doc); return err })
 	})
 }
+
+// firstCallsPy is a CPU kernel of about a millisecond (float arithmetic
+// and a loop, like the bench's nbody), defined fresh in each interpreter.
+const firstCallsPy = `
+def kernel(n):
+    x, y, vx, vy = 1.0, 0.0, 0.0, 1.0
+    for _ in range(n):
+        r3 = (x * x + y * y) ** 1.5
+        vx -= x / r3 * 0.001
+        vy -= y / r3 * 0.001
+        x += vx * 0.001
+        y += vy * 0.001
+    return x + y
+`
+
+// BenchmarkFirstCalls: the latency of the first calls of a CPU kernel in
+// a fresh interpreter (NewInterpreter, then the kernel defined), against
+// the same calls once it has run 200 times: what a fresh interpreter, or
+// a pool's replacement, pays before CPython's adaptive interpreter has
+// specialised the code. Reports call 1, the median of calls 2-10 and of
+// 11-40, and the warm median, each in ms (rounds: fresh interpreters).
+func BenchmarkFirstCalls(b *testing.B) {
+	const rounds, n = 10, 4000
+	var first, early, later, warm []time.Duration
+	b.ResetTimer()
+	for range rounds {
+		in, err := rt.NewInterpreter(cpython.IsolatedConfig())
+		require.NoError(b, err)
+		require.NoError(b, in.Exec(bg, firstCallsPy))
+		var ds []time.Duration
+		for range 240 {
+			t0 := time.Now()
+			_, err := in.Call(bg, "kernel", n)
+			require.NoError(b, err)
+			ds = append(ds, time.Since(t0))
+		}
+		require.NoError(b, in.Close())
+		first = append(first, ds[0])
+		early = append(early, ds[1:10]...)
+		later = append(later, ds[10:40]...)
+		warm = append(warm, ds[200:]...)
+	}
+	b.StopTimer()
+	for _, m := range []struct {
+		name string
+		ds   []time.Duration
+	}{{"call1-ms", first}, {"calls2-10-ms", early}, {"calls11-40-ms", later}, {"warm-ms", warm}} {
+		sort.Slice(m.ds, func(i, j int) bool { return m.ds[i] < m.ds[j] })
+		b.ReportMetric(float64(m.ds[len(m.ds)/2].Microseconds())/1e3, m.name)
+	}
+}

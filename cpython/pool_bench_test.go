@@ -149,21 +149,27 @@ func rusageCPU() time.Duration {
 
 // BenchmarkPoolIdleCPU: a pool of NumCPU interpreters, busy a moment ago,
 // then idle: the process's CPU use over 2 s, in percent of one core. The
-// pinned threads spin only briefly after their last task, then park.
+// pinned threads spin only briefly after their last task, then park; so do
+// the spares' (spares=1), which have never served.
 func BenchmarkPoolIdleCPU(b *testing.B) {
-	p := newPool(b, cpython.PoolOptions{})
-	for range 2000 {
-		if _, err := p.Call(bg, "ident", 1); err != nil {
-			b.Fatal(err)
-		}
+	for _, spares := range []int{0, 1} {
+		b.Run(fmt.Sprintf("spares=%d", spares), func(b *testing.B) {
+			p := newPool(b, cpython.PoolOptions{Spares: spares})
+			waitSpares(b, p, spares)
+			for range 2000 {
+				if _, err := p.Call(bg, "ident", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			const window = 2 * time.Second
+			runtime.GC()
+			start, startRU, t0 := procCPU(b), rusageCPU(), time.Now()
+			time.Sleep(window)
+			used, usedRU, wall := procCPU(b)-start, rusageCPU()-startRU, time.Since(t0)
+			b.ReportMetric(100*used.Seconds()/wall.Seconds(), "cpu%-procstat")
+			b.ReportMetric(100*usedRU.Seconds()/wall.Seconds(), "cpu%-rusage")
+		})
 	}
-	const window = 2 * time.Second
-	runtime.GC()
-	start, startRU, t0 := procCPU(b), rusageCPU(), time.Now()
-	time.Sleep(window)
-	used, usedRU, wall := procCPU(b)-start, rusageCPU()-startRU, time.Since(t0)
-	b.ReportMetric(100*used.Seconds()/wall.Seconds(), "cpu%-procstat")
-	b.ReportMetric(100*usedRU.Seconds()/wall.Seconds(), "cpu%-rusage")
 }
 
 // BenchmarkPoolReplacement: how long the caller that comes right after a
