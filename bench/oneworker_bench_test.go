@@ -11,17 +11,17 @@ import (
 	"github.com/subinterp/subinterp/cpython"
 )
 
-// BenchmarkOneWorkerVsSequential: bench --quick's CPU kernels, 8 tasks of
-// the quick size at a time, run by a pool of one own-GIL interpreter and,
-// alternating batch by batch, by this process's main interpreter calling
-// workloads.task in a loop (sequential, in the same libpython: bench's
-// sequential mode runs in python3.X, which Debian builds differently; see
-// docs/benchmarks.md). Alternating makes the machine's load fall on both
-// alike. Reports, per kernel, the median wall time of the worker's batches
-// over the main interpreter's (1 = level, above 1 = the worker is slower)
-// and their geometric mean.
+// BenchmarkOneWorkerVsSequential: bench --quick's CPU kernels at the
+// quick size, run by a pool of one own-GIL interpreter (Pool.Call of
+// workloads.task, as bench does) and, alternating task by task, by this
+// process's main interpreter (sequential, in the same libpython: bench's
+// sequential mode runs in python3.X, which Debian links differently; see
+// docs/microbenchmarks.md). Alternating makes the machine's load fall on
+// both alike. Reports, per kernel, the median task time in the worker over
+// the median in the main interpreter (1 = level, above 1 = the worker is
+// slower), and their geometric mean.
 func BenchmarkOneWorkerVsSequential(b *testing.B) {
-	const batches, tasks = 7, 8
+	const tasks = 40
 	ctx := b.Context()
 	dir := b.TempDir()
 	require.NoError(b, writePyFiles(dir))
@@ -31,30 +31,28 @@ func BenchmarkOneWorkerVsSequential(b *testing.B) {
 	require.NoError(b, err)
 	defer closePool(pool)
 	main := testRuntime.Main()
-	require.NoError(b, main.Exec(ctx, prelude(dir)+`
-def _si_bench_batch(name, size, count):
-    return [workloads.task(name, size, i) for i in range(count)]
-`))
+	require.NoError(b, main.Exec(ctx, prelude(dir)))
 	kernels := []string{"nbody", "spectral_norm", "fannkuch", "json", "regex"}
 	logSum := 0.0
 	b.ResetTimer()
 	for _, name := range kernels {
-		w := planWorkload{Name: name, Size: meta[name].size, Tasks: tasks}
-		var worker, seq []float64
-		for i := range batches + 1 {
-			_, d, err := runTasks(ctx, pool, 1, w)
-			require.NoError(b, err)
+		w := planWorkload{Name: name, Size: meta[name].size, Tasks: 1}
+		var worker, seq []time.Duration
+		for i := range tasks + 2 {
 			t0 := time.Now()
-			_, err = main.Call(ctx, "_si_bench_batch", name, w.Size, tasks)
+			_, err := task(ctx, pool, w, i)
 			require.NoError(b, err)
-			if i > 0 { // the first batch of each warms both up
-				worker = append(worker, d.Seconds())
-				seq = append(seq, time.Since(t0).Seconds())
+			t1 := time.Now()
+			_, err = main.Call(ctx, "workloads.task", name, w.Size, i)
+			require.NoError(b, err)
+			if i >= 2 { // the first tasks warm both up
+				worker = append(worker, t1.Sub(t0))
+				seq = append(seq, time.Since(t1))
 			}
 		}
 		slices.Sort(worker)
 		slices.Sort(seq)
-		ratio := worker[len(worker)/2] / seq[len(seq)/2]
+		ratio := float64(worker[len(worker)/2]) / float64(seq[len(seq)/2])
 		logSum += math.Log(ratio)
 		b.ReportMetric(ratio, name+"-ratio")
 	}
