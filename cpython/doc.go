@@ -40,8 +40,9 @@
 //     (WithStdout, WithStderr, WithGlobals). A call's context bounds it:
 //     when it ends the Python code is interrupted (*InterruptedError).
 //   - A Pool keeps warm interpreters that ran a Prelude, queues callers and
-//     replaces an interpreter only when it is really broken; it has the
-//     same Exec, Eval and Call.
+//     replaces an interpreter only when it is really broken (or at
+//     MaxTasksPerInterpreter), from ready spares when PoolOptions.Spares
+//     asks for them; it has the same Exec, Eval and Call.
 //   - Values convert by one set of rules, package channel's: Go numbers,
 //     strings, slices, maps, structs (by json tags), time.Time and
 //     time.Duration become Python objects; results come back as the
