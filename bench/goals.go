@@ -86,35 +86,38 @@ func speedupGoal(rep *Report) Goal {
 // startupGoal: a fresh own-GIL worker finishes its first task no later than
 // a forkserver process does.
 func startupGoal(rep *Report) Goal {
-	g := Goal{Name: "worker start-up", Want: fmt.Sprintf("%s ≤ %s", ModeOwnGIL, ModeForkserver)}
-	ours, ok1 := startupOf(rep, ModeOwnGIL)
-	peer, ok2 := startupOf(rep, ModeForkserver)
-	if !ok1 || !ok2 {
-		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: ok1, ModeForkserver: ok2})
-		return g
-	}
-	g.Known = true
-	g.Met = ours <= peer
-	g.Measured = fmt.Sprintf("%.1f ms vs %.1f ms (%s)", ours, peer, comparison(ours, peer, "faster", "slower"))
-	return g
+	return startupVs(rep, "worker start-up", ModeOwnGIL, ModeForkserver)
 }
 
 // spareStartupGoal: with the fast-start option (PoolOptions.Spares) a
 // replacement own-GIL worker finishes its first task no later than a
 // forked process does.
 func spareStartupGoal(rep *Report) Goal {
-	ours := StartupWithSpares(ModeOwnGIL)
-	g := Goal{Name: "worker start-up with PoolOptions.Spares (a replacement)", Want: fmt.Sprintf("%s ≤ %s", ours, ModeFork)}
+	return startupVs(rep, "worker start-up with PoolOptions.Spares (a replacement)", StartupWithSpares(ModeOwnGIL), ModeFork)
+}
+
+// startupVs is the goal named name: ours's worker start-up is at most
+// peer's.
+func startupVs(rep *Report, name, ours, peer string) Goal {
+	g := Goal{Name: name, Want: fmt.Sprintf("%s ≤ %s", ours, peer)}
 	a, ok1 := startupOf(rep, ours)
-	b, ok2 := startupOf(rep, ModeFork)
+	b, ok2 := startupOf(rep, peer)
 	if !ok1 || !ok2 {
-		g.Measured = "missing: " + missing(map[string]bool{ours: ok1, ModeFork: ok2})
+		g.Measured = "missing: " + missing(map[string]bool{ours: ok1, peer: ok2})
 		return g
 	}
 	g.Known = true
 	g.Met = a <= b
-	g.Measured = fmt.Sprintf("%.2f ms vs %.1f ms (%s)", a, b, comparison(a, b, "faster", "slower"))
+	g.Measured = fmt.Sprintf("%s ms vs %s ms (%s)", fmtMs(a), fmtMs(b), comparison(a, b, "faster", "slower"))
 	return g
+}
+
+// fmtMs formats milliseconds with one decimal, two below 1 ms.
+func fmtMs(ms float64) string {
+	if ms < 1 {
+		return fmt.Sprintf("%.2f", ms)
+	}
+	return fmt.Sprintf("%.1f", ms)
 }
 
 // comparison says how ours compares with theirs when lower is better:

@@ -296,11 +296,9 @@ func digest(results []string) string {
 // measureStartup times, samples times, a fresh pool of one interpreter from
 // NewPool until its first task has returned.
 func measureStartup(ctx context.Context, rt *cpython.Runtime, mode string, cfg cpython.Config, dir string, samples int) Startup {
-	st := Startup{Mode: mode}
-	var ms []float64
 	// One untimed pool first, as the peers do: one-time costs (the first
 	// import of workloads.py compiles it) are not a worker's start-up.
-	for i := range samples + 1 {
+	return timeStartups(Startup{Mode: mode}, samples, func() (time.Duration, error) {
 		start := time.Now()
 		pool, err := newPool(rt, mode, cfg, dir, 1)
 		if err == nil {
@@ -312,6 +310,16 @@ func measureStartup(ctx context.Context, rt *cpython.Runtime, mode string, cfg c
 				err = cerr
 			}
 		}
+		return elapsed, err
+	})
+}
+
+// timeStartups runs once samples + 1 times, the first untimed, and fills in
+// st's median in ms, or its Error at the first failure.
+func timeStartups(st Startup, samples int, once func() (time.Duration, error)) Startup {
+	var ms []float64
+	for i := range samples + 1 {
+		elapsed, err := once()
 		if err != nil {
 			st.Error = err.Error()
 			return st
@@ -347,27 +355,16 @@ func measureSpareStartup(ctx context.Context, rt *cpython.Runtime, mode string, 
 		return st
 	}
 	defer closePool(pool)
-	var ms []float64
-	// The first task runs in an interpreter NewPool made, not a spare.
-	for i := range samples + 1 {
+	// The first, untimed task runs in an interpreter NewPool made, not a
+	// spare.
+	return timeStartups(st, samples, func() (time.Duration, error) {
 		if err := waitForSpare(ctx, pool); err != nil {
-			st.Error = err.Error()
-			return st
+			return 0, err
 		}
 		start := time.Now()
 		_, err := pool.Call(ctx, "workloads.task", "tiny", 0, 0)
-		elapsed := time.Since(start)
-		if err != nil {
-			st.Error = err.Error()
-			return st
-		}
-		if i > 0 {
-			ms = append(ms, float64(elapsed)/float64(time.Millisecond))
-		}
-	}
-	st.MsPerWorker = round(summarize(ms).Median, 2)
-	st.Samples = len(ms)
-	return st
+		return time.Since(start), err
+	})
 }
 
 // waitForSpare waits until pool serves at full size with its spare ready
