@@ -35,13 +35,30 @@ func waitSpares(t testing.TB, p *cpython.Pool, spares int) {
 	})
 }
 
+// laterPrelude runs poolPrelude, then, in every interpreter after the first
+// (counted in the file count), the Python code then.
+func laterPrelude(count, then string) string {
+	return poolPrelude + `
+with open(` + strconv.Quote(count) + `, "a") as f:
+    f.write("x")
+if os.path.getsize(` + strconv.Quote(count) + `) > 1:
+` + then + "\n"
+}
+
 // A renewal hands the next caller a ready spare: the pool is back at full
 // size when the call that retired an interpreter returns, with nothing to
-// wait for; without spares, the replacement is still being created then.
+// wait for. Without spares the replacement is still being created then (its
+// prelude waits for a gate here, so that this holds however slowly the
+// test runs).
 func TestPoolSparesServeReplacements(t *testing.T) {
 	for _, spares := range []int{0, 1, 2} {
 		t.Run(strconv.Itoa(spares), func(t *testing.T) {
-			p := newPool(t, cpython.PoolOptions{Size: 1, MaxTasksPerInterpreter: 1, Spares: spares})
+			g := newGate(t)
+			prelude := poolPrelude
+			if spares == 0 {
+				prelude = laterPrelude(filepath.Join(t.TempDir(), "count"), "    wait_for("+strconv.Quote(string(g))+")")
+			}
+			p := newPool(t, cpython.PoolOptions{Size: 1, MaxTasksPerInterpreter: 1, Spares: spares, Prelude: prelude})
 			waitSpares(t, p, spares)
 			first, err := p.Eval(bg, "ME")
 			require.NoError(t, err)
@@ -50,11 +67,11 @@ func TestPoolSparesServeReplacements(t *testing.T) {
 			if spares == 0 {
 				assert.Equal(t, 0, s.Idle, "without spares the replacement is still being created")
 				assert.Equal(t, 1, s.Starting)
+				g.open(t)
 			} else {
 				assert.Equal(t, 1, s.Idle, "a spare took the retired interpreter's place at once")
 				assert.Equal(t, 0, s.Starting)
-				assert.Equal(t, spares-1, s.Spares)
-				assert.Equal(t, 1, s.SparesStarting, "the spare used is being replaced")
+				assert.Equal(t, spares, s.Spares+s.SparesStarting, "the spare used is being replaced")
 			}
 			assert.Equal(t, s.Size, s.Busy+s.Idle+s.Starting)
 			second, err := p.Eval(bg, "ME")
@@ -70,17 +87,6 @@ func TestPoolSparesServeReplacements(t *testing.T) {
 	}
 }
 
-// failingPrelude runs poolPrelude in the first interpreter and raises in
-// every later one while the file at path exists.
-func failingPrelude(count, path string) string {
-	return poolPrelude + `
-with open(` + strconv.Quote(count) + `, "a") as f:
-    f.write("x")
-if os.path.getsize(` + strconv.Quote(count) + `) > 1 and os.path.exists(` + strconv.Quote(path) + `):
-    raise RuntimeError("spare prelude fails")
-`
-}
-
 // A spare that cannot be created costs the callers nothing until one needs
 // a replacement: the pool serves, reports the failures (OnBackgroundError,
 // ReplaceErrors) and keeps retrying; a call that needs the missing
@@ -93,7 +99,7 @@ func TestPoolSpareCreationFails(t *testing.T) {
 	bgErrs := make(chan error, 100)
 	p := newPool(t, cpython.PoolOptions{
 		Size: 1, Spares: 1, MaxTasksPerInterpreter: 2,
-		Prelude: failingPrelude(count, broken),
+		Prelude: laterPrelude(count, "    if os.path.exists("+strconv.Quote(broken)+"):\n        raise RuntimeError('spare prelude fails')"),
 		OnBackgroundError: func(err error) {
 			select {
 			case bgErrs <- err:
@@ -115,15 +121,22 @@ func TestPoolSpareCreationFails(t *testing.T) {
 	v, err := p.Call(bg, "add", 1, 2)
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), v)
-	// This call retires the only interpreter; the next waits for a
-	// replacement that cannot be made yet, until its context ends.
+	// This call retires the only interpreter; the next waits in the queue
+	// for a replacement that cannot be made yet, until its context ends.
 	_, err = p.Call(bg, "add", 1, 2)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(bg)
+	called := make(chan error, 1)
+	go func() {
+		_, err := p.Call(ctx, "add", 1, 2)
+		called <- err
+	}()
+	waitUntil(t, "the caller is queued", func() bool { return p.Stats().Queued == 1 })
 	cancel()
-	_, err = p.Call(ctx, "add", 1, 2)
+	err, _ = testutil.Receive(t, called, "the queued call to give up")
 	assert.ErrorIs(t, err, context.Canceled)
 	s = p.Stats()
+	assert.Equal(t, 0, s.Queued)
 	assert.Equal(t, 1, s.Starting, "the vacancy waits for an interpreter")
 	assert.Equal(t, 0, s.Idle)
 
@@ -144,12 +157,7 @@ func TestPoolCloseWhileSpareStarts(t *testing.T) {
 	count := filepath.Join(dir, "count")
 	// Every interpreter after the first blocks in its prelude until the gate
 	// opens, which it never does.
-	prelude := poolPrelude + `
-with open(` + strconv.Quote(count) + `, "a") as f:
-    f.write("x")
-if os.path.getsize(` + strconv.Quote(count) + `) > 1:
-    wait_for(` + strconv.Quote(string(g)) + `)
-`
+	prelude := laterPrelude(count, "    wait_for("+strconv.Quote(string(g))+")")
 	p, err := cpython.NewPool(rt, cpython.PoolOptions{Size: 1, Spares: 2, Prelude: prelude})
 	require.NoError(t, err)
 	waitUntil(t, "the spares' preludes are blocked", func() bool {
