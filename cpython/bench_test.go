@@ -193,38 +193,63 @@ def kernel(n):
 `
 
 // BenchmarkFirstCalls: the latency of the first calls of a CPU kernel in
-// a fresh interpreter (NewInterpreter, then the kernel defined), against
-// the same calls once it has run 200 times: what a fresh interpreter, or
-// a pool's replacement, pays before CPython's adaptive interpreter has
-// specialised the code. Reports call 1, the median of calls 2-10 and of
-// 11-40, and the warm median, each in ms (rounds: fresh interpreters).
+// a fresh interpreter, against the same calls once it has run 200 times:
+// what a fresh interpreter pays before CPython's adaptive interpreter has
+// specialised the code. NewInterpreter: a new interpreter, then the kernel
+// defined; pool-replacement: a pool of one that renews its interpreter
+// every 240 tasks, with a spare, so each round's calls run in the
+// replacement (the kernel comes from the prelude). Reports call 1, the
+// median of calls 2-10 and of 11-40, and the warm median, each in ms (10
+// rounds: fresh interpreters).
 func BenchmarkFirstCalls(b *testing.B) {
-	const rounds, n = 10, 4000
-	var first, early, later, warm []time.Duration
-	b.ResetTimer()
-	for range rounds {
-		in, err := rt.NewInterpreter(cpython.IsolatedConfig())
-		require.NoError(b, err)
-		require.NoError(b, in.Exec(bg, firstCallsPy))
-		var ds []time.Duration
-		for range 240 {
+	const rounds, calls, n = 10, 240, 4000
+	report := func(b *testing.B, runs [][]time.Duration) {
+		var first, early, later, warm []time.Duration
+		for _, ds := range runs {
+			first = append(first, ds[0])
+			early = append(early, ds[1:10]...)
+			later = append(later, ds[10:40]...)
+			warm = append(warm, ds[200:]...)
+		}
+		for _, m := range []struct {
+			name string
+			ds   []time.Duration
+		}{{"call1-ms", first}, {"calls2-10-ms", early}, {"calls11-40-ms", later}, {"warm-ms", warm}} {
+			sort.Slice(m.ds, func(i, j int) bool { return m.ds[i] < m.ds[j] })
+			b.ReportMetric(float64(m.ds[len(m.ds)/2].Microseconds())/1e3, m.name)
+		}
+	}
+	timeCalls := func(b *testing.B, call func() error) []time.Duration {
+		ds := make([]time.Duration, 0, calls)
+		for range calls {
 			t0 := time.Now()
-			_, err := in.Call(bg, "kernel", n)
-			require.NoError(b, err)
+			require.NoError(b, call())
 			ds = append(ds, time.Since(t0))
 		}
-		require.NoError(b, in.Close())
-		first = append(first, ds[0])
-		early = append(early, ds[1:10]...)
-		later = append(later, ds[10:40]...)
-		warm = append(warm, ds[200:]...)
+		return ds
 	}
-	b.StopTimer()
-	for _, m := range []struct {
-		name string
-		ds   []time.Duration
-	}{{"call1-ms", first}, {"calls2-10-ms", early}, {"calls11-40-ms", later}, {"warm-ms", warm}} {
-		sort.Slice(m.ds, func(i, j int) bool { return m.ds[i] < m.ds[j] })
-		b.ReportMetric(float64(m.ds[len(m.ds)/2].Microseconds())/1e3, m.name)
-	}
+	b.Run("NewInterpreter", func(b *testing.B) {
+		var runs [][]time.Duration
+		for range rounds {
+			in, err := rt.NewInterpreter(cpython.IsolatedConfig())
+			require.NoError(b, err)
+			require.NoError(b, in.Exec(bg, firstCallsPy))
+			runs = append(runs, timeCalls(b, func() error { _, err := in.Call(bg, "kernel", n); return err }))
+			require.NoError(b, in.Close())
+		}
+		report(b, runs)
+	})
+	b.Run("pool-replacement", func(b *testing.B) {
+		p := newPool(b, cpython.PoolOptions{Size: 1, Spares: 1, MaxTasksPerInterpreter: calls, Prelude: poolPrelude + firstCallsPy})
+		// The first interpreter is NewPool's; every later round runs in a
+		// replacement.
+		timeCalls(b, func() error { _, err := p.Call(bg, "kernel", n); return err })
+		var runs [][]time.Duration
+		for range rounds {
+			waitSpares(b, p, 1)
+			runs = append(runs, timeCalls(b, func() error { _, err := p.Call(bg, "kernel", n); return err }))
+		}
+		require.Equal(b, uint64(rounds+1), p.Stats().Replaced)
+		report(b, runs)
+	})
 }
