@@ -32,16 +32,24 @@ func TestInterruptReachesTaskBehindBusyThread(t *testing.T) {
 	in.SetInterruptGrace(failAfter)
 	pyOK(t, in, "import threading\nstop = False\ndef spin():\n    while not stop: pass\nth = threading.Thread(target=spin)\nth.start()")
 	t.Cleanup(func() { pyOK(t, in, "stop = True\nth.join()") })
+	interrupted := 0
 	for i := range 100 {
 		ctx, cancel := context.WithTimeout(bg, 2*time.Millisecond)
 		err := in.Exec(ctx, "while True: pass")
 		cancel()
-		var ie *cpython.InterruptedError
-		require.ErrorAs(t, err, &ie, "call %d", i)
 		require.ErrorIs(t, err, context.DeadlineExceeded, "call %d", i)
-		require.True(t, ie.Stopped, "call %d", i)
 		require.False(t, in.IsRunning(), "call %d left the interpreter running", i)
+		var ie *cpython.InterruptedError
+		if !errors.As(err, &ie) {
+			// On a busy machine the deadline can pass before Exec even
+			// takes the interpreter: then the call is refused with the
+			// bare context error and nothing ran, which is right too.
+			continue
+		}
+		require.True(t, ie.Stopped, "call %d", i)
+		interrupted++
 	}
+	require.Positive(t, interrupted, "no call got as far as its code")
 }
 
 // TestInterruptRetriedUntilCodeStops: an interrupt the code swallows (a
