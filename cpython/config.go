@@ -3,6 +3,7 @@ package cpython
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -100,11 +101,89 @@ type RuntimeOptions struct {
 	// returns). 0 means DefaultInterruptGrace. Pools and interpreters can
 	// override it (PoolOptions.InterruptGrace, SetInterruptGrace).
 	InterruptGrace time.Duration
+	// Flags are the settings python3's own command-line options give
+	// CPython's configuration (sys.flags, sys.warnoptions, sys._xoptions),
+	// for programs that behave as a python command (`subinterp python`).
+	// The zero value is the embedding default.
+	Flags PythonFlags
 	// FinalizeTimeout bounds Finalize: how long it waits for running calls
 	// to stop and Python threads to end before it gives up with an error
 	// naming them (leaving CPython running). 0 means
 	// DefaultFinalizeTimeout; FinalizeContext takes a context instead.
 	FinalizeTimeout time.Duration
+}
+
+// PythonFlags are the parts of CPython's configuration that python3's
+// command-line options set. Options that only decide what runs, or how
+// sys.path[0] is found (-c, -m, -i, -P, -I), are the caller's: CPython does
+// not run the program here. The runtime always ignores PYTHON* variables
+// and the user site directory (as python3 -I does), so -E and -s need no
+// field.
+type PythonFlags struct {
+	// BytesWarning is -b (1: warn) or -bb (2: error) about bytes/str
+	// comparisons.
+	BytesWarning int
+	// DontWriteBytecode is -B: no .pyc files are written.
+	DontWriteBytecode bool
+	// Optimize is -O (1: asserts off) or -OO (2: docstrings off too).
+	Optimize int
+	// Quiet is -q (sys.flags.quiet): no banner in interactive mode.
+	Quiet bool
+	// Unbuffered is -u: sys.stdout and sys.stderr write through.
+	Unbuffered bool
+	// Verbose is -v, counted (import tracing).
+	Verbose int
+	// WarnOptions are -W arguments, in order (sys.warnoptions).
+	WarnOptions []string
+	// XOptions are -X arguments, "name" or "name=value" (sys._xoptions):
+	// CPython's own (dev, utf8, importtime, tracemalloc,
+	// int_max_str_digits, ...) take effect as in python3. "faulthandler"
+	// is refused: it installs signal handlers, and Go owns the process's
+	// signals.
+	XOptions []string
+}
+
+// validate reports flags CPython would misread, wrapping
+// ErrInvalidOptions.
+func (f PythonFlags) validate() error {
+	switch {
+	case f.BytesWarning < 0 || f.BytesWarning > 2:
+		return fmt.Errorf("%w: Flags.BytesWarning must be 0, 1 or 2 (got %d)", ErrInvalidOptions, f.BytesWarning)
+	case f.Optimize < 0:
+		return fmt.Errorf("%w: Flags.Optimize must not be negative (got %d)", ErrInvalidOptions, f.Optimize)
+	case f.Verbose < 0:
+		return fmt.Errorf("%w: Flags.Verbose must not be negative (got %d)", ErrInvalidOptions, f.Verbose)
+	}
+	for _, s := range append(append([]string(nil), f.WarnOptions...), f.XOptions...) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("%w: Flags: %q contains a NUL byte", ErrInvalidOptions, s)
+		}
+	}
+	for _, x := range f.XOptions {
+		name, _, _ := strings.Cut(x, "=")
+		switch name {
+		case "":
+			return fmt.Errorf("%w: Flags.XOptions: %q has no name", ErrInvalidOptions, x)
+		case "faulthandler":
+			return fmt.Errorf("%w: Flags.XOptions: faulthandler installs signal handlers, and Go owns the process's signals", ErrInvalidOptions)
+		case "utf8":
+			if v, _ := f.xoption("utf8"); v != "" && v != "0" && v != "1" {
+				return fmt.Errorf("%w: Flags.XOptions: utf8 takes no value, 1 or 0 (got %q)", ErrInvalidOptions, x)
+			}
+		}
+	}
+	return nil
+}
+
+// xoption returns the value of -X name ("" for a bare -X name) and
+// whether it was given; the last one given wins, as in CPython.
+func (f PythonFlags) xoption(name string) (value string, ok bool) {
+	for _, x := range f.XOptions {
+		if n, v, _ := strings.Cut(x, "="); n == name {
+			value, ok = v, true
+		}
+	}
+	return value, ok
 }
 
 // ExecOption adjusts one Exec or Call (Interpreter's or Pool's): Exec

@@ -69,9 +69,42 @@ int si_setup_interp(char **paths, int npaths) {
 
 /* si_runtime_init initialises CPython on the calling thread, which then
  * serves the main interpreter, and returns with the main GIL released. */
+/* append_bytes_list decodes each of strs as CPython decodes command-line
+ * arguments and appends it to list. */
+static PyStatus append_bytes_list(PyConfig *config, PyWideStringList *list, char **strs, int n) {
+    for (int i = 0; i < n; i++) {
+        wchar_t *w = NULL;
+        PyStatus st = PyConfig_SetBytesString(config, &w, strs[i]);
+        if (PyStatus_Exception(st)) {
+            return st;
+        }
+        st = PyWideStringList_Append(list, w);
+        PyMem_RawFree(w);
+        if (PyStatus_Exception(st)) {
+            return st;
+        }
+    }
+    return PyStatus_Ok();
+}
+
 char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
     PyConfig config;
     PyStatus st;
+    /* UTF-8 mode and dev mode's memory allocator are decided before the
+     * configuration is read, and only from argv when CPython parses it
+     * itself (it does not here): pre-initialize with them explicitly. */
+    if (o->utf8_mode >= 0 || o->dev_mode) {
+        PyPreConfig pre;
+        PyPreConfig_InitIsolatedConfig(&pre);
+        if (o->utf8_mode >= 0) {
+            pre.utf8_mode = o->utf8_mode;
+        }
+        pre.dev_mode = o->dev_mode;
+        st = Py_PreInitialize(&pre);
+        if (PyStatus_Exception(st)) {
+            return status_message("pre-initializing CPython", st);
+        }
+    }
     /* The isolated config ignores PYTHON* environment variables and the user
      * site directory: an embedding service should not change behaviour with
      * its caller's shell. */
@@ -80,6 +113,24 @@ char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
     config.site_import = !o->no_site;
     config.parse_argv = 0;
     config.pathconfig_warnings = 1;
+    /* Go owns signals: faulthandler's handlers (which -X dev would
+     * install) stay off. */
+    config.faulthandler = 0;
+    config.bytes_warning = o->bytes_warning;
+    config.optimization_level = o->optimize;
+    config.verbose = o->verbose;
+    config.write_bytecode = !o->dont_write_bytecode;
+    config.quiet = o->quiet;
+    config.buffered_stdio = !o->unbuffered;
+    config.dev_mode = o->dev_mode;
+    st = append_bytes_list(&config, &config.warnoptions, o->warnoptions, o->nwarnoptions);
+    if (PyStatus_Exception(st)) {
+        goto fail;
+    }
+    st = append_bytes_list(&config, &config.xoptions, o->xoptions, o->nxoptions);
+    if (PyStatus_Exception(st)) {
+        goto fail;
+    }
     if (o->home != NULL) {
         st = PyConfig_SetBytesString(&config, &config.home, o->home);
         if (PyStatus_Exception(st)) {

@@ -14,6 +14,14 @@ typedef struct {
     char **argv;
     int argc;
     int no_site;
+    /* python3's command-line flags (RuntimeOptions.Flags) */
+    int bytes_warning, optimize, verbose;
+    int dont_write_bytecode, quiet, unbuffered;
+    int dev_mode, utf8_mode;      /* -X dev; -X utf8: 1, -X utf8=0: 0, else -1 */
+    char **warnoptions;
+    int nwarnoptions;
+    char **xoptions;
+    int nxoptions;
 } si_init_options;
 
 char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts);

@@ -97,6 +97,9 @@ func Initialize(opts RuntimeOptions) (*Runtime, error) {
 	if want := 2 * runtime.NumCPU(); !opts.KeepGOMAXPROCS && runtime.GOMAXPROCS(0) < want {
 		runtime.GOMAXPROCS(want)
 	}
+	if err := opts.Flags.validate(); err != nil {
+		return nil, err
+	}
 	executable, err := runtimeExecutable(opts)
 	if err != nil {
 		return nil, err
@@ -173,6 +176,18 @@ func initPython(opts RuntimeOptions, executable string, paths **C.char, npaths C
 		argv = []string{""}
 	}
 	o.argv, o.argc = cstrings(argv, cs, &frees)
+	f := opts.Flags
+	o.bytes_warning, o.optimize, o.verbose = C.int(f.BytesWarning), C.int(f.Optimize), C.int(f.Verbose)
+	o.dont_write_bytecode, o.quiet, o.unbuffered = cbool(f.DontWriteBytecode), cbool(f.Quiet), cbool(f.Unbuffered)
+	o.utf8_mode = -1
+	if v, ok := f.xoption("utf8"); ok {
+		o.utf8_mode = cbool(v != "0")
+	}
+	if _, ok := f.xoption("dev"); ok {
+		o.dev_mode = 1
+	}
+	o.warnoptions, o.nwarnoptions = cstrings(f.WarnOptions, cs, &frees)
+	o.xoptions, o.nxoptions = cstrings(f.XOptions, cs, &frees)
 	var ts *C.PyThreadState
 	if err := cError(C.si_runtime_init(&o, &ts)); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@
 // Usage:
 //
 //	subinterp run -n N [--shared-gil] [--timeout D] (-c CODE | FILE) [args...]
+//	subinterp python [python3 options] [-c CMD | -m MOD | FILE | -] [args...]   (or python3 -> subinterp)
 //	subinterp compat [MODULE ...] [--stdlib] [--site-packages] [--path DIR] [--jobs N] [--timeout D]
 //	                 [--json FILE|-] [--markdown FILE] [--html FILE] [--quiet]
 //	subinterp doctor [--json]
@@ -15,7 +16,10 @@
 //	subinterp --version
 //
 // run runs the code in N fresh interpreters in parallel and prefixes every
-// line they print with the interpreter's id. doctor describes the CPython
+// line they print with the interpreter's id. python runs a program as
+// python3 does, in the main interpreter, with the subinterp module
+// importable; called through a symlink named python*, the binary is that
+// command. doctor describes the CPython
 // build in use and checks that own-GIL interpreters really run in parallel.
 // bench runs the same workloads with this project's pools, Python threads,
 // multiprocessing and CPython's own interpreters API side by side (bench
@@ -60,6 +64,7 @@ type command struct {
 // commands lists the subcommands in the order the usage shows them.
 var commands = []command{
 	{"run", "run Python code in N subinterpreters in parallel", cmdRun},
+	{"python", "run a program as python3 does, in the main interpreter, with subinterp importable", cmdPython},
 	{"compat", "which extension modules import in own-GIL subinterpreters", cmdCompat},
 	{"doctor", "describe the CPython build and check per-interpreter GILs", cmdDoctor},
 	{"bench", "subinterpreters against threads, multiprocessing and CPython's interpreters", cmdBench},
@@ -69,7 +74,12 @@ var commands = []command{
 }
 
 // main runs the command named on the command line and exits with its status.
+// Called through a symlink named python* (python3 -> subinterp), it is
+// `subinterp python`, busybox-style.
 func main() {
+	if invokedAsPython(os.Args[0]) {
+		os.Exit(runPython(os.Args[0], os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unicode"
+
+	"github.com/subinterp/subinterp/cpython"
+)
+
+// pythonMainPy is the program part of `subinterp python`, loaded as the
+// module _subinterp_python in the main interpreter.
+//
+//go:embed python_main.py
+var pythonMainPy string
+
+// pythonAbout is the help text of `subinterp python`.
+const pythonAbout = `
+Runs a Python program as python3 does, in the runtime's main interpreter,
+with the subinterp module importable: a script written for CPython 3.14's
+concurrent.interpreters runs with "from subinterp import interpreters" on
+CPython 3.12-3.15. The same binary called through a symlink whose name
+starts with "python" (python3 -> subinterp) behaves as this command, and
+sys.executable is such a path, so programs that start sys.executable again
+(subprocess, multiprocessing, test.support.script_helper) get this command.
+
+Options (as python3's):
+  -b, -bb   warn (-bb: error) about comparing bytes with str
+  -B        do not write .pyc files
+  -c CMD    run the program passed as a string (ends the options)
+  -E, -s    accepted: PYTHON* variables and the user site are always ignored
+  -h, -?    this help
+  -i        interactive mode after running the program (the code module's console)
+  -I        isolated: as -E -s -P
+  -m MOD    run library module MOD as a script (ends the options)
+  -O, -OO   remove asserts (-OO: and docstrings)
+  -P        do not put the script's directory (or the current one) first on sys.path
+  -q        no banner in interactive mode
+  -R        accepted: hash randomization is always on
+  -S        do not import site
+  -u        unbuffered stdout and stderr
+  -v        trace imports (-vv: more)
+  -V        print the Python version (-VV: and the subinterp build)
+  -W ARG    warning control (sys.warnoptions)
+  -x        skip the first line of the source
+  -X OPT    CPython's -X options (dev, utf8, importtime, tracemalloc, ...);
+            -X faulthandler is accepted and has no effect: Go owns the
+            process's signals, and a crash prints Go's report
+  FILE      run a .py file, or a directory or zip file with a __main__.py
+  -         read the program from stdin (the default when stdin is not a terminal)
+
+Exit status as python3's: 0, the SystemExit code, 1 for an uncaught
+exception (its traceback on stderr, through sys.excepthook), 2 for bad
+usage or a FILE that cannot be opened, 130 for Ctrl-C. Ctrl-C raises
+KeyboardInterrupt and keeps raising it until the program has stopped (the
+runtime interrupts as Interpreter.Interrupt does).`
+
+// pythonSpec is a parsed python command line.
+type pythonSpec struct {
+	// prog names the command in messages: the name it was called by
+	// (python3) or "subinterp python".
+	prog string
+	// kind is what to run: "command" (-c), "module" (-m), "file" or
+	// "default" (stdin, or the interactive console); target is the code,
+	// the module or the path.
+	kind, target string
+	// argv is sys.argv.
+	argv  []string
+	flags cpython.PythonFlags
+	// noSite is -S, inspect -i, safePath -P (or -I), skipFirstLine -x.
+	noSite, inspect, safePath, skipFirstLine bool
+	// version counts -V; help is -h.
+	version int
+	help    bool
+}
+
+// errPythonUsage marks a bad python command line.
+var errPythonUsage = errors.New("bad usage")
+
+// cmdPython is `subinterp python`.
+func cmdPython(args []string, stdout, stderr io.Writer) int {
+	return runPython("", args, stdout, stderr)
+}
+
+// invokedAsPython reports whether the program was called by a name that
+// starts with "python" (a python3 -> subinterp symlink): then it is
+// `subinterp python`, busybox-style.
+func invokedAsPython(argv0 string) bool {
+	return strings.HasPrefix(filepath.Base(argv0), "python")
+}
+
+// runPython parses and runs a python command line. invokedAs is the name
+// the program was called by when that is a python name, else "".
+func runPython(invokedAs string, args []string, stdout, stderr io.Writer) int {
+	prog := "subinterp python"
+	if invokedAs != "" {
+		prog = filepath.Base(invokedAs)
+	}
+	spec, err := parsePython(prog, args)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, strings.TrimPrefix(err.Error(), errPythonUsage.Error()+": "))
+		fmt.Fprintf(stderr, "usage: %s [option] ... [-c cmd | -m mod | file | -] [arg] ...\n", prog)
+		fmt.Fprintf(stderr, "Try `%s -h' for more information.\n", prog)
+		return exitUsage
+	}
+	switch {
+	case spec.help:
+		fmt.Fprintf(stdout, "usage: %s [option] ... [-c cmd | -m mod | file | -] [arg] ...\n%s\n", prog, strings.TrimRight(pythonAbout, "\n"))
+		return exitOK
+	case spec.version > 0:
+		fmt.Fprintf(stdout, "Python %s\n", cpython.LinkedVersion())
+		if spec.version > 1 {
+			fmt.Fprintf(stdout, "%s\n", strings.TrimSpace(buildLine()))
+		}
+		return exitOK
+	}
+	if spec.kind == "file" {
+		if code, ok := checkScript(prog, spec.target, stderr); !ok {
+			return code
+		}
+	}
+	executable, warning := pythonExecutable(invokedAs)
+	if warning != "" {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", prog, warning)
+	}
+	return execPython(spec, executable, stderr)
+}
+
+// buildLine is the -VV line: subinterp's own version line.
+func buildLine() string {
+	var b strings.Builder
+	printVersion(&b)
+	return b.String()
+}
+
+// parsePython parses python3's command line: short options cluster (-Bc
+// CODE), -c, -m, -W and -X take the rest of their word or the next one,
+// and -c, -m, FILE and - end the options; what follows goes to sys.argv.
+// Errors wrap errPythonUsage.
+func parsePython(prog string, args []string) (pythonSpec, error) {
+	spec := pythonSpec{prog: prog, kind: "default"}
+	bad := func(format string, a ...any) (pythonSpec, error) {
+		return spec, fmt.Errorf("%w: %s", errPythonUsage, fmt.Sprintf(format, a...))
+	}
+	i := 0
+	for ; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			i++
+			break
+		}
+		if arg == "-" || !strings.HasPrefix(arg, "-") {
+			break
+		}
+		if strings.HasPrefix(arg, "--") {
+			switch arg {
+			case "--help":
+				spec.help = true
+				continue
+			case "--version":
+				spec.version++
+				continue
+			case "--help-env", "--help-xoptions", "--help-all":
+				return bad("%s is not supported here: see python3 %s; -h lists what this command takes", arg, arg)
+			case "--check-hash-based-pycs":
+				return bad("--check-hash-based-pycs is not supported")
+			}
+			return bad("unknown option %s", arg)
+		}
+		for j := 1; j < len(arg); j++ {
+			opt := arg[j]
+			// value returns the option's argument: the rest of this word,
+			// or the next one.
+			value := func() (string, bool) {
+				if rest := arg[j+1:]; rest != "" {
+					j = len(arg)
+					return rest, true
+				}
+				if i+1 < len(args) {
+					i++
+					j = len(arg)
+					return args[i], true
+				}
+				return "", false
+			}
+			switch opt {
+			case 'c', 'm':
+				v, ok := value()
+				if !ok {
+					return bad("argument expected for the -%c option", opt)
+				}
+				spec.kind, spec.target = "command", v
+				spec.argv = append([]string{"-c"}, args[i+1:]...)
+				if opt == 'm' {
+					if v == "" {
+						return bad("-m needs a module name")
+					}
+					spec.kind = "module"
+					spec.argv[0] = "-m"
+				}
+				return spec, nil
+			case 'W', 'X':
+				v, ok := value()
+				if !ok {
+					return bad("argument expected for the -%c option", opt)
+				}
+				if opt == 'W' {
+					spec.flags.WarnOptions = append(spec.flags.WarnOptions, v)
+					continue
+				}
+				if name, _, _ := strings.Cut(v, "="); name == "faulthandler" {
+					// Go owns the process's signals (cpython.PythonFlags):
+					// accepted, as script_helper passes it to every child.
+					continue
+				}
+				spec.flags.XOptions = append(spec.flags.XOptions, v)
+			case 'b':
+				spec.flags.BytesWarning = min(spec.flags.BytesWarning+1, 2)
+			case 'B':
+				spec.flags.DontWriteBytecode = true
+			case 'E', 's', 'R':
+				// The runtime always ignores PYTHON* variables and the user
+				// site directory; hash randomization is always on.
+			case 'h', '?':
+				spec.help = true
+			case 'i':
+				spec.inspect = true
+			case 'I':
+				spec.safePath = true
+			case 'O':
+				spec.flags.Optimize++
+			case 'P':
+				spec.safePath = true
+			case 'q':
+				spec.flags.Quiet = true
+			case 'S':
+				spec.noSite = true
+			case 'u':
+				spec.flags.Unbuffered = true
+			case 'v':
+				spec.flags.Verbose++
+			case 'V':
+				spec.version++
+			case 'x':
+				spec.skipFirstLine = true
+			case 'd':
+				return bad("-d (parser debugging) is not supported")
+			default:
+				return bad("unknown option -%s", string(rune(opt)))
+			}
+		}
+	}
+	rest := args[i:]
+	switch {
+	case len(rest) == 0:
+		spec.argv = []string{""}
+	case rest[0] == "-":
+		spec.argv = rest
+	default:
+		spec.kind, spec.target, spec.argv = "file", rest[0], rest
+	}
+	return spec, nil
+}
+
+// checkScript reports, as python3 does (status 2), a FILE that cannot be
+// opened, before CPython starts.
+func checkScript(prog, path string, stderr io.Writer) (int, bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	f, err := os.Open(path)
+	if err == nil {
+		f.Close()
+		return exitOK, true
+	}
+	var errno syscall.Errno
+	msg := err.Error()
+	if errors.As(err, &errno) {
+		s := errno.Error()
+		if s != "" {
+			r := []rune(s)
+			r[0] = unicode.ToUpper(r[0])
+			s = string(r)
+		}
+		msg = fmt.Sprintf("[Errno %d] %s", int(errno), s)
+	}
+	fmt.Fprintf(stderr, "%s: can't open file %s: %s\n", prog, pyRepr(abs), msg)
+	return exitUsage, false
+}
+
+// pyRepr quotes s as Python's repr() quotes a plain str.
+func pyRepr(s string) string {
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		return `"` + s + `"`
+	}
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// pythonExecutable returns the path sys.executable gets: one that runs
+// this command again. Called by a python name, that name (found on PATH as
+// CPython does, not resolved through symlinks); called as `subinterp
+// python`, a python3 symlink to this program next to it, or else one made
+// in subinterp's cache (python/<hash of this program's path>/python3). A
+// warning says why there is none ("" when there is).
+func pythonExecutable(invokedAs string) (path, warning string) {
+	if invokedAs != "" {
+		p := invokedAs
+		if !strings.ContainsRune(p, '/') {
+			if found, err := exec.LookPath(p); err == nil {
+				p = found
+			}
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs, ""
+		}
+		return p, ""
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Sprintf("cannot find this program (%v): sys.executable is empty", err)
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	for _, name := range []string{"python3", "python"} {
+		sibling := filepath.Join(filepath.Dir(exe), name)
+		if real, err := filepath.EvalSymlinks(sibling); err == nil && real == exe {
+			return sibling, ""
+		}
+	}
+	cache := subinterpCache()
+	if cache == "" {
+		return "", "no cache directory for a python3 link to this program: sys.executable is empty; " +
+			"call it through a python3 symlink instead"
+	}
+	link, err := pythonLink(filepath.Join(cache, "python"), exe)
+	if err != nil {
+		return "", fmt.Sprintf("%v: sys.executable is empty; call this program through a python3 symlink instead", err)
+	}
+	return link, ""
+}
+
+// pythonLink makes (or finds) dir/<hash of exe>/python3, a symlink to exe,
+// atomically: concurrent first runs each rename a complete link into place.
+func pythonLink(dir, exe string) (string, error) {
+	sum := sha256.Sum256([]byte(exe))
+	linkDir := filepath.Join(dir, hex.EncodeToString(sum[:8]))
+	link := filepath.Join(linkDir, "python3")
+	if target, err := os.Readlink(link); err == nil && target == exe {
+		return link, nil
+	}
+	if err := os.MkdirAll(linkDir, 0o755); err != nil {
+		return "", fmt.Errorf("making a python3 link to this program: %w", err)
+	}
+	tmp := filepath.Join(linkDir, fmt.Sprintf(".python3.%d", os.Getpid()))
+	_ = os.Remove(tmp)
+	if err := os.Symlink(exe, tmp); err != nil {
+		return "", fmt.Errorf("making a python3 link to this program: %w", err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("making a python3 link to this program: %w", err)
+	}
+	return link, nil
+}
+
+// loadPythonMain makes pythonMainPy the module _subinterp_python of the
+// main interpreter, binding no name in __main__ (the program's own).
+const loadPythonMain = `__import__("sys").modules["_subinterp_python"] = __import__("types").ModuleType("_subinterp_python")
+__import__("sys").modules["_subinterp_python"].__file__ = "<subinterp python>"
+exec(compile(globals().pop("__subinterp_python_main__"), "<subinterp python>", "exec"), __import__("sys").modules["_subinterp_python"].__dict__)`
+
+// execPython starts CPython with spec's flags, runs the program in the main
+// interpreter, does what python3 does at exit, ends the runtime and
+// returns the exit status.
+func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
+	rt, err := cpython.Initialize(cpython.RuntimeOptions{Argv: spec.argv, NoSite: spec.noSite, Flags: spec.flags})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: starting CPython: %v\n", spec.prog, err)
+		return exitFailed
+	}
+	main := rt.Main()
+	ctx := context.Background()
+	if err := main.Exec(ctx, loadPythonMain, cpython.WithGlobals(map[string]any{"__subinterp_python_main__": pythonMainPy})); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", spec.prog, err)
+		return exitFailed
+	}
+
+	// Go owns the signals: Ctrl-C interrupts the main interpreter's code
+	// (KeyboardInterrupt), a second one too.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		for range sigs {
+			_ = main.Interrupt()
+		}
+	}()
+
+	status, stuck := callPythonMain(ctx, spec, main, "_subinterp_python.main",
+		spec.kind, spec.target, executable, spec.inspect, spec.safePath, spec.skipFirstLine, spec.flags.Quiet)
+	if stuck {
+		// Code still runs in a C call: ending CPython would wait for it.
+		return status
+	}
+	if st, stuck := callPythonMain(ctx, spec, main, "_subinterp_python.shutdown"); stuck {
+		return max(status, st)
+	} else if status == exitOK {
+		status = st
+	}
+	if err := rt.Finalize(); err != nil {
+		fmt.Fprintf(stderr, "%s: ending CPython: %v\n", spec.prog, err)
+		if status == exitOK {
+			status = 120 // python3's status when finalization fails
+		}
+	}
+	return status
+}
+
+// callPythonMain calls fn of the driver module and returns the status it
+// returned (0 for None), and whether code may still be running (a C call
+// the interrupt did not stop).
+func callPythonMain(ctx context.Context, spec pythonSpec, main *cpython.Interpreter, fn string, args ...any) (status int, stuck bool) {
+	res, err := main.Call(ctx, fn, args...)
+	var interrupted *cpython.InterruptedError
+	var failed *cpython.RunFailedError
+	switch {
+	case errors.As(err, &interrupted):
+		if !interrupted.Stopped {
+			fmt.Fprintf(os.Stderr, "\nKeyboardInterrupt\n%s: the program is blocked in a C call; not waiting for it\n", spec.prog)
+			return exitInterrupted, true
+		}
+		// Interrupted outside the program's own code (the driver reports
+		// the program's KeyboardInterrupt itself).
+		fmt.Fprintln(os.Stderr, "\nKeyboardInterrupt")
+		return exitInterrupted, false
+	case errors.As(err, &failed) && failed.Type == "SystemExit":
+		return systemExitStatus(os.Stderr, failed.Message), false
+	case errors.As(err, &failed):
+		fmt.Fprintln(os.Stderr, strings.TrimRight(failed.Traceback, "\n"))
+		return exitFailed, false
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", spec.prog, err)
+		return exitFailed, false
+	}
+	if n, ok := res.(int64); ok {
+		return int(n), false
+	}
+	return exitOK, false
+}
