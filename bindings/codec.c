@@ -78,9 +78,59 @@ static PyObject *make_utf8_surrogatepass(PyObject *obj) {
     return PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
 }
 
+/* names_main reports whether the pickle data names the module __main__. */
+static int names_main(PyObject *data) {
+    const char *p = PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    static const char needle[] = "__main__";
+    const Py_ssize_t m = (Py_ssize_t)sizeof(needle) - 1;
+    for (Py_ssize_t i = 0; i + m <= n; i++) {
+        if (p[i] == '_' && memcmp(p + i, needle, (size_t)m) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* with_main_file wraps pickle data that names __main__ in a
+ * subinterp._mainfile.MainPickle carrying this interpreter's
+ * __main__.__file__, so that another interpreter can unpickle a function
+ * of the script (CPython 3.14's "fake __main__"). It steals data; data
+ * itself comes back when there is nothing to add. */
+static PyObject *with_main_file(PyObject *data) {
+    if (!names_main(data)) {
+        return data;
+    }
+    PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
+    PyObject *file = main ? PyObject_GetAttrString(main, "__file__") : NULL;
+    if (file == NULL || !PyUnicode_Check(file)) {
+        PyErr_Clear(); /* no file to run over there: plain pickle */
+        Py_XDECREF(file);
+        return data;
+    }
+    PyObject *out = NULL;
+    PyObject *mod = PyImport_ImportModule("subinterp._mainfile");
+    PyObject *cls = mod ? PyObject_GetAttrString(mod, "MainPickle") : NULL;
+    PyObject *wrapped = cls ? PyObject_CallFunctionObjArgs(cls, data, file, NULL) : NULL;
+    PyObject *dumps = wrapped ? si_pickle_func(0) : NULL;
+    if (dumps != NULL) {
+        out = PyObject_CallOneArg(dumps, wrapped);
+    }
+    Py_XDECREF(wrapped);
+    Py_XDECREF(cls);
+    Py_XDECREF(mod);
+    Py_DECREF(file);
+    Py_DECREF(data);
+    return out;
+}
+
 static PyObject *make_pickle(PyObject *obj) {
     PyObject *dumps = si_pickle_func(0);
-    return dumps ? PyObject_CallOneArg(dumps, obj) : NULL;
+    PyObject *data = dumps ? PyObject_CallOneArg(dumps, obj) : NULL;
+    if (data == NULL || !PyBytes_Check(data)) {
+        return data;
+    }
+    return with_main_file(data);
 }
 
 int si_set_not_shareable(PyObject *obj) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -128,6 +129,9 @@ func runPython(invokedAs string, args []string, stdout, stderr io.Writer) int {
 	if spec.kind == "file" {
 		if code, ok := checkScript(prog, spec.target, stderr); !ok {
 			return code
+		}
+		if isImporter(spec.target) {
+			spec.kind = "importer"
 		}
 	}
 	executable, warning := pythonExecutable(invokedAs)
@@ -300,6 +304,56 @@ func checkScript(prog, path string, stderr io.Writer) (int, bool) {
 	return exitUsage, false
 }
 
+// isImporter reports whether path is a directory or a zip file: python3
+// runs the __main__.py inside it.
+func isImporter(path string) bool {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return true
+	}
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return false
+	}
+	z.Close()
+	return true
+}
+
+// path0 is what python3 puts first on sys.path (sys_path_0), "" meaning
+// the current directory, and whether it puts anything: a directory or zip
+// file run as the program itself; else, unless -P or -I, the script's real
+// directory, the current directory for -m (absolute), or "" for -c, stdin
+// and the console. subinterp puts it first in every interpreter (as
+// CPython 3.13 does for subinterpreters), so that they import what the
+// program imports.
+func path0(spec pythonSpec) (string, bool) {
+	switch {
+	case spec.kind == "importer":
+		abs, err := filepath.Abs(spec.target)
+		if err != nil {
+			return spec.target, true
+		}
+		return abs, true
+	case spec.safePath:
+		return "", false
+	case spec.kind == "module":
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", true
+		}
+		return wd, true
+	case spec.kind == "file":
+		p, err := filepath.Abs(spec.target)
+		if err != nil {
+			return "", true
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		return filepath.Dir(p), true
+	}
+	return "", true
+}
+
 // pyRepr quotes s as Python's repr() quotes a plain str.
 func pyRepr(s string) string {
 	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
@@ -386,7 +440,11 @@ exec(compile(globals().pop("__subinterp_python_main__"), "<subinterp python>", "
 // interpreter, does what python3 does at exit, ends the runtime and
 // returns the exit status.
 func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
-	rt, err := cpython.Initialize(cpython.RuntimeOptions{Argv: spec.argv, NoSite: spec.noSite, Flags: spec.flags})
+	opts := cpython.RuntimeOptions{Argv: spec.argv, NoSite: spec.noSite, Flags: spec.flags}
+	if p, ok := path0(spec); ok {
+		opts.ModulePaths = []string{p}
+	}
+	rt, err := cpython.Initialize(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: starting CPython: %v\n", spec.prog, err)
 		return exitFailed
@@ -410,7 +468,7 @@ func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
 	}()
 
 	status, stuck := callPythonMain(ctx, spec, main, "_subinterp_python.main",
-		spec.kind, spec.target, executable, spec.inspect, spec.safePath, spec.skipFirstLine, spec.flags.Quiet)
+		spec.kind, spec.target, executable, spec.inspect, spec.skipFirstLine, spec.flags.Quiet)
 	if stuck {
 		// Code still runs in a C call: ending CPython would wait for it.
 		return status

@@ -97,37 +97,11 @@ def _run_module(name):
     runpy._run_module_as_main(name, alter_argv=True)
 
 
-def _run_importer(path):
-    """A directory or zip file with a __main__.py: python3 puts it first on
-    sys.path and runs __main__ from it."""
+def _run_importer():
+    """A directory or zip file with a __main__.py (python.go put it first
+    on sys.path): python3 runs __main__ from it."""
     import runpy
-    sys.path.insert(0, path)
     runpy._run_module_as_main('__main__', alter_argv=False)
-
-
-def _is_importer(path):
-    import os
-    import zipfile
-    if os.path.isdir(path):
-        return True
-    try:
-        return zipfile.is_zipfile(path)
-    except OSError:
-        return False
-
-
-def _path0(kind, target, safe_path):
-    """What python3 puts first on sys.path, or None."""
-    if safe_path:
-        return None
-    import os
-    if kind == 'module':
-        return os.getcwd()
-    if kind == 'file':
-        if _is_importer(target):
-            return None  # _run_importer adds the path itself
-        return os.path.dirname(os.path.realpath(target))
-    return ''
 
 
 def _interactive_stdin():
@@ -170,11 +144,10 @@ def _run(kind, target, skip_first_line):
         _run_source(target.encode('utf-8', 'surrogateescape'), '<string>')
     elif kind == 'module':
         _run_module(target)
+    elif kind == 'importer':
+        _run_importer()
     elif kind == 'file':
-        if _is_importer(target):
-            _run_importer(target)
-        else:
-            _run_file(target, skip_first_line)
+        _run_file(target, skip_first_line)
     elif kind == 'stdin':
         _main_module().__dict__['__file__'] = '<stdin>'
         _run_source(sys.stdin.buffer.read(), '<stdin>', skip_first_line)
@@ -182,8 +155,9 @@ def _run(kind, target, skip_first_line):
         raise ValueError(f'unknown kind of program {kind!r}')
 
 
-def main(kind, target, executable, inspect, safe_path, skip_first_line, quiet):
-    """Run the program (kind: 'command', 'module', 'file', or 'default':
+def main(kind, target, executable, inspect, skip_first_line, quiet):
+    """Run the program (kind: 'command', 'module', 'file', 'importer' (a
+    directory or zip file with a __main__.py), or 'default':
     stdin, or the interactive console when stdin is a terminal or -i was
     given; target: the code, module name or path) and return the exit
     status. inspect (-i) enters interactive mode afterwards; quiet (-q)
@@ -198,9 +172,6 @@ def main(kind, target, executable, inspect, safe_path, skip_first_line, quiet):
                           'Type "help", "copyright", "credits" or "license" for more information.')
         else:
             kind = 'stdin'
-    path0 = _path0(kind, target, safe_path)
-    if path0 is not None:
-        sys.path.insert(0, path0)
     status = 0
     if kind != 'repl':
         try:
@@ -238,7 +209,8 @@ def shutdown():
     import atexit
     atexit._run_exitfuncs()
     si = sys.modules.get('subinterp')
-    if si is not None:
+    # CPython warns from 3.14 on; 3.13's own suite expects no warning.
+    if si is not None and sys.version_info >= (3, 14):
         main = si.get_main().id
         if any(interp.id != main for interp in si.list_all()):
             import warnings

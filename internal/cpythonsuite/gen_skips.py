@@ -1,7 +1,6 @@
 """Writes skips.txt: the tests of CPython's test_interpreters suites that
 use CPython's private modules (directly, or through a helper of the suite
-that does), or that run a separate python process, with the reason for
-each. Run by hand when the suites change:
+that does), with the reason for each. Run by hand when the suites change:
 
     python3 gen_skips.py 3.13=<suite dir> 3.14=<suite dir> > skips.txt
 
@@ -19,15 +18,27 @@ PRIVATE = {
     '_testcapi': 'CPython\'s _testcapi test module',
 }
 FILES = ('test_api', 'test_channels', 'test_queues')
-# Helpers that start a separate python process (sys.executable): the
-# drop-in lives in the Go program that embeds CPython, not in a python
-# executable, so those tests cannot exercise it.
-SUBPROCESS = {
-    'run_python': 'a separate python process (sys.executable), which has no subinterp module',
-    'assert_python_ok': 'a separate python process (sys.executable), which has no subinterp module',
-    'assert_python_failure': 'a separate python process (sys.executable), which has no subinterp module',
-    'spawn_python': 'a separate python process (sys.executable), which has no subinterp module',
-}
+# Helpers that start a separate python process (sys.executable). They stay
+# in scope: suite_test.go makes sys.executable `subinterp python` (a python3
+# symlink to the subinterp binary), CPython's main interpreter with the
+# subinterp module, so the script runs against the drop-in. What the script
+# text names is the child's business: CPython's private modules exist in
+# that real main interpreter, so a name used only to build the script
+# (import {_queues.__name__}) is not a use by the test.
+SUBPROCESS = ('run_python', 'assert_python_ok', 'assert_python_failure', 'spawn_python')
+
+
+def subprocess_args(func):
+    """The ids of the nodes inside the arguments of a SUBPROCESS call."""
+    inside = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, 'id', None)
+            if name in SUBPROCESS:
+                for arg in list(node.args) + [k.value for k in node.keywords]:
+                    inside.update(id(n) for n in ast.walk(arg))
+    return inside
 
 
 def private_aliases(tree):
@@ -58,7 +69,10 @@ def body_nodes(func):
 
 def uses(func, aliases, tainted):
     """The first private module or tainted helper func refers to, or None."""
+    skip = subprocess_args(func)
     for node in body_nodes(func):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Name) and node.id in aliases:
             return PRIVATE[aliases[node.id]]
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -70,8 +84,6 @@ def uses(func, aliases, tainted):
                 and node.attr in tainted:
             return tainted[node.attr].split(' (through')[0] \
                 + f' (through {node.attr}())'
-        if isinstance(node, ast.Attribute) and node.attr in SUBPROCESS:
-            return SUBPROCESS[node.attr] + f' (through {node.attr}())'
         if isinstance(node, ast.Name) and node.id in tainted:
             return tainted[node.id].split(' (through')[0] + f' (through {node.id}())'
     return None
@@ -105,7 +117,7 @@ def main():
     print('#\n# <suite version> <file.Class.test> <reason>')
     for arg in sys.argv[1:]:
         version, d = arg.split('=', 1)
-        tainted = dict(SUBPROCESS)
+        tainted = {}
         utils = ast.parse(open(os.path.join(d, 'utils.py'), encoding='utf-8').read())
         helpers(utils, private_aliases(utils), tainted)
         for f in FILES:

@@ -1,7 +1,8 @@
 """Runs CPython's test_interpreters suites against subinterp's drop-in layer
 inside an embedded interpreter, and reports each test's outcome.
 
-Called by suite_test.go: run(package, version, skips_file, report_file).
+Called by suite_test.go: run(package, version, skips_file, report_file,
+only, executable).
 """
 import fnmatch
 import io
@@ -79,7 +80,11 @@ class Result(unittest.TextTestResult):
                                         + self._exc_info_to_string(err, test)[-2000:])
 
 
-def run(package, version, skips_file, report_file, only=''):
+def run(package, version, skips_file, report_file, only='', executable=''):
+    if executable:
+        # A python3 symlink to the subinterp binary: the tests that start
+        # sys.executable run their scripts through `subinterp python`.
+        sys.executable = sys._base_executable = executable
     skips = load_skips(skips_file, version)
     loader = unittest.TestLoader()
     selected = unittest.TestSuite()

@@ -92,6 +92,13 @@ func TestCPythonSuite(t *testing.T) {
 		}
 	}
 
+	// The tests that start sys.executable (test.support.script_helper and
+	// the suite's own run_python) get `subinterp python`, through a python3
+	// symlink to the subinterp binary: the child is CPython's main
+	// interpreter with subinterp importable, and the scripts it runs were
+	// renamed with the rest of the test source.
+	executable := buildPython(t, tmp)
+
 	rt, err := cpython.Initialize(cpython.RuntimeOptions{
 		ModulePaths: []string{tmp},
 		Argv:        []string{"suite_runner"},
@@ -104,8 +111,8 @@ func TestCPythonSuite(t *testing.T) {
 	skips, err := filepath.Abs("skips.txt")
 	require.NoError(t, err)
 	reportFile := filepath.Join(tmp, "report.json")
-	src := fmt.Sprintf("import suite_runner\nsuite_runner.run(%q, %q, %q, %q, %q)\n",
-		pkg, version, skips, reportFile, os.Getenv("SUBINTERP_CPYTHON_SUITE_ONLY"))
+	src := fmt.Sprintf("import suite_runner\nsuite_runner.run(%q, %q, %q, %q, %q, %q)\n",
+		pkg, version, skips, reportFile, os.Getenv("SUBINTERP_CPYTHON_SUITE_ONLY"), executable)
 	require.NoError(t, rt.Main().Exec(context.Background(), src))
 
 	data, err := os.ReadFile(reportFile)
@@ -142,6 +149,22 @@ func TestCPythonSuite(t *testing.T) {
 		require.NoError(t, err, "SUBINTERP_CPYTHON_SUITE_MIN")
 	}
 	assert.GreaterOrEqual(t, passed, floor, "passing in-scope tests")
+}
+
+// buildPython builds the subinterp command into dir/bin (with the cgo
+// environment of this test run, so it links the same CPython) and returns
+// dir/bin/python3, a symlink to it: called by that name it is `subinterp
+// python`.
+func buildPython(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "subinterp"), "github.com/subinterp/subinterp/cmd/subinterp")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "building cmd/subinterp:\n%s", out)
+	python := filepath.Join(bin, "python3")
+	require.NoError(t, os.Symlink("subinterp", python))
+	return python
 }
 
 // firstLines keeps the last line of a traceback (the error) for the log.

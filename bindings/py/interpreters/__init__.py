@@ -208,7 +208,12 @@ class Interpreter(_si.Interpreter):
         This blocks the current Python thread until done, with its GIL
         released.
         """
-        self._invoke('subinterp.interpreters._run_exec', _portable_script(code))
+        ok, value = self._invoke_raw('subinterp.interpreters._run_exec', _portable_script(code))
+        if not ok:
+            # Raised here, not in a helper: the traceback of an uncaught
+            # failure shows one frame of this module, as CPython's does.
+            excinfo = ExcInfo(*value)
+            raise ExecutionFailed(excinfo)
 
     def call(self, callable, /, *args, **kwargs):
         """Call the object in the interpreter with given args/kwargs.
@@ -234,17 +239,21 @@ class Interpreter(_si.Interpreter):
         return t
 
     def _invoke(self, trampoline, args):
+        ok, value = self._invoke_raw(trampoline, args)
+        if ok:
+            return value
+        raise ExecutionFailed(ExcInfo(*value))
+
+    def _invoke_raw(self, trampoline, args):
+        """(True, result) or (False, the excinfo fields)."""
         try:
-            ok, value = _si._call(self.id, trampoline, args)
+            return _si._call(self.id, trampoline, args)
         except _si.RunFailedError as exc:
             # The trampoline catches everything the callable raises: what
             # fails outside it is rebuilding the arguments over there (an
             # object that unpickles only here), as CPython 3.14 reports it.
             raise NotShareableError(f'cannot rebuild the arguments in interpreter {self.id}: '
                                     f'{exc.__cause__ or exc}') from exc
-        if ok:
-            return value
-        raise ExecutionFailed(ExcInfo(*value))
 
 
 _si._set_interpreter_class(Interpreter)
