@@ -137,9 +137,10 @@ type PythonFlags struct {
 	WarnOptions []string
 	// XOptions are -X arguments, "name" or "name=value" (sys._xoptions):
 	// CPython's own (dev, utf8, importtime, tracemalloc,
-	// int_max_str_digits, ...) take effect as in python3. "faulthandler"
-	// is refused: it installs signal handlers, and Go owns the process's
-	// signals.
+	// int_max_str_digits, ...) take effect as in python3. Refused:
+	// "faulthandler" (it installs signal handlers, and Go owns the
+	// process's signals) and "warn_default_encoding" (CPython reads it only
+	// from a command line it parses itself).
 	XOptions []string
 }
 
@@ -166,8 +167,10 @@ func (f PythonFlags) validate() error {
 			return fmt.Errorf("%w: Flags.XOptions: %q has no name", ErrInvalidOptions, x)
 		case "faulthandler":
 			return fmt.Errorf("%w: Flags.XOptions: faulthandler installs signal handlers, and Go owns the process's signals", ErrInvalidOptions)
+		case "warn_default_encoding":
+			return fmt.Errorf("%w: Flags.XOptions: CPython reads warn_default_encoding only from a command line it parses itself, which an embedded CPython does not", ErrInvalidOptions)
 		case "utf8":
-			if v, _ := f.xoption("utf8"); v != "" && v != "0" && v != "1" {
+			if _, v, _ := strings.Cut(x, "="); v != "" && v != "0" && v != "1" {
 				return fmt.Errorf("%w: Flags.XOptions: utf8 takes no value, 1 or 0 (got %q)", ErrInvalidOptions, x)
 			}
 		}

@@ -123,6 +123,11 @@ char *si_runtime_init(const si_init_options *o, PyThreadState **main_ts) {
     config.quiet = o->quiet;
     config.buffered_stdio = !o->unbuffered;
     config.dev_mode = o->dev_mode;
+    /* The isolated config fixes these; unset, CPython reads them from the
+     * -X options (and not from PYTHON* variables: use_environment is 0). */
+    config.tracemalloc = -1;
+    config.perf_profiling = -1;
+    config.int_max_str_digits = -1;
     st = append_bytes_list(&config, &config.warnoptions, o->warnoptions, o->nwarnoptions);
     if (PyStatus_Exception(st)) {
         goto fail;

@@ -183,6 +183,8 @@ func initPython(opts RuntimeOptions, executable string, paths **C.char, npaths C
 	if v, ok := f.xoption("utf8"); ok {
 		o.utf8_mode = cbool(v != "0")
 	}
+	// CPython reads -X dev for its pre-initialization only from a
+	// command line it parses itself.
 	if _, ok := f.xoption("dev"); ok {
 		o.dev_mode = 1
 	}

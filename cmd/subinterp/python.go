@@ -430,6 +430,26 @@ func pythonLink(dir, exe string) (string, error) {
 	return link, nil
 }
 
+// driverFramesOut removes the frames of python_main.py from a traceback
+// (the program's own start where python3's would); fallback stands in for
+// a traceback that is empty.
+func driverFramesOut(tb, fallback string) string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimRight(tb, "\n"), "\n") {
+		if strings.HasPrefix(line, `  File "<subinterp python>"`) {
+			continue
+		}
+		out = append(out, line)
+	}
+	if len(out) == 1 && strings.HasPrefix(out[0], "Traceback (most recent call last)") || len(out) == 0 {
+		return fallback
+	}
+	if len(out) == 2 && strings.HasPrefix(out[0], "Traceback (most recent call last)") {
+		return out[1] // only the driver's frames: the exception line alone
+	}
+	return strings.Join(out, "\n")
+}
+
 // loadPythonMain makes pythonMainPy the module _subinterp_python of the
 // main interpreter, binding no name in __main__ (the program's own).
 const loadPythonMain = `__import__("sys").modules["_subinterp_python"] = __import__("types").ModuleType("_subinterp_python")
@@ -495,19 +515,21 @@ func callPythonMain(ctx context.Context, spec pythonSpec, main *cpython.Interpre
 	var interrupted *cpython.InterruptedError
 	var failed *cpython.RunFailedError
 	switch {
+	case errors.As(err, &interrupted) && !interrupted.Stopped:
+		fmt.Fprintf(os.Stderr, "KeyboardInterrupt\n%s: the program is blocked in a C call; not waiting for it\n", spec.prog)
+		return exitInterrupted, true
 	case errors.As(err, &interrupted):
-		if !interrupted.Stopped {
-			fmt.Fprintf(os.Stderr, "\nKeyboardInterrupt\n%s: the program is blocked in a C call; not waiting for it\n", spec.prog)
-			return exitInterrupted, true
-		}
-		// Interrupted outside the program's own code (the driver reports
-		// the program's KeyboardInterrupt itself).
-		fmt.Fprintln(os.Stderr, "\nKeyboardInterrupt")
+		// Ctrl-C: the driver lets KeyboardInterrupt through (it is raised
+		// again while the call runs), so its traceback is reported here.
+		fmt.Fprintln(os.Stderr, driverFramesOut(interrupted.Traceback, "KeyboardInterrupt"))
+		return exitInterrupted, false
+	case errors.As(err, &failed) && failed.Type == "KeyboardInterrupt":
+		fmt.Fprintln(os.Stderr, driverFramesOut(failed.Traceback, "KeyboardInterrupt"))
 		return exitInterrupted, false
 	case errors.As(err, &failed) && failed.Type == "SystemExit":
 		return systemExitStatus(os.Stderr, failed.Message), false
 	case errors.As(err, &failed):
-		fmt.Fprintln(os.Stderr, strings.TrimRight(failed.Traceback, "\n"))
+		fmt.Fprintln(os.Stderr, driverFramesOut(failed.Traceback, failed.Error()))
 		return exitFailed, false
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", spec.prog, err)

@@ -118,6 +118,19 @@ def _console(banner):
     import code
 
     class Console(code.InteractiveConsole):
+        # Ctrl-C keeps raising KeyboardInterrupt until the call ends (Go
+        # owns the signals; see python.go): it ends the session instead of
+        # being shown and swallowed by the console.
+        def showtraceback(self):
+            if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                raise
+            super().showtraceback()
+
+        def write(self, data):
+            if data == '\nKeyboardInterrupt\n':
+                raise KeyboardInterrupt
+            super().write(data)
+
         def raw_input(self, prompt=''):
             if _interactive_stdin():
                 return input(prompt)
@@ -182,9 +195,13 @@ def main(kind, target, executable, inspect, skip_first_line, quiet):
                 return exit_status(exc)
             _report(exc)
             status = 1
+        except KeyboardInterrupt:
+            # Go reports it (status 130): Ctrl-C raises it again while this
+            # call runs, so nothing more runs here.
+            raise
         except BaseException as exc:
             _report(exc)
-            status = 130 if isinstance(exc, KeyboardInterrupt) else 1
+            status = 1
     if inspect or kind == 'repl':
         try:
             _console(banner)
