@@ -487,13 +487,13 @@ func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
 		}
 	}()
 
-	status, stuck := callPythonMain(ctx, spec, main, "_subinterp_python.main",
+	status, stuck := callPythonMain(ctx, spec, stderr, main, "_subinterp_python.main",
 		spec.kind, spec.target, executable, spec.inspect, spec.skipFirstLine, spec.flags.Quiet)
 	if stuck {
 		// Code still runs in a C call: ending CPython would wait for it.
 		return status
 	}
-	if st, stuck := callPythonMain(ctx, spec, main, "_subinterp_python.shutdown"); stuck {
+	if st, stuck := callPythonMain(ctx, spec, stderr, main, "_subinterp_python.shutdown"); stuck {
 		return max(status, st)
 	} else if status == exitOK {
 		status = st
@@ -510,29 +510,29 @@ func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
 // callPythonMain calls fn of the driver module and returns the status it
 // returned (0 for None), and whether code may still be running (a C call
 // the interrupt did not stop).
-func callPythonMain(ctx context.Context, spec pythonSpec, main *cpython.Interpreter, fn string, args ...any) (status int, stuck bool) {
+func callPythonMain(ctx context.Context, spec pythonSpec, stderr io.Writer, main *cpython.Interpreter, fn string, args ...any) (status int, stuck bool) {
 	res, err := main.Call(ctx, fn, args...)
 	var interrupted *cpython.InterruptedError
 	var failed *cpython.RunFailedError
 	switch {
 	case errors.As(err, &interrupted) && !interrupted.Stopped:
-		fmt.Fprintf(os.Stderr, "KeyboardInterrupt\n%s: the program is blocked in a C call; not waiting for it\n", spec.prog)
+		fmt.Fprintf(stderr, "KeyboardInterrupt\n%s: the program is blocked in a C call; not waiting for it\n", spec.prog)
 		return exitInterrupted, true
 	case errors.As(err, &interrupted):
 		// Ctrl-C: the driver lets KeyboardInterrupt through (it is raised
 		// again while the call runs), so its traceback is reported here.
-		fmt.Fprintln(os.Stderr, driverFramesOut(interrupted.Traceback, "KeyboardInterrupt"))
+		fmt.Fprintln(stderr, driverFramesOut(interrupted.Traceback, "KeyboardInterrupt"))
 		return exitInterrupted, false
 	case errors.As(err, &failed) && failed.Type == "KeyboardInterrupt":
-		fmt.Fprintln(os.Stderr, driverFramesOut(failed.Traceback, "KeyboardInterrupt"))
+		fmt.Fprintln(stderr, driverFramesOut(failed.Traceback, "KeyboardInterrupt"))
 		return exitInterrupted, false
 	case errors.As(err, &failed) && failed.Type == "SystemExit":
-		return systemExitStatus(os.Stderr, failed.Message), false
+		return systemExitStatus(stderr, failed.Message), false
 	case errors.As(err, &failed):
-		fmt.Fprintln(os.Stderr, driverFramesOut(failed.Traceback, failed.Error()))
+		fmt.Fprintln(stderr, driverFramesOut(failed.Traceback, failed.Error()))
 		return exitFailed, false
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: %v\n", spec.prog, err)
+		fmt.Fprintf(stderr, "%s: %v\n", spec.prog, err)
 		return exitFailed, false
 	}
 	if n, ok := res.(int64); ok {
