@@ -86,8 +86,11 @@ type pythonSpec struct {
 	help    bool
 }
 
-// errPythonUsage marks a bad python command line.
-var errPythonUsage = errors.New("bad usage")
+// pythonUsageError is a bad python command line: its message is the
+// first of the three lines python3 prints (exit status 2).
+type pythonUsageError struct{ msg string }
+
+func (e *pythonUsageError) Error() string { return e.msg }
 
 // cmdPython is `subinterp python`.
 func cmdPython(args []string, stdout, stderr io.Writer) int {
@@ -110,7 +113,7 @@ func runPython(invokedAs string, args []string, stdout, stderr io.Writer) int {
 	}
 	spec, err := parsePython(prog, args)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", prog, strings.TrimPrefix(err.Error(), errPythonUsage.Error()+": "))
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		fmt.Fprintf(stderr, "usage: %s [option] ... [-c cmd | -m mod | file | -] [arg] ...\n", prog)
 		fmt.Fprintf(stderr, "Try `%s -h' for more information.\n", prog)
 		return exitUsage
@@ -151,11 +154,11 @@ func buildLine() string {
 // parsePython parses python3's command line: short options cluster (-Bc
 // CODE), -c, -m, -W and -X take the rest of their word or the next one,
 // and -c, -m, FILE and - end the options; what follows goes to sys.argv.
-// Errors wrap errPythonUsage.
+// Errors are *pythonUsageError.
 func parsePython(prog string, args []string) (pythonSpec, error) {
 	spec := pythonSpec{prog: prog, kind: "default"}
 	bad := func(format string, a ...any) (pythonSpec, error) {
-		return spec, fmt.Errorf("%w: %s", errPythonUsage, fmt.Sprintf(format, a...))
+		return spec, &pythonUsageError{fmt.Sprintf(format, a...)}
 	}
 	i := 0
 	for ; i < len(args); i++ {
@@ -480,7 +483,10 @@ func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
 	// (KeyboardInterrupt), a second one too.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
+	defer func() {
+		signal.Stop(sigs)
+		close(sigs) // no more deliveries after Stop: ends the goroutine
+	}()
 	go func() {
 		for range sigs {
 			_ = main.Interrupt()

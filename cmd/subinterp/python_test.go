@@ -89,6 +89,11 @@ func TestPythonUsageErrors(t *testing.T) {
 			assert.Equal(t, "python3: "+tc.want, lines[0])
 			assert.Equal(t, "usage: python3 [option] ... [-c cmd | -m mod | file | -] [arg] ...", lines[1])
 			assert.Equal(t, "Try `python3 -h' for more information.", lines[2])
+
+			_, err := parsePython("python3", tc.args)
+			var usage *pythonUsageError
+			require.ErrorAs(t, err, &usage)
+			assert.Equal(t, tc.want, usage.Error())
 		})
 	}
 	// Through the subcommand the messages name it.
