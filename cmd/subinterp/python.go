@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"unicode"
 
@@ -480,9 +481,13 @@ func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
 	}
 
 	// Go owns the signals: Ctrl-C interrupts the main interpreter's code
-	// (KeyboardInterrupt), a second one too.
+	// (KeyboardInterrupt), and once the program is over, the wait for the
+	// interpreters' threads at the end.
+	endCtx, giveUp := context.WithCancel(ctx)
+	defer giveUp()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
+	var ending atomic.Bool
 	defer func() {
 		signal.Stop(sigs)
 		close(sigs) // no more deliveries after Stop: ends the goroutine
@@ -490,6 +495,9 @@ func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
 	go func() {
 		for range sigs {
 			_ = main.Interrupt()
+			if ending.Load() {
+				giveUp()
+			}
 		}
 	}()
 
@@ -504,9 +512,15 @@ func execPython(spec pythonSpec, executable string, stderr io.Writer) int {
 	} else if status == exitOK {
 		status = st
 	}
-	if err := rt.Finalize(); err != nil {
+	// As python3 at exit, the interpreters' non-daemon threads are waited
+	// for as long as they run (Ctrl-C gives up).
+	ending.Store(true)
+	if err := rt.FinalizeContext(endCtx); err != nil {
 		fmt.Fprintf(stderr, "%s: ending CPython: %v\n", spec.prog, err)
-		if status == exitOK {
+		switch {
+		case endCtx.Err() != nil:
+			status = exitInterrupted
+		case status == exitOK:
 			status = 120 // python3's status when finalization fails
 		}
 	}

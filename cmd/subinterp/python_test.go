@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -451,4 +452,47 @@ interp.close()
 	r := runPythonBinary(t, dir, "", "main.py")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "NotShareableError: True\n[]\n", r.stdout)
+}
+
+// TestPythonEndWaitsForThreads: as python3, the end waits for the
+// non-daemon threads of the interpreters the program made (here one that
+// never ends), and Ctrl-C gives up on them: status 130, naming them.
+func TestPythonEndWaitsForThreads(t *testing.T) {
+	script := `from subinterp import interpreters
+import atexit
+interp = interpreters.create()
+interp.exec("import threading, time\nthreading.Thread(target=time.sleep, args=(3600,), name='sleeper').start()")
+atexit.register(lambda: print("ready", flush=True))
+`
+	cmd := exec.Command(binary, "python", "-c", script)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	ready, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, stderr.String())
+	require.Equal(t, "ready\n", ready)
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// A Ctrl-C that lands before the end has begun interrupts the atexit
+	// call instead; the next one gives up the wait.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for err == nil {
+		select {
+		case err = <-exited:
+			if err == nil {
+				t.Fatal("the command ended with status 0 while a thread still ran")
+			}
+		case <-tick.C:
+			_ = cmd.Process.Signal(syscall.SIGINT)
+		}
+	}
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr, stderr.String())
+	assert.Equal(t, exitInterrupted, exitErr.ExitCode(), stderr.String())
+	assert.Contains(t, stderr.String(), "subinterp python: ending CPython:")
+	assert.Contains(t, stderr.String(), "sleeper")
 }
