@@ -185,7 +185,16 @@ func TestPythonLink(t *testing.T) {
 // runPythonBinary runs `subinterp python args...` with stdin.
 func runPythonBinary(t *testing.T, dir, stdin string, args ...string) result {
 	t.Helper()
-	return runCommand(t, exec.Command(binary, append([]string{"python"}, args...)...), dir, stdin)
+	return runCommand(t, pythonCommand(t, args...), dir, stdin)
+}
+
+// pythonCommand is `subinterp python args...` with a cache of its own, so
+// the python3 link made for sys.executable goes into the test's temporary
+// directory, not the user's cache.
+func pythonCommand(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, append([]string{"python"}, args...)...)
+	cmd.Env = append(os.Environ(), "SUBINTERP_CACHE="+t.TempDir())
+	return cmd
 }
 
 // runCommand runs cmd in dir with stdin and returns what it did.
@@ -410,7 +419,7 @@ if __name__ == "__main__":
 // TestPythonCtrlC: SIGINT raises KeyboardInterrupt in the program, which
 // exits with 130 and the traceback.
 func TestPythonCtrlC(t *testing.T) {
-	cmd := exec.Command(binary, "python", "-c", "print('ready', flush=True)\nwhile True:\n    pass\n")
+	cmd := pythonCommand(t, "-c", "print('ready', flush=True)\nwhile True:\n    pass\n")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr bytes.Buffer
@@ -464,7 +473,7 @@ interp = interpreters.create()
 interp.exec("import threading, time\nthreading.Thread(target=time.sleep, args=(3600,), name='sleeper').start()")
 atexit.register(lambda: print("ready", flush=True))
 `
-	cmd := exec.Command(binary, "python", "-c", script)
+	cmd := pythonCommand(t, "-c", script)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr bytes.Buffer
