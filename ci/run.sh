@@ -16,7 +16,7 @@ step "make bench-quick (smoke test: every mode runs)"
 make bench-quick
 step "make soak-ci (RSS, lost interrupts, replacements under churn, cancellations and channel traffic)"
 make soak-ci
-step "make test-cpython-suite (CPython's own test_interpreters suites against subinterp.interpreters)"
+step "make test-cpython-suite (CPython's own test_interpreters suites against subinterp.interpreters; 3.14's also on a real 3.14)"
 make test-cpython-suite
 step "make test-matrix (3.13 release ran in make test)"
 make test-matrix LEGS="3.13-debug 3.12 3.14 3.14-debug 3.15 3.15-debug"
