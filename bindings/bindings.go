@@ -244,13 +244,14 @@ func Call(fn string, args []byte, oob [][]byte, kwargs []byte) ([]byte, error) {
 	return encodeAndRelease(res, "result of "+fn)
 }
 
-// CallPickled is Call for the PEP 734 layer: the result's unshareable
-// parts are pickled (an error wrapping channel.ErrNotShareable when that
-// fails).
+// CallPickled is Call for the PEP 734 layer's trampolines (fn names one
+// of subinterp.interpreters' functions, resolved once per interpreter), with
+// no keyword arguments: the result's unshareable parts are pickled (an
+// error wrapping channel.ErrNotShareable when that fails).
 func CallPickled(fn string, args []byte) ([]byte, error) {
 	f, fn2 := cstr(fn)
 	a, an := cbytes(args)
-	res := C.si_call(f, fn2, a, an, nil, 0, nil, 0) // no out-of-band bytes, no keyword arguments
+	res := C.si_call_trampoline(f, fn2, a, an)
 	if res == nil {
 		return nil, takeException()
 	}

@@ -58,6 +58,11 @@ typedef struct {
     /* Compiled code of recent Exec and Eval sources (exec.c), one dict per
      * start symbol: bytes source -> code object. */
     PyObject *code_cache[2];
+    /* copyreg.dispatch_table, looked up once (codec.c: global_name). */
+    PyObject *copyreg_dispatch;
+    /* What the PEP 734 layer's trampoline names resolve to (exec.c:
+     * si_call_trampoline). */
+    PyObject *trampolines;
 } module_state;
 
 /* A buffer of a received message, handed to the decoder. */
@@ -74,12 +79,14 @@ Py_ssize_t si_encode_into(PyObject *obj, int flags, PyObject *side, char *out, P
 PyObject *si_decode(const char *data, Py_ssize_t len);
 PyObject *si_decode_bufs(const char *data, Py_ssize_t len, si_buf *bufs, int nbufs);
 PyObject *si_decode_args(const char *data, Py_ssize_t len, const si_buf *oob, int noob);
+int si_by_reference(PyObject *obj);
 
 /* exec.c: running code in the current interpreter's __main__. */
 int si_exec(const char *src, Py_ssize_t len, const char *bind, Py_ssize_t bindlen);
 PyObject *si_eval(const char *src, Py_ssize_t len);
 PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen,
                   const si_buf *oob, int noob, const char *kw, Py_ssize_t kwlen);
+PyObject *si_call_trampoline(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen);
 int si_error_info(PyObject **type_name, PyObject **message, PyObject **traceback);
 int si_redirect(uintptr_t out, uintptr_t err, PyObject **saved, int *adopted);
 #define SI_ADOPTED_OUT 1 /* si_redirect: a writer object owns the stdout handle */

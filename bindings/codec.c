@@ -124,9 +124,243 @@ static PyObject *with_main_file(PyObject *data) {
     return out;
 }
 
+/* ---- Objects pickled by reference ------------------------------------
+ *
+ * pickle saves a function, a builtin or a class as a reference, "module" +
+ * "qualname", which the receiver looks up. PEP 734's call() sends its
+ * callable that way on every call and the executor on every task; the
+ * pickler and unpickler cost about 3 us of such a call's 10 (their setup
+ * and memo, cold in a thread that just woke up), for 40 bytes. So such an
+ * object is written here as exactly the pickle pickle.dumps(obj, 4) makes,
+ * after the same checks (the name leads back to the same object), and a
+ * pickle of exactly that shape is read by looking the name up as the
+ * unpickler does. Anything else, and any check that fails, goes through
+ * the pickle module, which also gives the errors. */
+
+/* walk_qualname returns the object the dotted name qual leads to from
+ * start (a new reference), or NULL with an exception. "<locals>" never
+ * leads anywhere (pickle refuses it too). */
+static PyObject *walk_qualname(PyObject *start, PyObject *qual) {
+    Py_ssize_t len = PyUnicode_GET_LENGTH(qual), from = 0;
+    PyObject *cur = Py_NewRef(start);
+    while (cur != NULL && from <= len) {
+        Py_ssize_t dot = PyUnicode_FindChar(qual, '.', from, len, 1);
+        if (dot == -2) {
+            Py_CLEAR(cur);
+            break;
+        }
+        Py_ssize_t stop = dot < 0 ? len : dot;
+        PyObject *part = (from == 0 && stop == len) ? Py_NewRef(qual) : PyUnicode_Substring(qual, from, stop);
+        if (part != NULL && (PyUnicode_GET_LENGTH(part) == 0 ||
+                             PyUnicode_CompareWithASCIIString(part, "<locals>") == 0)) {
+            PyErr_Format(PyExc_AttributeError, "cannot follow %R", qual);
+            Py_CLEAR(part);
+        }
+        Py_SETREF(cur, part ? PyObject_GetAttr(cur, part) : NULL);
+        Py_XDECREF(part);
+        from = stop + 1;
+    }
+    return cur;
+}
+
+/* global_name returns obj's (module, qualname) as new str references when
+ * pickle would save obj by reference and the name leads back to obj now;
+ * 0 (no exception) when the pickle module must decide. */
+static int global_name(PyObject *obj, PyObject **modname, PyObject **qualname) {
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == &PyCFunction_Type) {
+        /* A builtin method of an object pickles as getattr(obj, name);
+         * only module-level builtins are references. copyreg may hold a
+         * reducer for builtins (the pickler asks it first). */
+        PyObject *self = PyCFunction_GET_SELF(obj);
+        if (self != NULL && !PyModule_Check(self)) {
+            return 0;
+        }
+        module_state *st = si_state();
+        if (st == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (st->copyreg_dispatch == NULL) {
+            PyObject *copyreg = PyImport_ImportModule("copyreg");
+            st->copyreg_dispatch = copyreg ? PyObject_GetAttrString(copyreg, "dispatch_table") : NULL;
+            Py_XDECREF(copyreg);
+            if (st->copyreg_dispatch == NULL) {
+                PyErr_Clear();
+                return 0;
+            }
+        }
+        int has = PyDict_Check(st->copyreg_dispatch) ? PyDict_Contains(st->copyreg_dispatch, (PyObject *)tp) : 1;
+        if (has != 0) {
+            PyErr_Clear();
+            return 0;
+        }
+    } else if (tp != &PyFunction_Type && tp != &PyType_Type) {
+        return 0;
+    }
+    PyObject *qual = NULL, *m = NULL, *cur = NULL;
+    PyObject *mod = PyObject_GetAttrString(obj, "__module__");
+    if (mod == NULL || !PyUnicode_CheckExact(mod) ||
+        (qual = PyObject_GetAttrString(obj, "__qualname__")) == NULL || !PyUnicode_CheckExact(qual)) {
+        goto no;
+    }
+    m = PyImport_GetModule(mod);
+    if (m == NULL) {
+        goto no; /* not imported: pickle imports it */
+    }
+    cur = walk_qualname(m, qual);
+    if (cur == NULL) {
+        goto no;
+    }
+    if (cur != obj) {
+        goto no;
+    }
+    Py_DECREF(cur);
+    Py_DECREF(m);
+    *modname = mod;
+    *qualname = qual;
+    return 1;
+no:
+    PyErr_Clear();
+    Py_XDECREF(cur);
+    Py_XDECREF(m);
+    Py_XDECREF(mod);
+    Py_XDECREF(qual);
+    return 0;
+}
+
+/* si_by_reference reports whether pickle would save obj as a reference
+ * that leads back to it now (a function, builtin or class reachable by its
+ * module and qualname); 0 also when only the pickle module can tell. */
+int si_by_reference(PyObject *obj) {
+    PyObject *mod, *qual;
+    if (!global_name(obj, &mod, &qual)) {
+        return 0;
+    }
+    Py_DECREF(mod);
+    Py_DECREF(qual);
+    return 1;
+}
+
+/* The opcodes of a protocol-4 pickle of a global. */
+#define PK_PROTO 0x80
+#define PK_FRAME 0x95
+#define PK_SHORT_BINUNICODE 0x8c
+#define PK_MEMOIZE 0x94
+#define PK_STACK_GLOBAL 0x93
+#define PK_STOP '.'
+
+/* global_pickle returns pickle.dumps(obj, 4) of an object pickled by
+ * reference, or NULL with no exception when obj is not one. */
+static PyObject *global_pickle(PyObject *obj) {
+    PyObject *mod, *qual;
+    if (!global_name(obj, &mod, &qual)) {
+        return NULL;
+    }
+    Py_ssize_t ml, ql;
+    const char *ms = PyUnicode_AsUTF8AndSize(mod, &ml);
+    const char *qs = ms ? PyUnicode_AsUTF8AndSize(qual, &ql) : NULL;
+    PyObject *res = NULL;
+    if (qs != NULL && ml < 256 && ql < 256) {
+        Py_ssize_t body = 2 + ml + 1 + 2 + ql + 1 + 1 + 1 + 1;
+        res = PyBytes_FromStringAndSize(NULL, 11 + body);
+        if (res != NULL) {
+            unsigned char *p = (unsigned char *)PyBytes_AS_STRING(res);
+            *p++ = PK_PROTO;
+            *p++ = 4;
+            *p++ = PK_FRAME;
+            for (int i = 0; i < 8; i++) {
+                *p++ = (unsigned char)((uint64_t)body >> (8 * i));
+            }
+            *p++ = PK_SHORT_BINUNICODE;
+            *p++ = (unsigned char)ml;
+            memcpy(p, ms, (size_t)ml);
+            p += ml;
+            *p++ = PK_MEMOIZE;
+            *p++ = PK_SHORT_BINUNICODE;
+            *p++ = (unsigned char)ql;
+            memcpy(p, qs, (size_t)ql);
+            p += ql;
+            *p++ = PK_MEMOIZE;
+            *p++ = PK_STACK_GLOBAL;
+            *p++ = PK_MEMOIZE;
+            *p++ = PK_STOP;
+        }
+    }
+    PyErr_Clear(); /* surrogates in a name, or no memory: pickle decides */
+    Py_DECREF(mod);
+    Py_DECREF(qual);
+    return res;
+}
+
+/* global_load returns the object a pickle of exactly global_pickle's shape
+ * (protocol 4 or 5) names, found as the unpickler's find_class finds it
+ * (after its audit event), or NULL with no exception when the pickle module
+ * must read it (another shape, a module not imported yet, a name that does
+ * not resolve: its error is the one to raise). NULL with an exception: an
+ * audit hook refused. */
+static PyObject *global_load(const unsigned char *s, Py_ssize_t n) {
+    if (n < 11 + 9 || s[0] != PK_PROTO || (s[1] != 4 && s[1] != 5) || s[2] != PK_FRAME) {
+        return NULL;
+    }
+    uint64_t frame = 0;
+    for (int i = 0; i < 8; i++) {
+        frame |= (uint64_t)s[3 + i] << (8 * i);
+    }
+    const unsigned char *p = s + 11, *end = s + n;
+    if (frame != (uint64_t)(n - 11) || *p++ != PK_SHORT_BINUNICODE) {
+        return NULL;
+    }
+    Py_ssize_t ml = *p++;
+    const unsigned char *ms = p;
+    p += ml;
+    if (end - p < 3 || p[0] != PK_MEMOIZE || p[1] != PK_SHORT_BINUNICODE) {
+        return NULL;
+    }
+    p += 2;
+    Py_ssize_t ql = *p++;
+    const unsigned char *qs = p;
+    p += ql;
+    if (end - p != 4 || p[0] != PK_MEMOIZE || p[1] != PK_STACK_GLOBAL || p[2] != PK_MEMOIZE || p[3] != PK_STOP) {
+        return NULL;
+    }
+    PyObject *mod = PyUnicode_DecodeUTF8((const char *)ms, ml, "surrogatepass");
+    PyObject *qual = mod ? PyUnicode_DecodeUTF8((const char *)qs, ql, "surrogatepass") : NULL;
+    PyObject *res = NULL;
+    if (qual == NULL) {
+        PyErr_Clear();
+        goto done;
+    }
+    if (PySys_Audit("pickle.find_class", "OO", mod, qual) < 0) {
+        goto done; /* the hook's exception is the answer */
+    }
+    /* pickle imports the module, then takes it from sys.modules; one
+     * already there is taken as the import system's fast path takes it
+     * (waiting if another thread is still initializing it). */
+    PyObject *m = PyImport_GetModule(mod);
+    if (m == NULL) {
+        PyErr_Clear();
+        goto done;
+    }
+    Py_DECREF(m);
+    m = PyImport_ImportModuleLevelObject(mod, NULL, NULL, NULL, 0);
+    res = m ? walk_qualname(m, qual) : NULL;
+    Py_XDECREF(m);
+    if (res == NULL) {
+        PyErr_Clear();
+    }
+done:
+    Py_XDECREF(mod);
+    Py_XDECREF(qual);
+    return res;
+}
+
 static PyObject *make_pickle(PyObject *obj) {
-    PyObject *dumps = si_pickle_func(0);
-    PyObject *data = dumps ? PyObject_CallOneArg(dumps, obj) : NULL;
+    PyObject *data = global_pickle(obj);
+    if (data == NULL) {
+        PyObject *dumps = si_pickle_func(0);
+        data = dumps ? PyObject_CallOneArg(dumps, obj) : NULL;
+    }
     if (data == NULL || !PyBytes_Check(data)) {
         return data;
     }
@@ -654,6 +888,12 @@ static PyObject *dec(decoder *d, int depth) {
         d->p += n;
         if (tag == 's') {
             return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+        }
+        if (tag == 'p') {
+            PyObject *g = global_load((const unsigned char *)s, n);
+            if (g != NULL || PyErr_Occurred()) {
+                return g;
+            }
         }
         PyObject *b = PyBytes_FromStringAndSize(s, n);
         if (tag == 'b' || b == NULL) {

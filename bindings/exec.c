@@ -328,6 +328,47 @@ PyObject *si_call(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t
     return res;
 }
 
+/* si_call_trampoline is si_call, without keyword arguments, for the PEP
+ * 734 layer's own trampolines (subinterp.interpreters._run_call, ...),
+ * whose resolved object is kept per interpreter in the module state:
+ * resolving a dotted name costs about a microsecond, on every call(). The
+ * layer never rebinds them (a reload re-runs the module in the same
+ * globals, which the kept functions use). */
+PyObject *si_call_trampoline(const char *fn, Py_ssize_t fnlen, const char *args, Py_ssize_t argslen) {
+    si_assert_attached(NULL);
+    module_state *st = si_state();
+    if (st == NULL) {
+        return NULL;
+    }
+    if (st->trampolines == NULL && (st->trampolines = PyDict_New()) == NULL) {
+        return NULL;
+    }
+    PyObject *name = PyUnicode_FromStringAndSize(fn, fnlen);
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *callable = PyDict_GetItemWithError(st->trampolines, name); /* borrowed */
+    if (callable != NULL) {
+        Py_INCREF(callable);
+    } else if (!PyErr_Occurred() && (callable = resolve(fn, fnlen)) != NULL &&
+               PyDict_SetItem(st->trampolines, name, callable) < 0) {
+        Py_CLEAR(callable);
+    }
+    Py_DECREF(name);
+    if (callable == NULL) {
+        return NULL;
+    }
+    PyObject *argv = si_decode_args(args, argslen, NULL, 0);
+    if (argv != NULL && !PyTuple_CheckExact(argv)) {
+        Py_CLEAR(argv);
+        PyErr_SetString(PyExc_TypeError, "call arguments must be a tuple");
+    }
+    PyObject *res = argv ? PyObject_Call(callable, argv, NULL) : NULL;
+    Py_DECREF(callable);
+    Py_XDECREF(argv);
+    return res;
+}
+
 /* qualified_name gives "ZeroDivisionError" for builtins and
  * "module.Qualname" otherwise. */
 static PyObject *qualified_name(PyTypeObject *tp) {

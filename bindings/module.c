@@ -669,6 +669,10 @@ static PyObject *mod_call(PyObject *module, PyObject *args) {
     return subinterpGoCall(id, fn, argv);
 }
 
+static PyObject *mod_by_reference(PyObject *module, PyObject *obj) {
+    return PyBool_FromLong(si_by_reference(obj));
+}
+
 static PyObject *mod_source(PyObject *module, PyObject *name) {
     if (!PyUnicode_Check(name)) {
         return PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
@@ -736,6 +740,9 @@ static PyMethodDef module_methods[] = {
     {"_call", mod_call, METH_VARARGS,
      "_call(id, name, args)\n--\n\nPrivate (PEP 734 layer): call the function name (\"mod.func\") with args "
      "in interpreter id and return its result."},
+    {"_by_reference", mod_by_reference, METH_O,
+     "Private (PEP 734 layer): whether obj is a function, builtin or class that pickles as a reference "
+     "to itself (False also when only pickle can tell)."},
     {"_source", mod_source, METH_O, "Private: the embedded source of a subinterp Python submodule, or None."},
     {"_is_package", mod_is_package, METH_O, "Private: whether an embedded submodule is a package."},
     {"_channel_ends", mod_channel_ends, METH_O, "Private: (RecvChannel, SendChannel) of existing channel id."},
@@ -869,6 +876,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->pickle_loads);
     Py_VISIT(st->code_cache[0]);
     Py_VISIT(st->code_cache[1]);
+    Py_VISIT(st->copyreg_dispatch);
+    Py_VISIT(st->trampolines);
     return 0;
 }
 
@@ -891,6 +900,8 @@ static int module_clear(PyObject *module) {
     Py_CLEAR(st->pickle_loads);
     Py_CLEAR(st->code_cache[0]);
     Py_CLEAR(st->code_cache[1]);
+    Py_CLEAR(st->copyreg_dispatch);
+    Py_CLEAR(st->trampolines);
     return 0;
 }
 

@@ -307,8 +307,11 @@ def _rebuild_function(code, name, qualname, defaults, kwdefaults):
     return fn
 
 
-def _portable_callable(fn):
-    if type(fn) is _types.FunctionType and not _pickles_by_reference(fn) and fn.__closure__ is None:
+def _portable_callable(fn, _FunctionType=_types.FunctionType, _by_reference=_si._by_reference):
+    # _si._by_reference answers for the functions pickle finds by name at
+    # C speed; only the others ask pickle itself (cached per function).
+    if (type(fn) is _FunctionType and fn.__closure__ is None and not _by_reference(fn)
+            and not _pickles_by_reference(fn)):
         return _Code(fn)
     return fn
 

@@ -14,6 +14,7 @@ import threading as _threading
 import weakref as _weakref
 
 import subinterp as _si
+from . import _portable_callable
 
 __all__ = ['InterpreterPoolExecutor', 'BrokenInterpreterPool']
 
@@ -80,7 +81,6 @@ class InterpreterPoolExecutor(_futures.Executor):
             raise ValueError("max_workers must be greater than 0")
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
-        from . import _portable_callable
         self._max_workers = max_workers
         self._prefix = thread_name_prefix or f'InterpreterPoolExecutor-{self._counter()}'
         self._init = None if initializer is None else (_portable_callable(initializer), tuple(initargs))
@@ -98,7 +98,6 @@ class InterpreterPoolExecutor(_futures.Executor):
         """Schedule fn(*args, **kwargs) in a worker interpreter."""
         if isinstance(fn, str):
             raise TypeError('scripts not supported')
-        from . import _portable_callable
         with self._lock:
             if self._broken:
                 raise BrokenInterpreterPool(self._broken)

@@ -56,6 +56,10 @@ UNBOUND = _crossinterp.UnboundItem.singleton('queue', __name__)
 
 _DEFAULT = -1  # the queue's own policy
 
+# This module is imported anew in every interpreter: the id of the one it
+# runs in is a constant here (put() and get() need it for every item).
+_CURRENT_ID = _si._current_id()
+
 
 def _serialize_unbound(unbound):
     if unbound is UNBOUND:
@@ -213,7 +217,7 @@ class Queue:
             syncobj = self._syncobj
         if syncobj and not _is_shareable(obj):
             raise _si.NotShareableError(f'{type(obj).__name__} object is not shareable')
-        return (_si._current_id(), flag, obj)
+        return (_CURRENT_ID, flag, obj)
 
     def put(self, obj, block=True, timeout=None, *, unbounditems=None, syncobj=None, unbound=None):
         """Add the object to the queue.
@@ -235,8 +239,12 @@ class Queue:
             unbounditems = unbound
         if not block:
             return self.put_nowait(obj, unbounditems=unbounditems, syncobj=syncobj)
-        timeout = _timeout(timeout)
-        item = self._item(obj, unbounditems, syncobj)
+        if timeout is not None:
+            timeout = _timeout(timeout)
+        if unbounditems is None and syncobj is None and not self._syncobj:
+            item = (_CURRENT_ID, _DEFAULT, obj)  # the common case, without _item()
+        else:
+            item = self._item(obj, unbounditems, syncobj)
         try:
             self._send._put(item, timeout)
         except TimeoutError:
@@ -267,19 +275,22 @@ class Queue:
         """
         if not block:
             return self.get_nowait()
-        timeout = _timeout(timeout)
-        # Items skipped (UNBOUND_REMOVE) must not stretch the wait.
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None
+        if timeout is not None:
+            # Items skipped (UNBOUND_REMOVE) must not stretch the wait.
+            deadline = time.monotonic() + _timeout(timeout)
         while True:
             if deadline is not None:
                 timeout = max(0.0, deadline - time.monotonic())
             try:
-                item = self._recv.recv(timeout)
+                interpid, flag, obj = self._recv.recv(timeout)
             except TimeoutError:
                 raise QueueEmpty('queue is empty') from None
             except (_si.ChannelClosedError, _si.ChannelNotFoundError) as exc:
                 raise QueueNotFoundError(str(exc)) from None
-            found, obj = self._resolve(item)
+            if interpid == _CURRENT_ID or _interp_exists(interpid):
+                return obj  # the common case, without _resolve()
+            found, obj = self._resolve((interpid, flag, obj))
             if found:
                 return obj
 
@@ -298,7 +309,7 @@ class Queue:
 
     def _resolve(self, item):
         interpid, flag, obj = item
-        if interpid == _si._current_id() or _si._interp_exists(interpid):
+        if interpid == _CURRENT_ID or _interp_exists(interpid):
             return True, obj
         if flag == _DEFAULT:
             flag = self._flag
@@ -308,6 +319,7 @@ class Queue:
 
 
 _EMPTY = object()
+_interp_exists = _si._interp_exists
 
 
 def _is_shareable(obj):
