@@ -95,6 +95,11 @@ type Options struct {
 	// run is: for a progress bar (cmd/subinterp draws one on a terminal).
 	// It is called from one goroutine at a time.
 	OnProgress func(Progress)
+	// SelfPeer is the command that runs PeerMain in a fresh process (this
+	// binary re-executing itself), to which peers.py's path and arguments
+	// are appended: the peer of ModeSubinterpInterpreters, which needs
+	// subinterp's embedded runtime. Empty: that mode is unavailable.
+	SelfPeer []string
 	// MemoryProbe is the command that runs MemoryProbeMain in a fresh
 	// process (this binary re-executing itself), to which the mode and the
 	// worker count are appended. The subinterp modes' memory per worker is
@@ -299,6 +304,13 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		switch mode {
 		case ModeOwnGIL, ModeSharedGIL:
 			part = runSubinterp(ctx, rt, mode, dir, mp, pr, opts.MemoryProbe)
+		case ModeSubinterpInterpreters:
+			self, err := selfPeerCmd(opts.SelfPeer, dir)
+			if err != nil {
+				part.unavailable = err.Error()
+				break
+			}
+			part = runPeer(ctx, self, mode, mp, pr)
 		case ModeThreadsFreeThreaded, ModeSequentialFreeThreaded:
 			if opts.FreeThreadedPython == "" {
 				part.unavailable = opts.FreeThreadedMissing

@@ -81,7 +81,7 @@ func TestFinish(t *testing.T) {
 }
 
 func TestGoals(t *testing.T) {
-	rep := &Report{CPUs: 2, Workers: []int{1, 2},
+	rep := &Report{Python: "3.14.1", CPUs: 2, Workers: []int{1, 2},
 		Workloads: []WorkloadInfo{{Name: "nbody", CPUBound: true}, {Name: "fannkuch", CPUBound: true}, {Name: "tiny"}},
 		Results: []Result{
 			{Workload: "nbody", Mode: ModeOwnGIL, Workers: 2, Tasks: 8, Speedup: 1.95, RSSMBPerWorker: 4},
@@ -91,6 +91,7 @@ func TestGoals(t *testing.T) {
 			{Workload: "tiny", Mode: ModeOwnGIL, Workers: 2, Tasks: 1000, WallSeconds: Stats{Median: 0.005}},
 			{Workload: "tiny", Mode: ModeProcessPoolExecutor, Workers: 2, Tasks: 1000, WallSeconds: Stats{Median: 0.1}},
 			{Workload: "tiny", Mode: ModeCPythonInterpreters, Workers: 2, Tasks: 1000, WallSeconds: Stats{Median: 0.004}},
+			{Workload: "tiny", Mode: ModeSubinterpInterpreters, Workers: 2, Tasks: 1000, WallSeconds: Stats{Median: 0.0004}},
 		},
 		Startup: []Startup{{Mode: ModeOwnGIL, MsPerWorker: 15}, {Mode: ModeForkserver, MsPerWorker: 60},
 			{Mode: StartupWithSpares(ModeOwnGIL), MsPerWorker: 0.4}, {Mode: ModeFork, MsPerWorker: 7.7}},
@@ -111,6 +112,8 @@ func TestGoals(t *testing.T) {
 	assert.Contains(t, spare.Measured, "0.40 ms vs 7.7 ms (19.2× faster)")
 	assert.True(t, byName["per-task overhead (tiny, 2 workers) vs process-pool-executor"].Met)
 	assert.False(t, byName["per-task overhead (tiny, 2 workers) vs cpython-interpreters"].Met)
+	dropIn := byName["subinterp-interpreters per-task overhead (tiny, 2 workers) vs cpython-interpreters"]
+	assert.True(t, dropIn.Met, dropIn.Measured)
 	rt := byName["small-message round trip (1024 B)"]
 	assert.True(t, rt.Met, rt.Measured)
 	rss := byName["RSS per worker"]

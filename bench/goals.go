@@ -16,8 +16,12 @@ func evaluateGoals(rep *Report) []Goal {
 		speedupGoal(rep),
 		startupGoal(rep),
 		spareStartupGoal(rep),
-		tinyGoal(rep, ModeProcessPoolExecutor, 10),
-		tinyGoal(rep, ModeCPythonInterpreters, 1),
+		tinyGoal(rep, ModeOwnGIL, ModeProcessPoolExecutor, 10),
+		tinyGoal(rep, ModeOwnGIL, ModeCPythonInterpreters, 1),
+		// The drop-in executor against the one it stands in for (issue
+		// 12): on CPython 3.14+, where cpython-interpreters is
+		// InterpreterPoolExecutor too.
+		tinyGoal(rep, ModeSubinterpInterpreters, ModeCPythonInterpreters, 10),
 		roundtripGoal(rep),
 		rssGoal(rep),
 	}
@@ -148,21 +152,28 @@ func startupOf(rep *Report, mode string) (float64, bool) {
 	return 0, false
 }
 
-// tinyGoal: the own-GIL pool's per-task overhead (the tiny workload's wall
-// time per task, with the most workers) is at most 1/factor of peer's
-// (factor 1: below it).
-func tinyGoal(rep *Report, peer string, factor float64) Goal {
+// tinyGoal: mode's per-task overhead (the tiny workload's wall time per
+// task, with the most workers) is at most 1/factor of peer's (factor 1:
+// below it).
+func tinyGoal(rep *Report, mode, peer string, factor float64) Goal {
 	workers := slices.Max(append([]int{0}, rep.Workers...))
 	g := Goal{Name: fmt.Sprintf("per-task overhead (tiny, %d workers) vs %s", workers, peer)}
+	if mode != ModeOwnGIL {
+		g.Name = fmt.Sprintf("%s per-task overhead (tiny, %d workers) vs %s", mode, workers, peer)
+	}
 	if factor == 1 {
 		g.Want = "below " + peer
 	} else {
 		g.Want = fmt.Sprintf("≤ 1/%g of %s", factor, peer)
 	}
-	ours, ok1 := row(rep, "tiny", ModeOwnGIL, workers)
+	ours, ok1 := row(rep, "tiny", mode, workers)
 	theirs, ok2 := row(rep, "tiny", peer, workers)
 	if !ok1 || !ok2 {
-		g.Measured = "missing: " + missing(map[string]bool{ModeOwnGIL: ok1, peer: ok2})
+		g.Measured = "missing: " + missing(map[string]bool{mode: ok1, peer: ok2})
+		return g
+	}
+	if mode == ModeSubinterpInterpreters && !atLeast314(rep.Python) {
+		g.Measured = fmt.Sprintf("%s is an InterpreterPoolExecutor from CPython 3.14 on; this is %s", peer, rep.Python)
 		return g
 	}
 	a, b := perTaskMicros(ours), perTaskMicros(theirs)
@@ -174,6 +185,15 @@ func tinyGoal(rep *Report, peer string, factor float64) Goal {
 	}
 	g.Measured = fmt.Sprintf("%.1f µs vs %.1f µs per task (%s)", a, b, comparison(a, b, "less", "more"))
 	return g
+}
+
+// atLeast314 reports whether version ("3.14.1") is CPython 3.14 or newer.
+func atLeast314(version string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 3 || (major == 3 && minor >= 14)
 }
 
 // perTaskMicros is a row's median wall time per task in µs.

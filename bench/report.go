@@ -19,6 +19,12 @@ const (
 	ModeSpawn      = "multiprocessing-spawn"
 	// ModeProcessPoolExecutor is concurrent.futures.ProcessPoolExecutor.
 	ModeProcessPoolExecutor = "process-pool-executor"
+	// ModeSubinterpInterpreters is this project's drop-in for CPython
+	// 3.14's concurrent.interpreters: subinterp.interpreters'
+	// InterpreterPoolExecutor(N), driven by peers.py as it drives CPython's
+	// own executor (ModeCPythonInterpreters), in this binary's embedded
+	// runtime (Options.SelfPeer).
+	ModeSubinterpInterpreters = "subinterp-interpreters"
 	// ModeCPythonInterpreters is the interpreters API that ships with the
 	// Python in use (concurrent.interpreters on 3.14+,
 	// test.support.interpreters on 3.13).
@@ -44,7 +50,7 @@ const (
 var Modes = []string{
 	ModeOwnGIL, ModeSharedGIL, ModeThreads,
 	ModeFork, ModeForkserver, ModeSpawn, ModeProcessPoolExecutor,
-	ModeCPythonInterpreters, ModeThreadsFreeThreaded, ModeSequentialFreeThreaded,
+	ModeSubinterpInterpreters, ModeCPythonInterpreters, ModeThreadsFreeThreaded, ModeSequentialFreeThreaded,
 	ModeSequential,
 }
 

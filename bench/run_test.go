@@ -20,6 +20,9 @@ import (
 var testRuntime *cpython.Runtime
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == testPeerFlag {
+		os.Exit(testPeerMain(os.Args[2:]))
+	}
 	testutil.Main(m, func() (func() error, error) {
 		rt, err := cpython.Initialize(cpython.RuntimeOptions{})
 		if err != nil {
@@ -140,7 +143,7 @@ func TestRunSmall(t *testing.T) {
 		sizes[r.Mode]++
 	}
 	assert.Equal(t, map[string]int{ModeOwnGIL: 2, ModeSharedGIL: 2, ModeThreads: 2, ModeMultiprocessingPipe: 2}, sizes)
-	assert.Len(t, rep.Goals, 7)
+	assert.Len(t, rep.Goals, 8)
 	assert.Contains(t, progressOut.String(), "bench: subinterp-own-gil: nbody, 2 workers: median")
 }
 

@@ -69,6 +69,12 @@ Modes:
                                 workers that die: see _wait)
   process-pool-executor       ProcessPoolExecutor(N).map(..., chunksize=1)
                               with this Python's default start method
+  subinterp-interpreters      subinterp.interpreters.InterpreterPoolExecutor(N),
+                              subinterp's drop-in for 3.14's, driven as
+                              cpython-interpreters drives that one: only
+                              inside subinterp's embedded runtime (`subinterp
+                              bench` runs this file there), unavailable in a
+                              plain python3.X
   cpython-interpreters        3.14+: InterpreterPoolExecutor(N); 3.13: N
                               test.support.interpreters interpreters, each
                               run by one thread of a ThreadPoolExecutor(N)
@@ -100,7 +106,7 @@ A latency mode this Python lacks says so in its hello line.
 Memory: rss_mb_per_worker / pss_mb_per_worker are, for process modes, the
 mean VmRSS (/proc/PID/status) and Pss (/proc/PID/smaps_rollup) of the
 worker processes after the timed runs; for in-process modes (threads,
-cpython-interpreters), how much this process grew from before the pool was
+subinterp-interpreters, cpython-interpreters), how much this process grew from before the pool was
 made to after it was warmed, divided by the worker count; 0 for
 sequential. null where /proc cannot tell.
 
@@ -749,22 +755,47 @@ from test.support.interpreters import queues as _queues
     class InterpreterPoolBackend(ThreadsBackend):
         """CPython 3.14+'s concurrent.futures.InterpreterPoolExecutor(N):
         a thread per worker, each with its own interpreter; functions and
-        arguments travel pickled. (Written for 3.14 and not run on this
-        machine, which has no 3.14.)"""
+        arguments travel pickled."""
+
+        @staticmethod
+        def _executor():
+            from concurrent.futures import InterpreterPoolExecutor
+
+            return InterpreterPoolExecutor
 
         def __init__(self, workers):
             import site
-            from concurrent.futures import InterpreterPoolExecutor
 
             self.workers = workers
             # The initializer runs in each new interpreter and must travel
             # pickled: site.addsitedir pickles by reference, its argument
             # is a str, and it puts this directory on sys.path.
-            self.pool = InterpreterPoolExecutor(workers, initializer=site.addsitedir,
-                                                initargs=(_HERE,))
+            self.pool = self._executor()(workers, initializer=site.addsitedir, initargs=(_HERE,))
 
         @staticmethod
         def unavailable():
+            return None
+
+    class SubinterpInterpretersBackend(InterpreterPoolBackend):
+        """subinterp.interpreters.InterpreterPoolExecutor(N), the drop-in
+        for 3.14's, with the same workloads, initializer and calls: its
+        workers are interpreters of subinterp's runtime (own GIL, own OS
+        thread) fed through Go-memory channels."""
+
+        @staticmethod
+        def _executor():
+            from subinterp.interpreters import InterpreterPoolExecutor
+
+            return InterpreterPoolExecutor
+
+        @staticmethod
+        def unavailable():
+            try:
+                import subinterp.interpreters  # noqa: F401
+            except ImportError:
+                return ("subinterp.interpreters exists only inside subinterp's embedded "
+                        "runtime: `subinterp bench --mode subinterp-interpreters` runs "
+                        "this file there")
             return None
 
 
@@ -833,6 +864,7 @@ from test.support.interpreters import queues as _queues
         "multiprocessing-forkserver": lambda: ForkserverBackend,
         "multiprocessing-spawn": lambda: SpawnBackend,
         "process-pool-executor": lambda: ProcessPoolExecutorBackend,
+        "subinterp-interpreters": lambda: SubinterpInterpretersBackend,
         "cpython-interpreters": _interpreters_backend,
         "multiprocessing-pipe": lambda: PipeBackend,
         "threads-free-threaded": lambda: FreeThreadedThreadsBackend,
@@ -1068,7 +1100,7 @@ from test.support.interpreters import queues as _queues
         import concurrent.futures.thread  # noqa: F401
 
         if backend in (SequentialBackend, ThreadsBackend, InterpreterPoolBackend,
-                       Interpreters313Backend, FreeThreadedSequentialBackend,
+                       SubinterpInterpretersBackend, Interpreters313Backend, FreeThreadedSequentialBackend,
                        FreeThreadedThreadsBackend):
             return
         import concurrent.futures.process  # noqa: F401
@@ -1277,8 +1309,15 @@ from test.support.interpreters import queues as _queues
 
     def main(argv):
         """Run the plan; return the exit status."""
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
+        try:
+            signal.signal(signal.SIGTERM, _on_signal)
+            signal.signal(signal.SIGINT, _on_signal)
+        except RuntimeError:
+            # Inside subinterp's embedded runtime (the subinterp-interpreters
+            # mode), Go owns the signals and refuses signal.signal: the
+            # process has no pools of processes to tear down, and is killed
+            # by the bench that started it.
+            pass
         try:
             try:
                 plan = read_plan(argv)

@@ -28,7 +28,9 @@ task: per-task overhead), transfer (1 MiB sent to a worker and back).
 
 Modes: subinterp-own-gil and subinterp-shared-gil (this project's pool,
 in this process), threads, multiprocessing-fork, multiprocessing-forkserver,
-multiprocessing-spawn, process-pool-executor, cpython-interpreters (the
+multiprocessing-spawn, process-pool-executor, subinterp-interpreters
+(subinterp.interpreters' InterpreterPoolExecutor, this project's drop-in
+for CPython 3.14's, in this binary's runtime), cpython-interpreters (the
 interpreters API of the Python in use), threads-free-threaded and
 sequential-free-threaded (threads, and the baseline, in a free-threaded
 build: PEP 703) and sequential (the baseline). The peers run as plain
@@ -77,6 +79,9 @@ type benchSpec struct {
 	memoryProbe  bool
 	probeMode    string
 	probeWorkers int
+	// peerArgs is set in the child process that runs peers.py in this
+	// binary's runtime (bench.PeerMain): its path and arguments.
+	peerArgs []string
 }
 
 // cmdBench is `subinterp bench`.
@@ -105,8 +110,16 @@ func parseBench(args []string, stderr io.Writer) (spec benchSpec, code int, done
 	fs.StringVar(&spec.mdPath, "markdown", "", "write the report as a Markdown document to `FILE`")
 	fs.BoolVar(&spec.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&spec.memoryProbe, "internal-memory-probe", false, "measure one pool's memory per worker: args MODE WORKERS (bench runs itself this way)")
+	peer := fs.Bool("internal-peer", false, "run peers.py: args PATH [ARG...] in this binary's runtime (bench runs itself this way for subinterp-interpreters)")
 	if code, done := parseFlags(fs, args); done {
 		return spec, code, true
+	}
+	if *peer {
+		if fs.NArg() == 0 {
+			return spec, usageError(stderr, "bench", "--internal-peer takes PATH [ARG...]"), true
+		}
+		spec.peerArgs = fs.Args()
+		return spec, exitOK, false
 	}
 	if spec.memoryProbe {
 		if fs.NArg() != 2 {
@@ -169,6 +182,13 @@ func execBench(spec benchSpec, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer m.finish(false)
+	if spec.peerArgs != nil {
+		status, err := bench.PeerMain(m.ctx, m.rt, spec.peerArgs)
+		if err != nil {
+			return m.fail(err)
+		}
+		return status
+	}
 	if spec.memoryProbe {
 		if err := bench.MemoryProbeMain(m.ctx, m.rt, spec.probeMode, spec.probeWorkers, stdout); err != nil {
 			return m.fail(err)
@@ -182,6 +202,7 @@ func execBench(spec benchSpec, stdout, stderr io.Writer) int {
 	opts := spec.opts
 	if exe, err := os.Executable(); err == nil {
 		opts.MemoryProbe = []string{exe, "bench", "--internal-memory-probe"}
+		opts.SelfPeer = []string{exe, "bench", "--internal-peer"}
 	}
 	opts.Python = info.PythonBinary
 	build := "release"

@@ -32,6 +32,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"missing directory", []string{"--json", "/nonexistent/dir/out.json"}, "--json: cannot write /nonexistent/dir/out.json"},
 		{"directory as output", []string{"--markdown", t.TempDir()}, "is a directory"},
 		{"stray argument", []string{"extra"}, `unexpected argument "extra"`},
+		{"peer without a script", []string{"--internal-peer"}, "--internal-peer takes PATH [ARG...]"},
 	}
 	if os.Geteuid() != 0 { // root writes anywhere
 		tests = append(tests, struct {
