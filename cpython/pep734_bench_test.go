@@ -1,8 +1,12 @@
 package cpython_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,6 +15,10 @@ import (
 // PEP 734 (subinterp.interpreters) from Python code: the Python side times
 // each operation with time.perf_counter_ns, Go reports median and p99.
 // Run: go test ./cpython -run '^$' -bench PEP734 -benchtime 20x
+// BenchmarkPEP734CPythonPeer runs the same operations with CPython's own
+// concurrent.interpreters (3.14+: run the benchmarks in the sid chroot,
+// scripts/sid-chroot.sh run --python 3.14 -- go test ...), so one run has
+// both.
 
 const pep734Prelude = `
 import time
@@ -97,4 +105,46 @@ func BenchmarkPEP734Executor(b *testing.B) {
 			benchPEP734(b, fmt.Sprintf("bench_executor(2000, %d)", workers))
 		})
 	}
+}
+
+// BenchmarkPEP734CPythonPeer: bench/py/pep734_peer.py, the same call(),
+// Queue ping-pong and executor measurements with CPython's own
+// concurrent.interpreters, in the python3.X of the build we link (skipped
+// before 3.14, which has no concurrent.interpreters). Each iteration runs
+// the script once; the metrics are the medians over iterations of its
+// figures (µs).
+func BenchmarkPEP734CPythonPeer(b *testing.B) {
+	if v := rt.Version(); !atLeast(v, 3, 14) {
+		b.Skipf("CPython %s has no concurrent.interpreters (3.14+)", v)
+	}
+	python := pythonBinary(b)
+	figures := map[string][]float64{}
+	for b.Loop() {
+		out, err := exec.Command(python, "../bench/py/pep734_peer.py").Output()
+		require.NoError(b, err)
+		var run map[string]float64
+		require.NoError(b, json.Unmarshal(out, &run))
+		for k, v := range run {
+			figures[k] = append(figures[k], v)
+		}
+	}
+	for k, vs := range figures {
+		sort.Float64s(vs)
+		unit := strings.TrimSuffix(strings.Replace(k, "_us", "-µs", 1), "_per_task")
+		if strings.HasSuffix(k, "_per_task") {
+			unit += "/task"
+		}
+		b.ReportMetric(vs[len(vs)/2], unit)
+	}
+}
+
+// atLeast reports whether version ("3.14.1") is major.minor or newer.
+func atLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	return err1 == nil && err2 == nil && (ma > major || (ma == major && mi >= minor))
 }
