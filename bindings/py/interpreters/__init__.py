@@ -372,14 +372,18 @@ def _frame_builtin(fn, args, kwargs):
     return False, None
 
 
+_FRAME_BUILTINS = frozenset((dir, eval, exec))
+
+
 def _run_call(fn, args, kwargs, *, _capture=_capture,
               _FunctionType=_types.FunctionType, _portable_callable=_portable_callable,
-              _BuiltinFunctionType=_types.BuiltinFunctionType, _frame_builtin=_frame_builtin):
+              _BuiltinFunctionType=_types.BuiltinFunctionType, _frame_builtin=_frame_builtin,
+              _FRAME_BUILTINS=_FRAME_BUILTINS):
     # No flush here (exec() flushes): sys.stdout is line-buffered, and a
     # flush per call costs more than a small call itself.
     try:
         done = False
-        if type(fn) is _BuiltinFunctionType:
+        if type(fn) is _BuiltinFunctionType and fn in _FRAME_BUILTINS:
             done, res = _frame_builtin(fn, args, kwargs)
         if not done:
             res = fn(*args, **kwargs)
