@@ -198,15 +198,27 @@ static int global_name(PyObject *obj, PyObject **modname, PyObject **qualname) {
     } else if (tp != &PyFunction_Type && tp != &PyType_Type) {
         return 0;
     }
-    PyObject *qual = NULL, *m = NULL, *cur = NULL;
-    PyObject *mod = PyObject_GetAttrString(obj, "__module__");
-    if (mod == NULL || !PyUnicode_CheckExact(mod) ||
-        (qual = PyObject_GetAttrString(obj, "__qualname__")) == NULL || !PyUnicode_CheckExact(qual)) {
+    /* The names pickle uses, read from the object's own fields where it
+     * has them (an attribute lookup by a C string costs a str each). */
+    PyObject *mod = NULL, *qual = NULL, *m = NULL, *cur = NULL;
+    if (tp == &PyFunction_Type) {
+        mod = Py_XNewRef(((PyFunctionObject *)obj)->func_module);
+        qual = Py_XNewRef(((PyFunctionObject *)obj)->func_qualname);
+    } else if (tp == &PyCFunction_Type) {
+        /* pickle saves a module-level builtin under its __name__. */
+        mod = Py_XNewRef(((PyCFunctionObject *)obj)->m_module);
+        qual = PyUnicode_FromString(((PyCFunctionObject *)obj)->m_ml->ml_name);
+    } else {
+        mod = PyObject_GetAttrString(obj, "__module__");
+        qual = mod ? PyObject_GetAttrString(obj, "__qualname__") : NULL;
+    }
+    if (mod == NULL || !PyUnicode_CheckExact(mod) || qual == NULL || !PyUnicode_CheckExact(qual)) {
         goto no;
     }
-    m = PyImport_GetModule(mod);
+    /* sys.modules itself: a module not there is pickle's to import. */
+    m = Py_XNewRef(PyDict_GetItemWithError(PyImport_GetModuleDict(), mod));
     if (m == NULL) {
-        goto no; /* not imported: pickle imports it */
+        goto no;
     }
     cur = walk_qualname(m, qual);
     if (cur == NULL) {
@@ -337,13 +349,11 @@ static PyObject *global_load(const unsigned char *s, Py_ssize_t n) {
     /* pickle imports the module, then takes it from sys.modules; one
      * already there is taken as the import system's fast path takes it
      * (waiting if another thread is still initializing it). */
-    PyObject *m = PyImport_GetModule(mod);
-    if (m == NULL) {
+    if (PyDict_GetItemWithError(PyImport_GetModuleDict(), mod) == NULL) {
         PyErr_Clear();
         goto done;
     }
-    Py_DECREF(m);
-    m = PyImport_ImportModuleLevelObject(mod, NULL, NULL, NULL, 0);
+    PyObject *m = PyImport_ImportModuleLevelObject(mod, NULL, NULL, NULL, 0);
     res = m ? walk_qualname(m, qual) : NULL;
     Py_XDECREF(m);
     if (res == NULL) {

@@ -112,12 +112,11 @@ extern struct PyModuleDef si_module_def;
  * importing it if needed (sys.modules first: the import machinery costs
  * microseconds, and the codec asks on every pickled object). */
 PyObject *si_module(void) {
-    PyObject *name = PyUnicode_FromString("subinterp");
-    if (name == NULL) {
-        return NULL;
-    }
-    PyObject *m = PyImport_GetModule(name);
-    Py_DECREF(name);
+    /* sys.modules itself, not PyImport_GetModule, which also asks the
+     * module's __spec__ whether it is still initializing: this runs for
+     * every value the codec pickles and every error it raises, and a C
+     * module is never half-initialized there. */
+    PyObject *m = Py_XNewRef(PyDict_GetItemString(PyImport_GetModuleDict(), "subinterp"));
     if (m != NULL && PyModule_Check(m) && PyModule_GetDef(m) == &si_module_def) {
         return m;
     }
