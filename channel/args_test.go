@@ -40,13 +40,13 @@ func TestAppendEncodeArgs(t *testing.T) {
 	assert.Equal(t, "prefix", string(got))
 }
 
-// TestAppendEncodeArgsOOB: byte slices of AliasMin bytes or more, at any
+// TestAppendEncodeArgsOOB: byte slices of OutOfBandMin bytes or more, at any
 // depth, leave the encoding as 'O' tags that index oob in order, still
 // referring to the caller's memory; smaller ones stay inline. Go's own
 // decoder never accepts an 'O'.
 func TestAppendEncodeArgsOOB(t *testing.T) {
-	big1 := bytes.Repeat([]byte{1}, AliasMin)
-	big2 := bytes.Repeat([]byte{2}, AliasMin+5)
+	big1 := bytes.Repeat([]byte{1}, OutOfBandMin)
+	big2 := bytes.Repeat([]byte{2}, OutOfBandMin+5)
 	small := []byte("small")
 	enc, oob, err := AppendEncodeArgsOOB([]byte("prefix"), []any{big1, small, []any{big2, "s"}})
 	require.NoError(t, err)

@@ -120,7 +120,7 @@ func AppendEncodeArgs(dst []byte, args []any) ([]byte, error) {
 }
 
 // AppendEncodeArgsOOB is AppendEncodeArgs that leaves byte slices of
-// AliasMin bytes or more out of the encoding: each becomes an 'O' tag
+// OutOfBandMin bytes or more out of the encoding: each becomes an 'O' tag
 // indexing oob, which still refers to the caller's memory. A receiver that
 // is given oob alongside the encoding copies each one once, into the
 // Python object, instead of twice (into the encoding, then out of it).
@@ -209,7 +209,7 @@ func (e *encoder) enc(v any, depth int) error {
 		e.buf = binary.AppendUvarint(e.buf, uint64(len(x)))
 		e.buf = append(e.buf, x...)
 	case []byte:
-		if e.oob && len(x) >= AliasMin {
+		if e.oob && len(x) >= OutOfBandMin {
 			e.buf = append(e.buf, 'O')
 			e.buf = binary.AppendUvarint(e.buf, uint64(len(e.oobBytes)))
 			e.oobBytes = append(e.oobBytes, x)
@@ -545,19 +545,10 @@ func Decode(data []byte, ends EndResolver) (any, error) {
 	return d.top()
 }
 
-// AliasMin is the size from which DecodeOwned lets a byte string alias the
-// encoding instead of copying it.
-const AliasMin = 64 << 10
-
-// DecodeOwned is Decode for an encoding the caller hands over: byte
-// strings ([]byte and Pickled) of AliasMin bytes or more alias data instead
-// of being copied, which spares a large result a second copy. aliased says
-// whether any did: data must then not be reused.
-func DecodeOwned(data []byte, ends EndResolver) (v any, aliased bool, err error) {
-	d := decoder{data: data, ends: ends, build: true, alias: true}
-	v, err = d.top()
-	return v, d.aliased && err == nil, err
-}
+// OutOfBandMin is the size from which AppendEncodeArgsOOB leaves a byte
+// slice out of the encoding: below it, the copy into the encoding costs
+// less than the bookkeeping that would avoid it.
+const OutOfBandMin = 64 << 10
 
 // DecodeMessage is Decode for a Message: its 'B' tags become *BufferView
 // values, each holding its own reference to the Buffer (Release them).
@@ -579,9 +570,6 @@ type decoder struct {
 	bound []endBinding
 	views []*BufferView
 	inSet int // > 0 while reading a set's items, which must be hashable
-	// alias: large byte strings may alias data (DecodeOwned); aliased
-	// records that one did.
-	alias, aliased bool
 }
 
 func (d *decoder) corrupt(format string, args ...any) error {
@@ -719,19 +707,13 @@ func (d *decoder) value(depth int) (any, error) {
 		if !d.build {
 			return nil, nil
 		}
-		if tag == 's' {
+		switch tag {
+		case 's':
 			return string(b), nil
+		case 'b':
+			return append([]byte(nil), b...), nil
 		}
-		if d.alias && n >= AliasMin {
-			d.aliased = true
-			b = b[:n:n] // an append must not write into what follows
-		} else {
-			b = append([]byte(nil), b...)
-		}
-		if tag == 'b' {
-			return b, nil
-		}
-		return Pickled(b), nil
+		return Pickled(append([]byte(nil), b...)), nil
 	case 'l', 't', 'S', 'Z':
 		return d.sequence(tag, depth)
 	case 'd':

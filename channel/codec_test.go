@@ -333,57 +333,6 @@ func TestDecodeCopies(t *testing.T) {
 	assert.True(t, Equal([]any{"str", []byte("bytes"), Pickled("pk")}, v))
 }
 
-// DecodeOwned lets large byte strings alias the encoding, copies small
-// ones and every string, and says whether anything aliases it.
-func TestDecodeOwned(t *testing.T) {
-	big := bytes.Repeat([]byte{7}, AliasMin)
-	cases := []struct {
-		name        string
-		value       any
-		wantAliased bool
-	}{
-		{"small values only", []any{"str", []byte("bytes"), Pickled("pk")}, false},
-		{"a string of AliasMin bytes is still copied", string(big), false},
-		{"large bytes", big, true},
-		{"large pickle in a list", []any{int64(1), Pickled(big)}, true},
-		{"one byte short", big[:AliasMin-1], false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			data, err := Encode(c.value)
-			require.NoError(t, err)
-			want, err := Normalize(c.value)
-			require.NoError(t, err)
-			v, aliased, err := DecodeOwned(data, nil)
-			require.NoError(t, err)
-			assert.Equal(t, c.wantAliased, aliased)
-			assert.True(t, Equal(want, v))
-			for i := range data {
-				data[i] = 0
-			}
-			assert.Equal(t, !c.wantAliased, Equal(want, v), "aliased values see the encoding change, copies do not")
-		})
-	}
-
-	// An aliased slice has no room past its end: appending to it must not
-	// write over what follows in the encoding.
-	data, err := Encode([]any{big, "after"})
-	require.NoError(t, err)
-	v, aliased, err := DecodeOwned(data, nil)
-	require.NoError(t, err)
-	require.True(t, aliased)
-	items := v.([]any)
-	_ = append(items[0].([]byte), 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x')
-	again, err := Decode(data, nil)
-	require.NoError(t, err)
-	assert.Equal(t, "after", again.([]any)[1])
-
-	// A corrupt encoding reports no aliasing.
-	_, aliased, err = DecodeOwned(append(data, 0), nil)
-	assert.ErrorIs(t, err, ErrCorrupt)
-	assert.False(t, aliased)
-}
-
 func TestNaNPayloadKept(t *testing.T) {
 	bits := uint64(0x7ff8_0000_dead_beef)
 	data := binary.LittleEndian.AppendUint64([]byte{'f'}, bits)

@@ -343,14 +343,14 @@ func (b bindingResolver) ResolveEnd(kind byte, id channel.ID) (any, error) {
 	return end, nil
 }
 
-// decodeResult decodes an Eval or Call result. Large byte strings in it
-// keep their encoding's memory instead of a copy; otherwise the encoding is
-// recycled.
+// decodeResult decodes an Eval or Call result and recycles its encoding:
+// the decoder copies every value out of it. (Letting a large []byte alias
+// the encoding instead saves that copy but not the time: the next encoding
+// then needs a fresh buffer, which Go zeroes; measured with
+// BenchmarkCallBytes1MiB, it was slower at the default GOGC.)
 func decodeResult(data []byte, reg *channel.Registry) (any, error) {
-	v, aliased, err := channel.DecodeOwned(data, bindingResolver{reg})
-	if !aliased {
-		bindings.RecycleBuffer(data)
-	}
+	v, err := channel.Decode(data, bindingResolver{reg})
+	bindings.RecycleBuffer(data)
 	return v, err
 }
 

@@ -11,16 +11,16 @@ import (
 	"github.com/subinterp/subinterp/cpython"
 )
 
-// Large byte strings cross a Call with one copy each way (out-of-band
-// arguments, aliased results): Python gets bytes of its own, and Go gets a
-// slice of its own, at every size around the threshold and at any depth.
+// Large byte arguments cross a Call out of band (one copy, into the Python
+// object): Python gets bytes of its own, and Go gets a result slice of its
+// own, at every size around the threshold and at any depth.
 func TestCallLargeBytes(t *testing.T) {
 	in := newInterp(t)
 	require.NoError(t, in.Exec(bg, "kept = []\ndef keep(*args):\n    kept.append(args)\n    return args\n"+
 		"def describe(*args):\n    return [(type(a).__name__, len(a), a[:1], a[-1:]) if isinstance(a, bytes) else type(a).__name__ for a in args]"))
 
 	fill := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
-	for _, n := range []int{0, 1, channel.AliasMin - 1, channel.AliasMin, channel.AliasMin + 1, 1 << 20} {
+	for _, n := range []int{0, 1, channel.OutOfBandMin - 1, channel.OutOfBandMin, channel.OutOfBandMin + 1, 1 << 20} {
 		arg := fill(n, 'a')
 		v, err := in.Call(bg, "describe", arg, []any{fill(n, 'b')}, "tail")
 		require.NoError(t, err, n)
