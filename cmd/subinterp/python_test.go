@@ -416,20 +416,29 @@ if __name__ == "__main__":
 	}
 }
 
-// TestPythonCtrlC: SIGINT raises KeyboardInterrupt in the program, which
-// exits with 130 and the traceback.
-func TestPythonCtrlC(t *testing.T) {
-	cmd := pythonCommand(t, "-c", "print('ready', flush=True)\nwhile True:\n    pass\n")
+// startUntilReady starts cmd and waits for the line "ready" on its stdout
+// (the program says it has got where the test wants it). It returns the
+// buffer that collects its stderr.
+func startUntilReady(t *testing.T, cmd *exec.Cmd) *bytes.Buffer {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	ready, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err, stderr.String())
 	require.Equal(t, "ready\n", ready)
+	return stderr
+}
+
+// TestPythonCtrlC: SIGINT raises KeyboardInterrupt in the program, which
+// exits with 130 and the traceback.
+func TestPythonCtrlC(t *testing.T) {
+	cmd := pythonCommand(t, "-c", "print('ready', flush=True)\nwhile True:\n    pass\n")
+	stderr := startUntilReady(t, cmd)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var exitErr *exec.ExitError
 	require.ErrorAs(t, err, &exitErr, stderr.String())
 	assert.Equal(t, exitInterrupted, exitErr.ExitCode())
@@ -474,14 +483,7 @@ interp.exec("import threading, time\nthreading.Thread(target=time.sleep, args=(3
 atexit.register(lambda: print("ready", flush=True))
 `
 	cmd := pythonCommand(t, "-c", script)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	ready, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, stderr.String())
-	require.Equal(t, "ready\n", ready)
+	stderr := startUntilReady(t, cmd)
 
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -489,6 +491,7 @@ atexit.register(lambda: print("ready", flush=True))
 	// call instead; the next one gives up the wait.
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	var err error
 	for err == nil {
 		select {
 		case err = <-exited:
