@@ -61,15 +61,19 @@ step "go vet with the environment written by --go-env-w (no eval)"
 clean bash "$sub/scripts/python.sh" --go-env-w >/dev/null || fail "--go-env-w failed"
 clean go vet ./... || fail "go vet without the eval failed"
 clean go build -o app-goenv . || fail "go build without the eval failed"
-./app-goenv | grep -q '^interpreters: 4' || fail "the binary built through go env -w does not run"
+# Output to a file, then grep: with pipefail, `app | grep -q` fails when
+# grep exits at its match and the app's next line meets a closed pipe.
+./app-goenv >"$work/out-goenv" || fail "the binary built through go env -w does not run: $(cat "$work/out-goenv")"
+grep -q '^interpreters: 4' "$work/out-goenv" || fail "unexpected output from the binary built through go env -w"
 clean go env -u PKG_CONFIG CGO_LDFLAGS CGO_CFLAGS CGO_ENABLED
 
 step "switch to the debug CPython: no stale cgo build, no go build -a"
 clean bash -c "eval \"\$(bash '$sub/scripts/python.sh' --debug)\" && go build -o app-debug . && ./app-debug" >"$work/out-debug" \
   || fail "debug build or run failed: $(cat "$work/out-debug")"
 grep -q '^debug build: true$' "$work/out-debug" || fail "after switching, the binary still links the release libpython"
-clean bash -c ". '$envfile' && go build -o app . && ./app" | grep -q '^debug build: false$' \
-  || fail "switching back to the release build gave a debug binary"
+clean bash -c ". '$envfile' && go build -o app . && ./app" >"$work/out-release" \
+  || fail "switching back: build or run failed: $(cat "$work/out-release")"
+grep -q '^debug build: false$' "$work/out-release" || fail "switching back to the release build gave a debug binary"
 
 step "a too-old Python (Debian 12's python3.11-dev) is named, with the fix"
 if [ -f /usr/lib/x86_64-linux-gnu/pkgconfig/python-3.11-embed.pc ] || [ -f /usr/lib/pkgconfig/python3-embed.pc ]; then
