@@ -310,7 +310,9 @@ func encodeGlobals(globals map[string]any) ([]byte, error) {
 
 // Eval evaluates a Python expression in __main__ and converts the result to
 // Go (see package channel for the types). Channel ends in the result are
-// bound to Go: Release them when done.
+// bound to Go: Release them when done. The interpreter keeps the compiled
+// code of its last 256 expressions (of up to 4 KiB; Exec does the same for
+// statements), so evaluating one again skips the compiler.
 func (in *Interpreter) Eval(ctx context.Context, expr string) (any, error) {
 	var data []byte
 	stdout, stderr := in.writers()
