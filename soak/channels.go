@@ -114,6 +114,11 @@ func runChannels(ctx context.Context, rt *cpython.Runtime, o Options) *ScenarioR
 	if c.p1, err = rt.NewInterpreter(cpython.IsolatedConfig()); err == nil {
 		c.p2, err = rt.NewInterpreter(cpython.IsolatedConfig())
 	}
+	for _, in := range []*cpython.Interpreter{c.p1, c.p2} {
+		if in != nil {
+			in.SetInterruptGrace(interruptedSendGrace)
+		}
+	}
 	m.begin()
 	if err != nil {
 		t.fail("setup: interpreter", err)
@@ -162,6 +167,14 @@ type chanRun struct {
 	// suspects are channels found still in the registry after their round.
 	suspects []channel.ID
 }
+
+// interruptedSendGrace is how long an interrupted send may take to unwind
+// before its call gives up on it. The scenario checks that the value is
+// withdrawn and nothing leaks, not how fast: an abandoned call would leave
+// its interpreter busy and the channel bound, and on a loaded machine a
+// debug CPython's first KeyboardInterrupt (which imports traceback to say
+// where it stopped) has taken longer than the default 250 ms.
+const interruptedSendGrace = 10 * time.Second
 
 // shortDeadline is a cancelled send's deadline: 1-5 ms.
 func shortDeadline() time.Duration { return time.Millisecond + rand.N(4*time.Millisecond) }

@@ -221,8 +221,8 @@ func checkCommon(t *testing.T, s ScenarioReport) {
 		assert.Positive(t, x.Interpreters, "the main interpreter at least")
 	}
 	if s.LostInterrupts == 0 {
-		assert.Equal(t, s.Start.Interpreters, s.Final.Interpreters, "the scenario closed what it opened")
-		assert.Equal(t, s.Start.OpenChannels, s.Final.OpenChannels, "the scenario released its channels before the final sample")
+		assert.Equal(t, s.Start.Interpreters, s.Final.Interpreters, "the scenario closed what it opened; errors: %v", s.ErrorSamples)
+		assert.Equal(t, s.Start.OpenChannels, s.Final.OpenChannels, "the scenario released its channels before the final sample; errors: %v", s.ErrorSamples)
 	}
 	require.NotEmpty(t, s.Goals)
 	assert.Equal(t, "RSS growth", s.Goals[0].Name)
