@@ -238,6 +238,24 @@ func LinkedVersion() string {
 	return ""
 }
 
+// MajorMinor returns the major.minor part of a CPython version: "3.13"
+// for "3.13.15", "3.14" for "3.14.0a1+" or "3.13.15.final.0". A version
+// without a minor part comes back as it is.
+func MajorMinor(version string) string {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return version
+	}
+	minor := parts[1]
+	for i, r := range minor {
+		if r < '0' || r > '9' {
+			minor = minor[:i]
+			break
+		}
+	}
+	return parts[0] + "." + minor
+}
+
 // Version returns the CPython version, e.g. "3.13.15".
 func (rt *Runtime) Version() string {
 	if rt == nil {

@@ -40,8 +40,8 @@ func venvExecutable(dir, linked string) (string, error) {
 	if made == "" {
 		return "", bad("pyvenv.cfg names no version")
 	}
-	if majorMinorOf(made) != majorMinorOf(linked) {
-		return "", bad("made by CPython %s (pyvenv.cfg), but this program links CPython %s: extension modules built for one do not load in the other; make the venv with python%s", made, linked, majorMinorOf(linked))
+	if MajorMinor(made) != MajorMinor(linked) {
+		return "", bad("made by CPython %s (pyvenv.cfg), but this program links CPython %s: extension modules built for one do not load in the other; make the venv with python%s", made, linked, MajorMinor(linked))
 	}
 	if cfg["home"] == "" {
 		return "", bad("pyvenv.cfg names no home")
@@ -65,13 +65,4 @@ func readPyvenvCfg(path string) (map[string]string, error) {
 		}
 	}
 	return cfg, sc.Err()
-}
-
-// majorMinorOf returns "3.13" of "3.13.15" (or of "3.13.15.final.0").
-func majorMinorOf(version string) string {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
-		return version
-	}
-	return parts[0] + "." + parts[1]
 }

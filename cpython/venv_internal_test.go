@@ -56,3 +56,9 @@ func TestRuntimeExecutableVenv(t *testing.T) {
 		})
 	}
 }
+
+func TestMajorMinor(t *testing.T) {
+	for in, want := range map[string]string{"3.13.15": "3.13", "3.12.1": "3.12", "3.14.0a1+": "3.14", "3.13.15.final.0": "3.13", "3.15": "3.15", "3": "3"} {
+		assert.Equal(t, want, MajorMinor(in), in)
+	}
+}

@@ -89,12 +89,6 @@ func pythonUnderTest() string {
 	return "3.13"
 }
 
-func TestMajorMinor(t *testing.T) {
-	for in, want := range map[string]string{"3.13.15": "3.13", "3.12.1": "3.12", "3.14.0a1+": "3.14", "3.15": "3.15", "3": "3"} {
-		assert.Equal(t, want, majorMinor(in), in)
-	}
-}
-
 // A pair whose baseline moved while it was measured is flagged, in JSON
 // and in the text report.
 func TestDoctorWarnsWhenTheBaselineMoved(t *testing.T) {

@@ -68,7 +68,7 @@ func cmdMicroBench(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := bench.MicroOptions{Quick: *quick, Python: info.PythonBinary, Progress: stderr}
 	if opts.Python == "" {
-		opts.NoPython = fmt.Sprintf("no python%s in %s/bin", majorMinor(info.Version), info.Prefix)
+		opts.NoPython = fmt.Sprintf("no python%s in %s/bin", cpython.MajorMinor(info.Version), info.Prefix)
 	}
 	if exe, err := os.Executable(); err == nil {
 		opts.NoSiteProbe = []string{exe, "microbench", "--internal-nosite", "--internal-n"}

@@ -71,7 +71,7 @@ func sysPrefix(ctx context.Context, rt *cpython.Runtime) (string, error) {
 // python3.X, but Debian's python3.X-dbg installs python3.Xd next to the
 // release python3.X.
 func pythonBinary(prefix, version string, debug bool) string {
-	name := "python" + majorMinor(version)
+	name := "python" + cpython.MajorMinor(version)
 	candidates := []string{name}
 	if debug {
 		candidates = []string{name + "d", name}
@@ -131,22 +131,6 @@ func linkedLibpython(exe string) (lib string, rpath []string) {
 	return lib, rpath
 }
 
-// majorMinor returns "3.13" for "3.13.15" (and "3.14" for "3.14.0a1+").
-func majorMinor(version string) string {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
-		return version
-	}
-	minor := parts[1]
-	for i, r := range minor {
-		if r < '0' || r > '9' {
-			minor = minor[:i]
-			break
-		}
-	}
-	return parts[0] + "." + minor
-}
-
 // checkExecutable reports why path is not a program this process can run.
 func checkExecutable(path string) error {
 	st, err := os.Stat(path)
@@ -182,7 +166,7 @@ func subinterpCache() string {
 // with a .complete file), the newest first. When there is none, missing
 // says so and how to get one.
 func cachedFreeThreadedPython(version string) (python, missing string) {
-	mm := majorMinor(version)
+	mm := cpython.MajorMinor(version)
 	cache := subinterpCache()
 	if cache != "" {
 		dirs, _ := filepath.Glob(filepath.Join(cache, "cpython-"+mm+".*-freethreaded"))

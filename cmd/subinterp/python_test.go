@@ -409,7 +409,7 @@ if __name__ == "__main__":
 	assert.Equal(t, "42\n('<fake __main__>', 1) ('<fake __main__>', 2) 0\nexec ran\nfailed: KeyError\nthread joined\natexit: 2\n", r.stdout)
 	// The interpreter is left open: CPython 3.14 warns at exit, 3.13 does not.
 	warning := "<sys>:0: RuntimeWarning: remaining subinterpreters; close them with Interpreter.close()\n"
-	if majorMinor(cpython.LinkedVersion()) >= "3.14" {
+	if cpython.MajorMinor(cpython.LinkedVersion()) >= "3.14" {
 		assert.Equal(t, warning, r.stderr)
 	} else {
 		assert.Empty(t, r.stderr)

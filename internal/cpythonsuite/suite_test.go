@@ -144,11 +144,7 @@ func TestCPythonSuite(t *testing.T) {
 	for _, f := range failed {
 		t.Logf("FAILED %s", f)
 	}
-	runtimeVersion := rt.Version()
-	if parts := strings.SplitN(runtimeVersion, ".", 3); len(parts) >= 2 {
-		runtimeVersion = parts[0] + "." + parts[1]
-	}
-	floor, known := minPassing[version+" on "+runtimeVersion]
+	floor, known := minPassing[version+" on "+cpython.MajorMinor(rt.Version())]
 	if !known {
 		// No floor recorded for this pairing: the one of the suite on its own CPython.
 		floor = minPassing[version+" on "+version]
