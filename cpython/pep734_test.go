@@ -143,6 +143,41 @@ i.close()
 `)
 }
 
+// Queues and PEP 734 channels share subinterp's channel registry but not a
+// namespace, as CPython's _interpqueues and _interpchannels do not: each
+// layer lists and opens only its own. (A channel counted as a queue made
+// CPython 3.14's test_put_get_different_interpreters see 3 queues for 2.)
+func TestPEP734QueuesAndChannelsApart(t *testing.T) {
+	in := newInterp(t)
+	pyOK(t, in, `
+import subinterp
+from subinterp.interpreters import channels, queues
+r, s = channels.create()
+raw_r, raw_s = subinterp.create_channel()
+q = queues.create()
+assert [x.id for x in queues.list_all()] == [q.id], queues.list_all()
+listed = {x.id for x, _ in channels.list_all()}
+assert listed == {r.id, raw_r.id}, listed
+for cid in (r.id, raw_r.id):
+    try:
+        queues.Queue(cid)
+    except queues.QueueNotFoundError:
+        pass
+    else:
+        raise AssertionError(f"channel {cid} opened as a queue")
+try:
+    channels.RecvChannel(q.id).recv_nowait(None)
+except channels.ChannelNotFoundError:
+    pass
+else:
+    raise AssertionError("queue opened as a channel")
+s.send_nowait(1)
+assert r.recv() == 1
+q.put(2)
+assert q.get() == 2
+`)
+}
+
 // Dropping the last Interpreter object of an interpreter Python created
 // ends it at once for Python (CPython 3.14's test_destroyed_by_gc).
 func TestPEP734DroppedInterpreterIsGone(t *testing.T) {

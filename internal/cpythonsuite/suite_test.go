@@ -42,8 +42,19 @@ var renames = []struct{ from, to string }{
 	{"concurrent.interpreters", "subinterp.interpreters"},
 	{"test.support.interpreters", "subinterp.interpreters"},
 	{"import test._crossinterp_definitions as defs", "import cpython_crossinterp_definitions as defs"},
+	// test_queues' tearDown destroys every queue of CPython's private
+	// _interpqueues; subinterp's queues get the same.
+	{queuesTearDown, queuesTearDown + "        import suite_runner\n        suite_runner.destroy_subinterp_queues()\n"},
 	{"from test._code_definitions import *", "from cpython_code_definitions import *"},
 }
+
+// queuesTearDown is the body of test_queues' TestBase.tearDown, in 3.13's
+// and 3.14's suites alike.
+const queuesTearDown = "        for qid, _, _ in _queues.list_all():\n" +
+	"            try:\n" +
+	"                _queues.destroy(qid)\n" +
+	"            except Exception:\n" +
+	"                pass\n"
 
 func rename(src string) string {
 	for _, r := range renames {
@@ -82,6 +93,10 @@ func TestCPythonSuite(t *testing.T) {
 	tmp := t.TempDir()
 	pkg := "cpy" + strings.ReplaceAll(version, ".", "") + "_interpreters"
 	require.NoError(t, copyDir(suiteDir, filepath.Join(tmp, pkg)))
+	queuesSrc, err := os.ReadFile(filepath.Join(tmp, pkg, "test_queues.py"))
+	require.NoError(t, err)
+	require.Contains(t, string(queuesSrc), "suite_runner.destroy_subinterp_queues()",
+		"test_queues' tearDown changed: renames no longer reach it")
 	require.NoError(t, os.WriteFile(filepath.Join(tmp, "suite_runner.py"), []byte(runnerPy), 0o644))
 
 	// 3.14's suite imports test._crossinterp_definitions, which 3.13 lacks:

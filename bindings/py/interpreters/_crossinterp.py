@@ -77,6 +77,23 @@ _UNBOUND_CONSTANT_TO_FLAG = {
 }
 _UNBOUND_FLAG_TO_CONSTANT = {v: k for k, v in _UNBOUND_CONSTANT_TO_FLAG.items()}
 
+# The tag a subinterp channel carries (channel.Options.Tag) says which layer
+# made it: 0 for a raw subinterp channel, a queue's default unbound flag
+# (1..3) for a queue, CHANNEL_TAG_BASE + that flag for a PEP 734 channel.
+# Each layer lists and opens only its own.
+CHANNEL_TAG_BASE = 16
+
+
+def is_queue_tag(tag):
+    """Whether a channel with this tag is a queue."""
+    return 0 < tag < CHANNEL_TAG_BASE
+
+
+def is_channel_tag(tag):
+    """Whether a channel with this tag is a channel of the channels layer:
+    made by it, or a raw subinterp channel."""
+    return not is_queue_tag(tag)
+
 
 def serialize_unbound(unbound):
     """Return (flag,) for an unbound policy, or raise NotImplementedError."""

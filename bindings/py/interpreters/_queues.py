@@ -114,7 +114,7 @@ def list_all():
     queues = []
     for r, s in _si.list_all_channels():
         try:
-            if _si._channel_info(r.id)[1]:
+            if _crossinterp.is_queue_tag(_si._channel_info(r.id)[1]):
                 queues.append(Queue._from_ends(r.id, r, s))
         except _si.ChannelError:
             pass  # closed since it was listed
@@ -157,7 +157,7 @@ class Queue:
         except KeyError:
             pass
         capacity, flag, _ = _si._channel_info(id)
-        if not flag:
+        if not _crossinterp.is_queue_tag(flag):
             raise QueueNotFoundError(f'channel {id} is not a queue')
         self = super().__new__(cls)
         # Our own bindings, independent of the caller's ends.

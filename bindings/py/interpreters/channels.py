@@ -32,9 +32,7 @@ UNBOUND = _crossinterp.UnboundItem.singleton('queue', __name__)
 
 _DEFAULT = -1
 _REMOVE = _crossinterp._UNBOUND_CONSTANT_TO_FLAG[UNBOUND_REMOVE]
-# Tag of channels made here (channel.Options.Tag): 16 + the default policy,
-# apart from queues' 1..3.
-_TAG_BASE = 16
+_TAG_BASE = _crossinterp.CHANNEL_TAG_BASE
 
 
 def _serialize_unbound(unbound):
@@ -62,8 +60,19 @@ def create(*, unbounditems=UNBOUND):
 
 
 def list_all():
-    """Return a list of (recv, send) for all open channels."""
-    return [(RecvChannel._wrap(r), SendChannel._wrap(s)) for r, s in _si.list_all_channels()]
+    """Return a list of (recv, send) for all open channels (queues are not
+    channels: subinterp.interpreters.queues lists those)."""
+    pairs = []
+    for r, s in _si.list_all_channels():
+        try:
+            if _crossinterp.is_channel_tag(_si._channel_info(r.id)[1]):
+                pairs.append((RecvChannel._wrap(r), SendChannel._wrap(s)))
+                continue
+        except ChannelError:
+            pass  # closed since it was listed
+        r.release()
+        s.release()
+    return pairs
 
 
 def _flag_of(cid):
@@ -103,6 +112,14 @@ class _ChannelEnd:
     def _end(self):
         if self._bound is None:
             ends = _si._channel_ends(self._id)  # ChannelNotFoundError if none
+            try:
+                is_channel = _crossinterp.is_channel_tag(_si._channel_info(self._id)[1])
+            except ChannelError:
+                is_channel = False
+            if not is_channel:  # a queue's id: queues are not channels
+                ends[0].release()
+                ends[1].release()
+                raise ChannelNotFoundError(f'channel {self._id} not found')
             ends[1 - self._index].release()
             self._bound = ends[self._index]
         return self._bound
