@@ -57,11 +57,11 @@ type Signal struct {
 // the hot phase only delays the very thread it waits for, and a Call round
 // trip takes ~20 µs instead of ~4 µs for as long as that lasts (measured in
 // phases of thousands of calls). A waiter whose hot phase missed
-// coldAfterMisses times in a row therefore yields from the start for its
-// next coldWaits waits (a round trip then takes ~5-10 µs either way), and
-// tries the hot phase again after that. A wait for longer work (a Python
-// task of milliseconds) misses too and goes cold, which costs it nothing:
-// polling flat out could not have caught it either.
+// coldAfterMisses times in a row, the notification coming while it
+// yielded, therefore yields from the start for its next coldWaits waits
+// (a round trip then takes ~5-10 µs either way), and tries the hot phase
+// again after that. A wait that parked (longer work) is not a miss: see
+// adapt.
 const (
 	coldAfterMisses = 3
 	coldWaits       = 256
@@ -129,24 +129,27 @@ func (s *Signal) spin(budget time.Duration) bool {
 		s.coldWaits.Add(-1)
 		return spin(budget, 0, consume) != missed
 	}
-	switch spin(budget, hotSpin, consume) {
-	case hotHit:
-		s.hotMisses.Store(0)
-		return true
-	case yieldHit:
-		s.missedHot()
-		return true
-	default:
-		s.missedHot()
-		return false
-	}
+	r := spin(budget, hotSpin, consume)
+	s.adapt(r)
+	return r != missed
 }
 
-// missedHot records a hot phase that saw no notification.
-func (s *Signal) missedHot() {
-	if s.hotMisses.Add(1) >= coldAfterMisses {
+// adapt records how a wait with a hot phase ended. Only a notification
+// that came during the yielding phase counts as a miss: it came soon, so
+// the notifier was held back, likely by our own polling on its CPU. A
+// wait whose whole budget went by waited for long work (a task of
+// milliseconds), which says nothing about where the two threads run; it
+// used to count, and then the short calls after a few long ones all
+// waited cold.
+func (s *Signal) adapt(r spinResult) {
+	switch r {
+	case hotHit:
 		s.hotMisses.Store(0)
-		s.coldWaits.Store(coldWaits)
+	case yieldHit:
+		if s.hotMisses.Add(1) >= coldAfterMisses {
+			s.hotMisses.Store(0)
+			s.coldWaits.Store(coldWaits)
+		}
 	}
 }
 

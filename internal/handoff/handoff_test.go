@@ -159,32 +159,46 @@ func TestSpin(t *testing.T) {
 	}
 }
 
-// TestHotPhaseAdapts: a waiter whose hot phase misses coldAfterMisses
-// times in a row skips it for the next coldWaits waits; a hit in the hot
-// phase resets the count.
+// TestHotPhaseAdapts: a waiter that saw the notification only while
+// yielding coldAfterMisses times in a row skips the hot phase for the next
+// coldWaits waits; a hit in the hot phase resets the count; a wait that ran
+// out of budget (long work) counts neither way.
 func TestHotPhaseAdapts(t *testing.T) {
-	if runtime.NumCPU() < 2 {
-		t.Skip("with one CPU there is no spinning")
-	}
 	s := NewSignal()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	for range coldAfterMisses - 1 {
-		assert.ErrorIs(t, s.Wait(ctx, time.Microsecond), context.Canceled, "nothing notifies: the spin misses")
+		s.adapt(yieldHit)
 	}
 	assert.Equal(t, int32(coldAfterMisses-1), s.hotMisses.Load())
-	s.Notify()
-	require.NoError(t, s.Wait(nil, time.Millisecond))
-	assert.Zero(t, s.hotMisses.Load(), "a notification seen at once is a hot hit")
+	s.adapt(hotHit)
+	assert.Zero(t, s.hotMisses.Load(), "a hot hit resets the count")
+
+	for range 10 * coldAfterMisses {
+		s.adapt(missed)
+	}
+	assert.Zero(t, s.hotMisses.Load(), "waits for long work are not misses")
+	assert.Zero(t, s.coldWaits.Load())
 
 	for range coldAfterMisses {
-		assert.ErrorIs(t, s.Wait(ctx, time.Microsecond), context.Canceled)
+		s.adapt(yieldHit)
 	}
-	assert.Equal(t, int32(coldWaits), s.coldWaits.Load(), "three misses in a row: the next waits yield from the start")
+	assert.Equal(t, int32(coldWaits), s.coldWaits.Load(), "three late notifications in a row: the next waits yield from the start")
 	assert.Zero(t, s.hotMisses.Load())
+	if runtime.NumCPU() < 2 {
+		return // with one CPU there is no spinning
+	}
 	s.Notify()
 	require.NoError(t, s.Wait(nil, time.Millisecond))
-	assert.Equal(t, int32(coldWaits-1), s.coldWaits.Load())
+	assert.Equal(t, int32(coldWaits-1), s.coldWaits.Load(), "a cold wait uses one up")
+
+	// Through Wait: nothing notifies, the budget runs out, no miss counted.
+	fresh := NewSignal()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 2 * coldAfterMisses {
+		assert.ErrorIs(t, fresh.Wait(ctx, time.Microsecond), context.Canceled, "nothing notifies")
+	}
+	assert.Zero(t, fresh.hotMisses.Load())
+	assert.Zero(t, fresh.coldWaits.Load())
 }
 
 func TestSpinPhases(t *testing.T) {
