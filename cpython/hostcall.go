@@ -66,6 +66,7 @@ func (p *hostWorkers) run(call hostCall, fn func()) (goexit bool) {
 		p.idle = p.idle[:n-1]
 	}
 	j := &hostJob{call: call, run: fn}
+	budget := callerSpin
 	if w == nil {
 		w = &hostWorker{pool: p, wake: handoff.NewSignal(), done: handoff.NewSignal()}
 		j.done = w.done
@@ -77,15 +78,16 @@ func (p *hostWorkers) run(call hostCall, fn func()) (goexit bool) {
 		p.mu.Unlock()
 		j.done = w.done
 		w.job.Store(j)
-		w.wake.Notify()
+		budget = handoff.NextBudget(w.wake.Notify())
 	}
-	_ = j.done.Wait(nil, callerSpin)
+	_ = j.done.Wait(nil, budget)
 	return j.goexit
 }
 
 func (w *hostWorker) serve() {
 	defer w.pool.wg.Done()
 	w.goid = currentGoroutineID()
+	idle := idleSpin
 	for {
 		j := w.job.Swap(nil)
 		if j == nil {
@@ -95,7 +97,7 @@ func (w *hostWorker) serve() {
 			if stopped {
 				return
 			}
-			w.wake.Wait(nil, idleSpin)
+			w.wake.Wait(nil, idle)
 			continue
 		}
 		w.runJob(j)
@@ -106,7 +108,7 @@ func (w *hostWorker) serve() {
 		}
 		stopped := w.pool.stopped
 		w.pool.mu.Unlock()
-		j.done.Notify()
+		idle = handoff.NextBudget(j.done.Notify())
 		if stopped {
 			return
 		}

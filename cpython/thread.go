@@ -28,7 +28,9 @@ import (
 // Spin budgets (see internal/handoff for why waits spin first). The pinned
 // thread spins after each task so a caller that submits the next one soon
 // finds it awake; the caller spins while a short task runs. Both fall back
-// to parking, so an idle interpreter costs no CPU after idleSpin.
+// to parking, so an idle interpreter costs no CPU after its spin. Each
+// side spins longer (handoff.NextBudget) right after it had to wake the
+// other from a park: that partner comes back late.
 const (
 	idleSpin   = handoff.DefaultBudget
 	callerSpin = handoff.DefaultBudget
@@ -178,10 +180,11 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 	th.interp = C.PyThreadState_GetInterpreter(ts)
 	th.ident = C.PyThread_get_thread_ident()
 	ready <- nil
+	idle := idleSpin
 	for {
 		t := th.slot.Swap(nil)
 		if t == nil {
-			th.wake.Wait(nil, idleSpin)
+			th.wake.Wait(nil, idle)
 			continue
 		}
 		t.stamps.mark(stagePicked)
@@ -212,9 +215,10 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 				th.onAbandonedDone()
 			}
 			taskPool.Put(resetTask(t))
+			idle = idleSpin
 			continue
 		}
-		t.done.Notify()
+		idle = handoff.NextBudget(t.done.Notify())
 	}
 }
 
@@ -283,10 +287,11 @@ func resetTask(t *task) *task {
 	return t
 }
 
-// submit hands t to the pinned thread.
-func (th *thread) submit(t *task) {
+// submit hands t to the pinned thread and returns the spin budget for
+// the caller's wait on it.
+func (th *thread) submit(t *task) time.Duration {
 	th.slot.Store(t)
-	th.wake.Notify()
+	return handoff.NextBudget(th.wake.Notify())
 }
 
 // callResult is what one call on the pinned thread came to.
@@ -314,8 +319,8 @@ func (th *thread) run(ctx context.Context, grace time.Duration, fn func() error)
 	t.cs = &callState{ctx: ctx, seq: t.seq}
 	th.current.Store(t.seq)
 	t.stamps.mark(stageSubmitted)
-	th.submit(t)
-	if werr := t.done.Wait(ctx, callerSpin); werr == nil {
+	budget := th.submit(t)
+	if werr := t.done.Wait(ctx, budget); werr == nil {
 		t.stamps.mark(stageCollected)
 		t.stamps.record()
 		return th.collect(t)
@@ -395,8 +400,8 @@ func (th *thread) interruptLoop(seq int64) {
 func (th *thread) end(fn func() error) error {
 	t := taskPool.Get().(*task)
 	t.end = fn
-	th.submit(t)
-	_ = t.done.Wait(nil, callerSpin)
+	budget := th.submit(t)
+	_ = t.done.Wait(nil, budget)
 	err := t.err
 	taskPool.Put(resetTask(t))
 	if err == nil {

@@ -209,3 +209,23 @@ func TestSpinPhases(t *testing.T) {
 		assert.Equal(t, yieldHit, spin(time.Second, 0, func() bool { return time.Since(start) > 20*time.Microsecond }))
 	}
 }
+
+// TestNotifyReportsParkedWaiter: Notify says whether it had to wake a
+// parked waiter, and NextBudget turns that into the next wait's budget.
+func TestNotifyReportsParkedWaiter(t *testing.T) {
+	s := NewSignal()
+	assert.False(t, s.Notify(), "nobody waits")
+	require.NoError(t, s.Wait(nil, 0))
+
+	woke := make(chan error, 1)
+	go func() { woke <- s.Wait(nil, 0) }() // budget 0: parks at once
+	for s.state.Load() != stateParked {
+		runtime.Gosched()
+	}
+	assert.True(t, s.Notify(), "the waiter had parked")
+	require.NoError(t, <-woke)
+
+	assert.Equal(t, AfterWakeBudget, NextBudget(true))
+	assert.Equal(t, DefaultBudget, NextBudget(false))
+	assert.Greater(t, AfterWakeBudget, DefaultBudget)
+}
