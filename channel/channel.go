@@ -164,6 +164,11 @@ type channel struct {
 	// may have left the channel reachable only from queues, and asks the
 	// Registry to look for unreachable cycles (see collectCycles).
 	queuedBindings atomic.Int64
+
+	// recvParked and sendParked: the last blocked receive (send) on this
+	// channel parked before it was served. The next one spins
+	// handoff.AfterWakeBudget (see await).
+	recvParked, sendParked atomic.Bool
 }
 
 // aftermath is what a state change leaves to do once the lock is dropped:
@@ -278,7 +283,7 @@ func (c *channel) recvMsg(ctx context.Context) (Message, error) {
 	c.recvq.push(recvNode{w, 0})
 	c.mu.Unlock()
 
-	if err := await(ctx, w.sig, w.done); err != nil {
+	if err := await(ctx, w.sig, w.done, &c.recvParked); err != nil {
 		if w.state.CompareAndSwap(wWaiting, wCancelled) {
 			c.lock()
 			c.removeWaiterLocked(w)
@@ -288,7 +293,7 @@ func (c *channel) recvMsg(ctx context.Context) (Message, error) {
 		}
 		// Claimed while the context ended: the value is ours and is
 		// being filled in. Taking it loses nothing.
-		_ = await(nil, w.sig, w.done)
+		_ = await(nil, w.sig, w.done, nil)
 	}
 	m, closed := w.msg, w.closed
 	c.reg.putRecvWaiter(w)
@@ -432,7 +437,7 @@ func (c *channel) sendMsg(ctx context.Context, m Message, queueOnly bool) error 
 	c.mu.Unlock()
 	m.collectIfOnlyQueued()
 
-	if werr := await(ctx, sw.sig, sw.done); werr != nil {
+	if werr := await(ctx, sw.sig, sw.done, &c.sendParked); werr != nil {
 		c.lock()
 		if !sw.done() {
 			withdrawn, admitted := c.withdrawLocked(sw)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -933,4 +934,39 @@ func TestSendUnshareable(t *testing.T) {
 	_, ok, err := rc.RecvNowait()
 	assert.NoError(t, err)
 	assert.False(t, ok)
+}
+
+// TestParkedReceiveSpinsLongerNext: a receive that parked before it was
+// served marks its channel, so the next blocked receive spins
+// handoff.AfterWakeBudget (await): the ping-pong chain breaker.
+func TestParkedReceiveSpinsLongerNext(t *testing.T) {
+	reg := NewRegistry()
+	rc, sc, err := reg.Create(Options{})
+	require.NoError(t, err)
+	c := rc.c
+	assert.False(t, c.recvParked.Load())
+
+	got := make(chan any, 1)
+	go func() {
+		v, err := rc.Recv(context.Background())
+		assert.NoError(t, err)
+		got <- v
+	}()
+	// Wait until the receiver sleeps: the whole spin went by unserved.
+	for {
+		c.lock()
+		var parked bool
+		if c.recvq.len() == 1 {
+			parked = c.recvq.at(0).w.sig.Parked()
+		}
+		c.mu.Unlock()
+		if parked {
+			break
+		}
+		runtime.Gosched()
+	}
+	_, err = sc.SendNowait(7)
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), <-got)
+	assert.True(t, c.recvParked.Load(), "the receive parked: the next one spins longer")
 }

@@ -315,13 +315,13 @@ func (r *Registry) SelectMsg(ctx context.Context, chans ...*RecvChannel) (int, M
 		registered = k + 1
 	}
 
-	if err := await(ctx, w.sig, w.done); err != nil {
+	if err := await(ctx, w.sig, w.done, nil); err != nil {
 		if w.state.CompareAndSwap(wWaiting, wCancelled) {
 			r.unregister(w, chans, start, registered)
 			r.putRecvWaiter(w)
 			return -1, Message{}, err
 		}
-		_ = await(nil, w.sig, w.done) // claimed: the value is ours
+		_ = await(nil, w.sig, w.done, nil) // claimed: the value is ours
 	}
 	r.unregister(w, chans, start, registered)
 	i, m, closed := int(w.idx), w.msg, w.closed

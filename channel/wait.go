@@ -3,6 +3,7 @@ package channel
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/subinterp/subinterp/internal/handoff"
@@ -22,13 +23,14 @@ import (
 //     word shares a cache line with the delivered Message, so the first
 //     load that sees the change also brings the value in;
 //  2. Signal.Wait's spin: poll while yielding the OS thread, up to
-//     handoff.DefaultBudget;
+//     handoff.DefaultBudget (AfterWakeBudget after a wait that parked);
 //  3. park on the Signal until notified or ctx ends.
 //
 // Why phase 1: on the project's 2-core VMs one sched_yield costs ~0.9 µs,
 // more than a whole channel handoff, so a waiter that starts yielding at
 // once notices a value up to a yield late. All phases are bounded, so an
-// idle waiter gives its core back after ~55 µs.
+// idle waiter gives its core back after ~55 µs (~255 µs when the wait
+// before it on the channel parked).
 const hotSpin = 5 * time.Microsecond
 
 // lockSpins is how many times lock polls a held channel mutex before
@@ -68,17 +70,39 @@ func hot(done func() bool) bool {
 }
 
 // await waits until done() holds or ctx ends (nil ctx: never ends).
-func await(ctx context.Context, sig *handoff.Signal, done func() bool) error {
+//
+// parkedLast, if not nil, is the channel's memory of whether the previous
+// wait of this kind on it parked; if it did, this one spins for
+// handoff.AfterWakeBudget instead of DefaultBudget. Two interpreters
+// playing ping-pong over two channels otherwise fall into a chain: one
+// parks, the other's wake-up of it takes 30-110 µs here, longer than its
+// own 50 µs spin, so it parks too and needs waking in turn, round after
+// round. A wait that parks because its partner is genuinely slow spins
+// 250 µs instead of 50 µs before it parks: bounded, once per wait.
+func await(ctx context.Context, sig *handoff.Signal, done func() bool, parkedLast *atomic.Bool) error {
 	if hot(done) {
+		if parkedLast != nil && parkedLast.Load() {
+			parkedLast.Store(false)
+		}
 		return nil
 	}
+	budget := handoff.DefaultBudget
+	if parkedLast != nil && parkedLast.Load() {
+		budget = handoff.AfterWakeBudget
+	}
+	parkedAny := false
 	for !done() {
-		if err := sig.Wait(ctx, handoff.DefaultBudget); err != nil {
+		parked, err := sig.WaitParked(ctx, budget)
+		parkedAny = parkedAny || parked
+		if err != nil {
 			if done() {
-				return nil
+				break
 			}
 			return err
 		}
+	}
+	if parkedLast != nil && parkedLast.Load() != parkedAny {
+		parkedLast.Store(parkedAny)
 	}
 	return nil
 }

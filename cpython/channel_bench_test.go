@@ -21,6 +21,11 @@ func chanPair(b *testing.B) (*channel.RecvChannel, *channel.SendChannel) {
 }
 
 func reportSamples(b *testing.B, samples []float64, unit string) {
+	var sum float64
+	for _, v := range samples {
+		sum += v
+	}
+	b.ReportMetric(sum/float64(len(samples)), "mean-"+unit)
 	sort.Float64s(samples)
 	b.ReportMetric(samples[len(samples)/2], "median-"+unit)
 	b.ReportMetric(samples[len(samples)*99/100], "p99-"+unit)

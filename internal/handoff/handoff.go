@@ -107,8 +107,16 @@ func (s *Signal) Notify() (wokeParked bool) {
 // arrives meanwhile stays pending for the next Wait. A nil ctx never ends.
 // Only one goroutine may Wait at a time.
 func (s *Signal) Wait(ctx context.Context, budget time.Duration) error {
+	_, err := s.WaitParked(ctx, budget)
+	return err
+}
+
+// WaitParked is Wait that also reports whether it parked: a waiter that
+// parked was woken (or gave up) after its spin, and whoever it waits on
+// next is likely to be late again the same way (see AfterWakeBudget).
+func (s *Signal) WaitParked(ctx context.Context, budget time.Duration) (parked bool, err error) {
 	if s.spin(budget) {
-		return nil
+		return false, nil
 	}
 	var done <-chan struct{}
 	if ctx != nil {
@@ -116,7 +124,7 @@ func (s *Signal) Wait(ctx context.Context, budget time.Duration) error {
 	}
 	for {
 		if s.state.CompareAndSwap(stateNotified, stateEmpty) {
-			return nil
+			return false, nil
 		}
 		if !s.state.CompareAndSwap(stateEmpty, stateParked) {
 			continue // a Notify landed between the two CASes
@@ -124,18 +132,24 @@ func (s *Signal) Wait(ctx context.Context, budget time.Duration) error {
 		select {
 		case <-s.wake:
 			s.state.Store(stateEmpty)
-			return nil
+			return true, nil
 		case <-done:
 			if s.state.CompareAndSwap(stateParked, stateEmpty) {
-				return ctx.Err()
+				return true, ctx.Err()
 			}
 			// Notify raced with cancellation: it set stateNotified and is
 			// sending on wake. Take the token so the channel stays empty and
 			// leave the notification pending for the next Wait.
 			<-s.wake
-			return ctx.Err()
+			return true, ctx.Err()
 		}
 	}
+}
+
+// Parked reports whether the waiter is parked right now: it spun out its
+// budget and sleeps until a Notify (or its context's end) wakes it.
+func (s *Signal) Parked() bool {
+	return s.state.Load() == stateParked
 }
 
 // spin polls for a notification for up to budget and consumes it. It reads

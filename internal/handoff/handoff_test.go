@@ -222,8 +222,22 @@ func TestNotifyReportsParkedWaiter(t *testing.T) {
 	for s.state.Load() != stateParked {
 		runtime.Gosched()
 	}
+	assert.True(t, s.Parked())
 	assert.True(t, s.Notify(), "the waiter had parked")
 	require.NoError(t, <-woke)
+	assert.False(t, s.Parked())
+
+	s.Notify()
+	parked, err := s.WaitParked(nil, 0)
+	require.NoError(t, err)
+	assert.False(t, parked, "the notification was there first")
+	parkedCh := make(chan bool, 1)
+	go func() { p, _ := s.WaitParked(nil, 0); parkedCh <- p }()
+	for !s.Parked() {
+		runtime.Gosched()
+	}
+	s.Notify()
+	assert.True(t, <-parkedCh, "WaitParked reports the park")
 
 	assert.Equal(t, AfterWakeBudget, NextBudget(true))
 	assert.Equal(t, DefaultBudget, NextBudget(false))
