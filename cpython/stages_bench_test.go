@@ -23,13 +23,14 @@ func BenchmarkCallStages(b *testing.B) {
 	if err := in.Exec(bg, "def ident(x):\n    return x"); err != nil {
 		b.Fatal(err)
 	}
-	mib := make([]byte, 1<<20)
+	kib, mib := make([]byte, 1<<10), make([]byte, 1<<20)
 	for _, c := range []struct {
 		name string
 		call func() error
 	}{
 		{"empty", func() error { return in.NoopForTest(bg) }},
 		{"ident", func() error { _, err := in.Call(bg, "ident", 1); return err }},
+		{"ident_1KiB", func() error { _, err := in.Call(bg, "ident", kib); return err }},
 		{"ident_1MiB", func() error { _, err := in.Call(bg, "ident", mib); return err }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
