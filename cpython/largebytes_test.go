@@ -2,6 +2,7 @@ package cpython_test
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,4 +81,32 @@ func TestCallOutOfBandIndexChecked(t *testing.T) {
 		})
 	}
 	require.NoError(t, in.CallEncodedForTest(bg, "len", []byte{'t', 1, 'O', 0}, [][]byte{big}))
+}
+
+// Results of every size own their memory although the buffers of their
+// encodings are recycled (call-sized ones too): results kept from earlier
+// calls do not change when later calls reuse those buffers, in Call and
+// Eval alike.
+func TestResultsOutliveRecycledBuffers(t *testing.T) {
+	in := newInterp(t)
+	require.NoError(t, in.Exec(bg, "def ident(x):\n    return x"))
+	sizes := []int{1, 255, 256, 1000, 4 << 10, 4<<10 + 1, 64 << 10}
+	var kept [][]byte
+	var want [][]byte
+	for round := range 3 {
+		for i, n := range sizes {
+			fill := byte('a' + (round*len(sizes)+i)%26)
+			arg := bytes.Repeat([]byte{fill}, n)
+			v, err := in.Call(bg, "ident", arg)
+			require.NoError(t, err)
+			kept, want = append(kept, v.([]byte)), append(want, arg)
+
+			v, err = in.Eval(bg, "b'"+string(fill)+"' * "+strconv.Itoa(n))
+			require.NoError(t, err)
+			kept, want = append(kept, v.([]byte)), append(want, arg)
+		}
+	}
+	for i := range kept {
+		assert.True(t, bytes.Equal(want[i], kept[i]), "result %d (%d bytes) changed after later calls", i, len(want[i]))
+	}
 }
