@@ -89,10 +89,10 @@ def destroy_subinterp_queues():
     queues earlier tests left to the garbage collector, as in CPython.
     """
     import subinterp
-    for r, s in subinterp.list_all_channels():
+    from subinterp.interpreters import _crossinterp
+    for r, s in _crossinterp.list_tagged(_crossinterp.is_queue_tag):
         try:
-            if subinterp._channel_info(r.id)[1]:  # a queue, not a PEP 554 channel
-                r.close(force=True)
+            r.close(force=True)
         except subinterp.ChannelError:
             pass  # closed since it was listed
         finally:

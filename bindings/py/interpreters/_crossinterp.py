@@ -1,9 +1,12 @@
-"""What queues (and channels) share: the unbound-item policy.
+"""What queues (and channels) share: the unbound-item policy, and telling
+the two apart on subinterp's one channel registry.
 
 An item is *unbound* once the interpreter that put it was destroyed. PEP 734
 lets the sender choose, per item, what a receiver then gets: UNBOUND in its
 place, an ItemInterpreterDestroyed error, or nothing (the item is removed).
 """
+
+import subinterp as _si
 
 
 class ItemInterpreterDestroyed(Exception):
@@ -93,6 +96,24 @@ def is_channel_tag(tag):
     """Whether a channel with this tag is a channel of the channels layer:
     made by it, or a raw subinterp channel."""
     return not is_queue_tag(tag)
+
+
+def list_tagged(is_tag):
+    """The (recv, send) ends of every open subinterp channel whose tag
+    passes is_tag, bound for the caller (release them when done); the ends
+    of the others, and of channels closed since they were listed, are
+    released here."""
+    pairs = []
+    for r, s in _si.list_all_channels():
+        try:
+            if is_tag(_si._channel_info(r.id)[1]):
+                pairs.append((r, s))
+                continue
+        except _si.ChannelError:
+            pass  # closed since it was listed
+        r.release()
+        s.release()
+    return pairs
 
 
 def serialize_unbound(unbound):

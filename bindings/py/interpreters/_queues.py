@@ -112,10 +112,9 @@ def create(maxsize=0, *, syncobj=False, unbounditems=UNBOUND):
 def list_all():
     """Return a list of all open queues."""
     queues = []
-    for r, s in _si.list_all_channels():
+    for r, s in _crossinterp.list_tagged(_crossinterp.is_queue_tag):
         try:
-            if _crossinterp.is_queue_tag(_si._channel_info(r.id)[1]):
-                queues.append(Queue._from_ends(r.id, r, s))
+            queues.append(Queue._from_ends(r.id, r, s))
         except _si.ChannelError:
             pass  # closed since it was listed
         finally:

@@ -62,17 +62,8 @@ def create(*, unbounditems=UNBOUND):
 def list_all():
     """Return a list of (recv, send) for all open channels (queues are not
     channels: subinterp.interpreters.queues lists those)."""
-    pairs = []
-    for r, s in _si.list_all_channels():
-        try:
-            if _crossinterp.is_channel_tag(_si._channel_info(r.id)[1]):
-                pairs.append((RecvChannel._wrap(r), SendChannel._wrap(s)))
-                continue
-        except ChannelError:
-            pass  # closed since it was listed
-        r.release()
-        s.release()
-    return pairs
+    return [(RecvChannel._wrap(r), SendChannel._wrap(s))
+            for r, s in _crossinterp.list_tagged(_crossinterp.is_channel_tag)]
 
 
 def _flag_of(cid):
