@@ -707,13 +707,14 @@ func (d *decoder) value(depth int) (any, error) {
 		if !d.build {
 			return nil, nil
 		}
-		switch tag {
-		case 's':
+		if tag == 's' {
 			return string(b), nil
-		case 'b':
-			return append([]byte(nil), b...), nil
 		}
-		return Pickled(append([]byte(nil), b...)), nil
+		b = append([]byte(nil), b...)
+		if tag == 'b' {
+			return b, nil
+		}
+		return Pickled(b), nil
 	case 'l', 't', 'S', 'Z':
 		return d.sequence(tag, depth)
 	case 'd':

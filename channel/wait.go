@@ -86,10 +86,7 @@ func await(ctx context.Context, sig *handoff.Signal, done func() bool, parkedLas
 		}
 		return nil
 	}
-	budget := handoff.DefaultBudget
-	if parkedLast != nil && parkedLast.Load() {
-		budget = handoff.AfterWakeBudget
-	}
+	budget := handoff.NextBudget(parkedLast != nil && parkedLast.Load())
 	parkedAny := false
 	for !done() {
 		parked, err := sig.WaitParked(ctx, budget)

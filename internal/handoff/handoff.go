@@ -42,8 +42,10 @@ const DefaultBudget = 50 * time.Microsecond
 const AfterWakeBudget = 250 * time.Microsecond
 
 // NextBudget is the spin budget for a goroutine's next wait on its partner,
-// given what its last Notify to that partner reported: AfterWakeBudget
-// once the partner had to be woken, else DefaultBudget.
+// given whether that partner is likely to come back from a wake-up: its
+// last Notify to it reported a parked waiter, or (where waiters are not
+// paired, as on a channel) the last wait of the same kind parked.
+// AfterWakeBudget then, else DefaultBudget.
 func NextBudget(wokeParked bool) time.Duration {
 	if wokeParked {
 		return AfterWakeBudget
