@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -54,28 +56,45 @@ func BenchmarkPoolCall(b *testing.B) {
 }
 
 // BenchmarkPoolCallParallel: Pool.Call of an identity function from
-// GOMAXPROCS goroutines at once (b.RunParallel), with pools of one and of
-// NumCPU interpreters. Try -cpu 2,4: with GOMAXPROCS == NumCPU the callers
-// spinning for their results hold every P, and a pinned thread whose C call
-// returned waits for a P (see the pool hand-over notes).
+// several goroutines at once, each calling back to back, with pools of one
+// and of NumCPU interpreters: as many callers as interpreters (nobody
+// queues), and GOMAXPROCS callers (what b.RunParallel would start; with
+// more callers than interpreters the rest queue, and a queued caller parks
+// on a channel until an interpreter comes back). Try -cpu 2,4: with
+// GOMAXPROCS == NumCPU the callers spinning for their results hold every
+// P, and a pinned thread whose C call returned waits for a P (see the pool
+// hand-over notes).
 func BenchmarkPoolCallParallel(b *testing.B) {
 	for _, size := range []int{1, runtime.NumCPU()} {
-		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			p := newPool(b, cpython.PoolOptions{Size: size})
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := p.Call(bg, "ident", 1); err != nil {
-						b.Error(err)
-						return
-					}
+		for _, callers := range slices.Compact([]int{size, runtime.GOMAXPROCS(0)}) {
+			b.Run(fmt.Sprintf("size=%d/callers=%d", size, callers), func(b *testing.B) {
+				p := newPool(b, cpython.PoolOptions{Size: size})
+				var left atomic.Int64
+				left.Store(int64(b.N))
+				errs := make(chan error, callers)
+				b.ResetTimer()
+				start := time.Now()
+				var wg sync.WaitGroup
+				for range callers {
+					wg.Go(func() {
+						for left.Add(-1) >= 0 {
+							if _, err := p.Call(bg, "ident", 1); err != nil {
+								errs <- err
+								return
+							}
+						}
+					})
 				}
+				wg.Wait()
+				elapsed := time.Since(start)
+				b.StopTimer()
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
 			})
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
-		})
+		}
 	}
 }
 
