@@ -266,6 +266,8 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 		rep.Workloads = append(rep.Workloads, WorkloadInfo{Name: name, About: m.about, CPUBound: m.cpuBound, Size: w.Size, Tasks: w.Tasks})
 	}
 
+	pr := progress{w: opts.Progress, cmd: "bench", st: &progressState{on: opts.OnProgress, started: started}}
+
 	modes := slices.Clone(opts.Modes)
 	if slices.Contains(modes, ModeThreadsFreeThreaded) && !slices.Contains(modes, ModeSequentialFreeThreaded) {
 		// Free-threading's scaling and single-thread cost need its own
@@ -277,7 +279,6 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 	// the machine's speed moved during the run (Report.Baseline).
 	modes = slices.DeleteFunc(modes, func(m string) bool { return m == ModeSequential })
 	modes = slices.Insert(modes, 0, ModeSequential)
-	pr := progress{w: opts.Progress, cmd: "bench", st: &progressState{on: opts.OnProgress, started: started}}
 	for _, mode := range modes {
 		workers := len(p.Workers)
 		if mode == ModeSequential || mode == ModeSequentialFreeThreaded {
@@ -287,6 +288,7 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 	}
 	pr.st.total++                   // the round trip reference
 	pr.st.total += len(p.Workloads) // the closing baseline
+	probeCPUs(ctx, rep, "start", pr)
 	peers := peerCmd{python: opts.Python, dir: dir}
 	ftPeers := peerCmd{python: opts.FreeThreadedPython, dir: dir}
 	for _, mode := range modes {
@@ -361,9 +363,45 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 	if rep.BaselineMoved {
 		pr.printf("warning: %s", baselineWarning(rep))
 	}
+	probeCPUs(ctx, rep, "end", pr)
+	if w := cpuSpeedsWarning(rep); w != "" {
+		pr.printf("warning: %s", w)
+	}
 	finish(rep, slices.Contains(opts.Modes, ModeSequential))
 	rep.Seconds = round(time.Since(started).Seconds(), 1)
 	return rep, nil
+}
+
+// probeCPUs records the CPUs' speeds (ProbeCPUSpeeds) in rep; a probe
+// that cannot run is reported on the progress output and leaves no sample.
+func probeCPUs(ctx context.Context, rep *Report, when string, pr progress) {
+	speeds, err := ProbeCPUSpeeds(ctx)
+	if err != nil {
+		pr.printf("cpu speeds (%s): not measured: %v", when, err)
+		return
+	}
+	rep.CPUSpeeds = append(rep.CPUSpeeds, CPUSpeedSample{When: when, Speeds: speeds})
+	if spread, _, _ := CPUSpread(speeds); spread > MaxCPUSpread {
+		rep.CPUsUnequal = true
+	}
+	pr.printf("cpu speeds (%s): %s", when, FormatCPUSpeeds(speeds))
+}
+
+// cpuSpeedsWarning is CPUSpeedsWarning for the sample of the run whose
+// CPUs differed most, or "" when they never differed by more than
+// MaxCPUSpread.
+func cpuSpeedsWarning(r *Report) string {
+	if !r.CPUsUnequal {
+		return ""
+	}
+	var worst CPUSpeedSample
+	widest := -1.0
+	for _, s := range r.CPUSpeeds {
+		if spread, _, _ := CPUSpread(s.Speeds); spread > widest {
+			worst, widest = s, spread
+		}
+	}
+	return "at the " + worst.When + " of the run, " + CPUSpeedsWarning(worst.Speeds)
 }
 
 // runClosingBaseline times the sequential mode again at the end of a run.

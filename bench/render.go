@@ -33,6 +33,9 @@ func WriteTable(w io.Writer, r *Report) error {
 	if r.BaselineMoved {
 		fmt.Fprintf(ew, "warning: %s\n", baselineWarning(r))
 	}
+	if w := cpuSpeedsWarning(r); w != "" {
+		fmt.Fprintf(ew, "warning: %s\n", w)
+	}
 
 	for _, wl := range workloadOrder(r) {
 		if ew.err != nil {
@@ -129,6 +132,12 @@ func WriteMarkdown(w io.Writer, r *Report, plotRef string) error {
 	}
 	if r.BaselineMoved {
 		fmt.Fprintf(ew, "\n> **Warning:** %s.\n", mdEscape(baselineWarning(r)))
+	}
+	if w := cpuSpeedsWarning(r); w != "" {
+		fmt.Fprintf(ew, "\n> **Warning:** %s.\n", mdEscape(w))
+	}
+	for _, s := range r.CPUSpeeds {
+		fmt.Fprintf(ew, "\nCPU speeds at the %s (memory probe, lower is faster): %s.\n", s.When, mdEscape(FormatCPUSpeeds(s.Speeds)))
 	}
 	if len(r.Baseline) > 0 {
 		fmt.Fprintf(ew, "\nThe sequential baseline, timed first and again last (it should not move):\n\n| workload | first s | last s | change |\n|---|---|---|---|\n")

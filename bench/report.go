@@ -98,6 +98,21 @@ type Report struct {
 	// moved by more than MaxBaselineDrift: the report then says its
 	// speedups are unreliable.
 	BaselineMoved bool `json:"baseline_moved"`
+	// CPUSpeeds are each CPU's speed on a memory probe (ProbeCPUSpeeds),
+	// timed at the start and again at the end of the run; empty where CPU
+	// affinity cannot be set.
+	CPUSpeeds []CPUSpeedSample `json:"cpu_speeds,omitempty"`
+	// CPUsUnequal is true when, at the start or at the end, one CPU ran
+	// the probe more than MaxCPUSpread slower than another: the report
+	// then says that single-threaded rows depend on where they ran.
+	CPUsUnequal bool `json:"cpus_unequal"`
+}
+
+// CPUSpeedSample is the CPUs' speeds at one point of a run.
+type CPUSpeedSample struct {
+	// When is "start" or "end".
+	When   string     `json:"when"`
+	Speeds []CPUSpeed `json:"speeds"`
 }
 
 // MaxBaselineDrift is how far (as a fraction) the sequential baseline may

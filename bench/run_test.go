@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -145,6 +146,13 @@ func TestRunSmall(t *testing.T) {
 	assert.Equal(t, map[string]int{ModeOwnGIL: 2, ModeSharedGIL: 2, ModeThreads: 2, ModeMultiprocessingPipe: 2}, sizes)
 	assert.Len(t, rep.Goals, 8)
 	assert.Contains(t, progressOut.String(), "bench: subinterp-own-gil: nbody, 2 workers: median")
+
+	require.Len(t, rep.CPUSpeeds, 2, "the CPUs' speeds, at the start and at the end")
+	for i, when := range []string{"start", "end"} {
+		assert.Equal(t, when, rep.CPUSpeeds[i].When)
+		assert.Len(t, rep.CPUSpeeds[i].Speeds, runtime.NumCPU(), when)
+		assert.Contains(t, progressOut.String(), "bench: cpu speeds ("+when+"): cpu0 ")
+	}
 }
 
 // TestRunCancelled checks that a cancelled context stops a run with the

@@ -21,7 +21,10 @@ prefix) and checks that own-GIL subinterpreters really run Python at the
 same time: two of them run the same CPU-bound work at once and alone, and
 the parallel speedup (2 × alone / together) must reach 1.5 on a machine
 with 2 or more CPUs. A shared-GIL pair is measured for contrast (expect
-about 1.0). Exits 1 if a check fails. Takes a few seconds.`
+about 1.0). It also times a memory probe on each CPU and warns when one
+runs it more than 10% slower than another (a host running something else
+on that core: single-threaded timings then depend on where they ran).
+Exits 1 if a check fails. Takes a few seconds.`
 
 // Check statuses.
 const (
@@ -89,6 +92,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		lib.Detail += " (warning: not under sys.prefix " + info.Prefix + ")"
 	}
 	rep.Checks = append(rep.Checks, lib)
+	rep.Checks = append(rep.Checks, cpuSpeedCheck(ctx))
 	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, bench.ParallelOwnGIL, *work, stderr, !*asJSON))
 	rep.Checks = append(rep.Checks, gilCheck(ctx, rt, bench.ParallelSharedGIL, *work, stderr, !*asJSON))
 	for _, c := range rep.Checks {
@@ -108,6 +112,22 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// cpuSpeedCheck reports each CPU's speed on bench.ProbeCPUSpeeds' memory
+// probe, with a warning when they differ: shown for information, never a
+// failure, since it is the host's doing, not this installation's.
+func cpuSpeedCheck(ctx context.Context) doctorCheck {
+	c := doctorCheck{Name: "CPU speeds", Status: statusInfo}
+	speeds, err := bench.ProbeCPUSpeeds(ctx)
+	if err != nil {
+		c.Status, c.Detail = statusSkip, err.Error()
+		return c
+	}
+	spread, _, _ := bench.CPUSpread(speeds)
+	c.Detail = fmt.Sprintf("%s (memory probe, lower is faster; spread %.0f%%)", bench.FormatCPUSpeeds(speeds), 100*spread)
+	c.Warning = bench.CPUSpeedsWarning(speeds)
+	return c
 }
 
 // gilCheck reports bench.CheckPair for interpreters of mode. For own-GIL

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -105,4 +106,18 @@ func TestDoctorWarnsWhenTheBaselineMoved(t *testing.T) {
 	}})
 	assert.Contains(t, out.String(), "PASS  own-GIL interpreters run in parallel: speedup 1.90\n      warning: one unit alone took 1.00s")
 	assert.Equal(t, 1, strings.Count(out.String(), "warning:"))
+}
+
+// The CPU-speed line is information, with a warning when the CPUs differ.
+func TestDoctorCPUSpeeds(t *testing.T) {
+	c := cpuSpeedCheck(context.Background())
+	require.Contains(t, []string{statusInfo, statusSkip}, c.Status, c.Detail)
+	if c.Status == statusInfo {
+		assert.Contains(t, c.Detail, "ns/load (memory probe, lower is faster; spread ")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c = cpuSpeedCheck(ctx)
+	assert.Equal(t, statusSkip, c.Status)
+	assert.Contains(t, c.Detail, "context canceled")
 }

@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// On the project's 2-vCPU VMs the two CPUs are not always equally fast:
+// for minutes at a time one of them ran a walk over 512 KiB of memory 49 %
+// slower than the other (7.4 against 5.0 ns per load) and a pure-Python
+// kernel 45 % slower (nbody: 36 against 24.5 ms), while a loop of
+// arithmetic without memory traffic ran at the same speed on both; a
+// minute later the two were level again. Another tenant sharing that
+// CPU's core and caches on the host would do this; the VM sees no steal
+// time for it. A single-threaded measurement (sequential, one worker) is
+// then as fast as the CPU the OS happened to put it on, so bench and
+// doctor measure each CPU's speed and say when they differ.
+
+// CPUSpeed is how fast one CPU ran the memory probe.
+type CPUSpeed struct {
+	CPU int `json:"cpu"`
+	// NsPerLoad is the fastest of the probe's rounds on this CPU, in
+	// nanoseconds per dependent load.
+	NsPerLoad float64 `json:"ns_per_load"`
+}
+
+// MaxCPUSpread is how much slower (as a fraction) the slowest CPU may run
+// the probe than the fastest before bench and doctor warn.
+const MaxCPUSpread = 0.10
+
+const (
+	// probeRingBytes is the probe's working set: larger than the L1 cache,
+	// within the L2 of the CPUs at hand, which is where an interpreter's
+	// loop spends its memory accesses and where the slow CPU lost most.
+	probeRingBytes = 512 << 10
+	// probeLoads is one round's length: about 3 ms at 5 ns per load.
+	probeLoads = 600_000
+	// probeRounds alternate over the CPUs; each CPU keeps its fastest, so
+	// a round the OS interrupted does not count.
+	probeRounds = 3
+)
+
+// ProbeCPUSpeeds times a walk of dependent loads through a random ring
+// of 512 KiB on each CPU this process may run on, one at a time, on an OS
+// thread pinned to that CPU for the round. It takes about 10 ms per CPU.
+// It fails where CPU affinity cannot be set (not Linux, or a seccomp
+// policy that forbids it).
+func ProbeCPUSpeeds(ctx context.Context) ([]CPUSpeed, error) {
+	type outcome struct {
+		speeds []CPUSpeed
+		err    error
+	}
+	done := make(chan outcome, 1)
+	// A goroutine of its own: if the thread's affinity cannot be restored,
+	// it exits still locked, and the pinned thread ends with it.
+	go func() {
+		runtime.LockOSThread()
+		speeds, restored, err := probeOnThisThread(ctx)
+		if restored {
+			runtime.UnlockOSThread()
+		}
+		done <- outcome{speeds, err}
+	}()
+	o := <-done
+	return o.speeds, o.err
+}
+
+// probeOnThisThread is ProbeCPUSpeeds on the calling, locked, thread;
+// restored says whether the thread's affinity is what it was.
+func probeOnThisThread(ctx context.Context) (speeds []CPUSpeed, restored bool, err error) {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return nil, true, fmt.Errorf("cpu speeds: reading this thread's CPU affinity: %w", err)
+	}
+	var cpus []int
+	for c := 0; len(cpus) < allowed.Count(); c++ {
+		if allowed.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	ring := probeRing(probeRingBytes / 4)
+	best := make([]float64, len(cpus))
+	for round := 0; round < probeRounds && err == nil; round++ {
+		for i, c := range cpus {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			var one unix.CPUSet
+			one.Set(c)
+			if err = unix.SchedSetaffinity(0, &one); err != nil {
+				err = fmt.Errorf("cpu speeds: pinning a thread to CPU %d: %w", c, err)
+				break
+			}
+			ns := walkRing(ring, probeLoads)
+			if best[i] == 0 || ns < best[i] {
+				best[i] = ns
+			}
+		}
+	}
+	if rerr := unix.SchedSetaffinity(0, &allowed); rerr != nil {
+		return nil, false, fmt.Errorf("cpu speeds: restoring the thread's CPU affinity: %w", rerr)
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	speeds = make([]CPUSpeed, len(cpus))
+	for i, c := range cpus {
+		speeds[i] = CPUSpeed{CPU: c, NsPerLoad: round(best[i], 2)}
+	}
+	return speeds, true, nil
+}
+
+// probeRing returns a single cycle through n slots in random order
+// (Sattolo's algorithm), so each load depends on the one before and the
+// hardware prefetcher cannot guess the next.
+func probeRing(n int) []uint32 {
+	order := make([]uint32, n)
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := n - 1; i > 0; i-- {
+		j := r.IntN(i)
+		order[i], order[j] = order[j], order[i]
+	}
+	next := make([]uint32, n)
+	for i := range order {
+		next[order[i]] = order[(i+1)%n]
+	}
+	return next
+}
+
+// walkRing follows ring for loads steps and returns the time per step.
+func walkRing(ring []uint32, loads int) float64 {
+	p := uint32(0)
+	start := time.Now()
+	for range loads {
+		p = ring[p]
+	}
+	elapsed := time.Since(start)
+	sinkRing = p
+	return float64(elapsed.Nanoseconds()) / float64(loads)
+}
+
+// sinkRing keeps walkRing's loads from being optimised away.
+var sinkRing uint32
+
+// CPUSpread is how much slower the slowest CPU ran the probe than the
+// fastest (0.49: 49 % slower), with the two CPUs; 0 for fewer than two.
+func CPUSpread(speeds []CPUSpeed) (spread float64, fastest, slowest CPUSpeed) {
+	if len(speeds) < 2 {
+		return 0, CPUSpeed{}, CPUSpeed{}
+	}
+	fastest, slowest = speeds[0], speeds[0]
+	for _, s := range speeds[1:] {
+		if s.NsPerLoad < fastest.NsPerLoad {
+			fastest = s
+		}
+		if s.NsPerLoad > slowest.NsPerLoad {
+			slowest = s
+		}
+	}
+	if fastest.NsPerLoad <= 0 {
+		return 0, fastest, slowest
+	}
+	return slowest.NsPerLoad/fastest.NsPerLoad - 1, fastest, slowest
+}
+
+// CPUSpeedsWarning says how the CPUs differ when the spread exceeds
+// MaxCPUSpread, and "" otherwise.
+func CPUSpeedsWarning(speeds []CPUSpeed) string {
+	spread, fastest, slowest := CPUSpread(speeds)
+	if spread <= MaxCPUSpread {
+		return ""
+	}
+	return fmt.Sprintf("CPU %d ran a memory probe %.0f%% slower than CPU %d (%.2f against %.2f ns per load): the host is probably running something else on its core, so a single-threaded row (sequential, one worker) is as fast as the CPU it landed on; `taskset -c %d` puts a whole run on one CPU",
+		slowest.CPU, 100*spread, fastest.CPU, slowest.NsPerLoad, fastest.NsPerLoad, fastest.CPU)
+}
+
+// FormatCPUSpeeds is "cpu0 5.01, cpu1 7.42 ns/load".
+func FormatCPUSpeeds(speeds []CPUSpeed) string {
+	parts := make([]string, len(speeds))
+	for i, s := range speeds {
+		parts[i] = fmt.Sprintf("cpu%d %.2f", s.CPU, s.NsPerLoad)
+	}
+	return strings.Join(parts, ", ") + " ns/load"
+}
