@@ -138,10 +138,16 @@ func (in *Interpreter) release() { in.busy.Store(false) }
 
 // do runs fn on the interpreter's thread with its GIL held.
 func (in *Interpreter) do(ctx context.Context, fn func() error) error {
+	return in.doMoving(ctx, 0, fn)
+}
+
+// doMoving is do for a call that hands moving bytes to its code, so the
+// caller waits for it the longer (thread.run).
+func (in *Interpreter) doMoving(ctx context.Context, moving int, fn func() error) error {
 	if err := in.acquire(ctx); err != nil {
 		return err
 	}
-	r := in.th.run(ctx, in.InterruptGrace(), fn)
+	r := in.th.run(ctx, in.InterruptGrace(), moving, fn)
 	// Interrupt() names the call it was aimed at; a stale request (the call
 	// had ended) must not count for a later call.
 	asked := in.interrupting.CompareAndSwap(r.seq, 0)
@@ -394,7 +400,11 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 	// expects what it printed in its buffer when Call returns.
 	flush := c.opts.stdout != nil || c.opts.stderr != nil
 	var data []byte
-	err = in.do(ctx, func() error {
+	moving := len(argv)
+	for _, b := range oob {
+		moving += len(b)
+	}
+	err = in.doMoving(ctx, moving, func() error {
 		return withOutput(stdout, stderr, flush, func() error {
 			if bind != nil {
 				if err := bindings.Exec("", bind); err != nil {
@@ -403,6 +413,7 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 			}
 			var err error
 			data, err = bindings.Call(fn, argv, oob, kw)
+			in.th.noteMoved(len(data))
 			return err
 		})
 	})

@@ -136,7 +136,13 @@ type thread struct {
 	call atomic.Pointer[callState]
 
 	onAbandonedDone func() // called on the pinned thread
-	exited          chan struct{}
+
+	// moved is how many bytes the task that just ran handed back to its
+	// caller, set by the task's code on the pinned thread (noteMoved):
+	// the caller converts them before it sends more, so the thread spins
+	// that much longer before it parks. Only the pinned thread uses it.
+	moved  int
+	exited chan struct{}
 }
 
 // startThread starts a pinned thread whose setup (run on that thread)
@@ -218,9 +224,15 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 			idle = idleSpin
 			continue
 		}
-		idle = handoff.NextBudget(t.done.Notify())
+		moved := th.moved
+		th.moved = 0
+		idle = handoff.NextBudget(t.done.Notify()) + handoff.MoveBudget(moved)
 	}
 }
+
+// noteMoved records, from a task's code on the pinned thread, how many
+// bytes its result hands back (see thread.moved).
+func (th *thread) noteMoved(n int) { th.moved = n }
 
 // runTask runs one task with the interpreter's GIL held, unless an
 // interrupt for it came first.
@@ -312,14 +324,18 @@ type callResult struct {
 // the Python code is interrupted (and interrupted again while it runs); if
 // it has not stopped within grace, run returns without it (abandoned) and
 // the thread reports completion via onAbandonedDone.
-func (th *thread) run(ctx context.Context, grace time.Duration, fn func() error) callResult {
+//
+// moving is how many bytes the call hands over (0 if few): the caller
+// spins longer for a call with more to move before it answers
+// (handoff.MoveBudget).
+func (th *thread) run(ctx context.Context, grace time.Duration, moving int, fn func() error) callResult {
 	t := taskPool.Get().(*task)
 	t.fn = fn
 	t.seq = th.nextSeq.Add(1)
 	t.cs = &callState{ctx: ctx, seq: t.seq}
 	th.current.Store(t.seq)
 	t.stamps.mark(stageSubmitted)
-	budget := th.submit(t)
+	budget := th.submit(t) + handoff.MoveBudget(moving)
 	if werr := t.done.Wait(ctx, budget); werr == nil {
 		t.stamps.mark(stageCollected)
 		t.stamps.record()

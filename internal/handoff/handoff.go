@@ -53,6 +53,23 @@ func NextBudget(wokeParked bool) time.Duration {
 	return DefaultBudget
 }
 
+// MoveBudget is how much longer to spin for a partner that has n bytes to
+// move (decode, copy, convert, encode) before it answers: its work grows
+// with n, and a waiter whose budget runs out first parks and then costs a
+// wake-up. A 1 MiB Call spent 158 µs in its code and its caller, parked
+// after DefaultBudget, 113 µs more coming back (medians). The rate is a
+// conservative 2 bytes per nanosecond (the code moved ~13), and the
+// extra is capped at MaxMoveBudget, so a waiter on a partner that does
+// much more with its bytes than move them still parks before long.
+func MoveBudget(n int) time.Duration {
+	return min(time.Duration(n/moveBytesPerNs), MaxMoveBudget)
+}
+
+const moveBytesPerNs = 2
+
+// MaxMoveBudget caps MoveBudget.
+const MaxMoveBudget = time.Millisecond
+
 const (
 	stateEmpty    = 0 // nothing pending, nobody parked
 	stateNotified = 1 // a notification waits to be consumed

@@ -243,3 +243,20 @@ func TestNotifyReportsParkedWaiter(t *testing.T) {
 	assert.Equal(t, DefaultBudget, NextBudget(false))
 	assert.Greater(t, AfterWakeBudget, DefaultBudget)
 }
+
+// MoveBudget grows with the bytes a partner moves, up to its cap.
+func TestMoveBudget(t *testing.T) {
+	for _, tc := range []struct {
+		bytes int
+		want  time.Duration
+	}{
+		{0, 0},
+		{1, 0},
+		{64, 32 * time.Nanosecond},
+		{1 << 20, 524288 * time.Nanosecond},
+		{2 << 20, MaxMoveBudget},
+		{1 << 40, MaxMoveBudget},
+	} {
+		assert.Equal(t, tc.want, MoveBudget(tc.bytes), "%d bytes", tc.bytes)
+	}
+}
