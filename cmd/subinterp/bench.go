@@ -47,6 +47,13 @@ as unavailable, with how to build it (make bench-ft builds it on first use).
 --quick (small work units, 3 repeats) takes under a minute on 2 cores; the
 full run under 10 minutes. Progress goes to stderr.
 
+The run warns when its numbers are unreliable: sequential runs first and
+again last, and a move of more than 10% between the two is flagged; each
+CPU's speed on a memory probe is timed at the start and the end, and one
+CPU more than 10% slower than another is flagged too (a host running
+something else on that core): a single-threaded row is then as fast as
+the CPU it landed on, and taskset -c N puts the whole run on one CPU.
+
 Exit status: 0 when the run completed (failed rows are reported in the
 output), 1 when nothing could be measured, 2 on bad usage.`
 
