@@ -2,10 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -78,11 +81,9 @@ func probeOnThisThread(ctx context.Context) (speeds []CPUSpeed, restored bool, e
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
 		return nil, true, fmt.Errorf("cpu speeds: reading this thread's CPU affinity: %w", err)
 	}
-	var cpus []int
-	for c := 0; len(cpus) < allowed.Count(); c++ {
-		if allowed.IsSet(c) {
-			cpus = append(cpus, c)
-		}
+	cpus, err := allowedCPUs()
+	if err != nil {
+		return nil, true, fmt.Errorf("cpu speeds: %w", err)
 	}
 	ring := probeRing(probeRingBytes / 4)
 	best := make([]float64, len(cpus))
@@ -190,4 +191,191 @@ func FormatCPUSpeeds(speeds []CPUSpeed) string {
 		parts[i] = fmt.Sprintf("cpu%d %.2f", s.CPU, s.NsPerLoad)
 	}
 	return strings.Join(parts, ", ") + " ns/load"
+}
+
+// How far apart the host runs two CPUs. A Call's round trip moves a few
+// cache lines from the caller's CPU to the pinned thread's and back, and
+// what one crossing costs is the host's doing: on the project's VMs one
+// line's round trip between the two vCPUs took 400-553 ns most of the
+// time and 119-160 ns in the minutes the host ran them close together,
+// and Call's median was 3.1-3.4 µs in the first case and 1.3 µs in the
+// second (docs/microbenchmarks.md). ProbeCrossCPU measures it, so that a
+// latency figure can be read against it.
+
+// crossRounds is one batch of round trips (~10 ms at 500 ns); the probe
+// reports the median of crossBatches batches: the host can move the CPUs
+// during a probe, and the figure is meant to say where they mostly were.
+const (
+	crossRounds  = 20_000
+	crossBatches = 5
+	// crossGiveUp bounds a probe whose two threads could not both run (a
+	// CPU taken away for long): it fails rather than spin on.
+	crossGiveUp = 2 * time.Second
+)
+
+// CrossCPU is what ProbeCrossCPU measured.
+type CrossCPU struct {
+	// A and B are the two CPUs.
+	A int `json:"cpu_a"`
+	B int `json:"cpu_b"`
+	// RoundTripNs is the median batch's time per round trip of one cache
+	// line, in nanoseconds.
+	RoundTripNs float64 `json:"round_trip_ns"`
+}
+
+// ProbeCrossCPU times a cache line handed back and forth between two OS
+// threads pinned to the first two CPUs this process may use (~0.1 s), and
+// reports the median batch.
+// Both threads get their affinity back afterwards. It fails with fewer
+// than two CPUs, or where CPU affinity cannot be set.
+func ProbeCrossCPU(ctx context.Context) (CrossCPU, error) {
+	cpus, err := allowedCPUs()
+	if err != nil {
+		return CrossCPU{}, fmt.Errorf("cross-cpu probe: %w", err)
+	}
+	if len(cpus) < 2 {
+		return CrossCPU{}, fmt.Errorf("cross-cpu probe: this process may run on %d CPU only", len(cpus))
+	}
+	ns, err := probeCrossCPU(ctx, cpus[0], cpus[1])
+	if err != nil {
+		return CrossCPU{}, err
+	}
+	return CrossCPU{A: cpus[0], B: cpus[1], RoundTripNs: ns}, nil
+}
+
+// allowedCPUs lists the CPUs the calling thread may run on.
+func allowedCPUs() ([]int, error) {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return nil, fmt.Errorf("reading this thread's CPU affinity: %w", err)
+	}
+	var cpus []int
+	for c := 0; len(cpus) < allowed.Count(); c++ {
+		if allowed.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
+}
+
+// probeCrossCPU is ProbeCrossCPU between CPUs a and b.
+func probeCrossCPU(ctx context.Context, a, b int) (float64, error) {
+	if a == b {
+		return 0, fmt.Errorf("cross-cpu probe: needs two different CPUs, got %d twice", a)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var line struct {
+		_ [64]byte
+		n atomic.Int64
+		_ [64]byte
+	}
+	type side struct {
+		median float64
+		err    error
+	}
+	results := make(chan side, 2)
+	ready := make(chan struct{}, 2)
+	start := make(chan struct{})
+	deadline := time.Now().Add(crossGiveUp)
+	run := func(cpu int, first bool) {
+		runtime.LockOSThread()
+		var allowed unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+			runtime.UnlockOSThread()
+			ready <- struct{}{}
+			results <- side{err: fmt.Errorf("cross-cpu probe: reading a thread's CPU affinity: %w", err)}
+			return
+		}
+		var one unix.CPUSet
+		one.Set(cpu)
+		err := unix.SchedSetaffinity(0, &one)
+		ready <- struct{}{}
+		<-start
+		var batches []float64
+		for batch := 0; err == nil && batch < crossBatches; batch++ {
+			if err = ctx.Err(); err != nil {
+				break // the partner stops at the same batch, or at the deadline
+			}
+			var ns float64
+			ns, err = pingPong(ctx, &line.n, int64(batch)*2*crossRounds, first, deadline)
+			batches = append(batches, ns)
+		}
+		median := 0.0
+		if err == nil {
+			slices.Sort(batches)
+			median = batches[len(batches)/2]
+		}
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errCrossGaveUp) {
+			err = fmt.Errorf("cross-cpu probe: pinning a thread to CPU %d: %w", cpu, err)
+		}
+		if rerr := unix.SchedSetaffinity(0, &allowed); rerr != nil {
+			// Exit still locked: the pinned thread ends with the goroutine.
+			results <- side{err: fmt.Errorf("cross-cpu probe: restoring a thread's CPU affinity: %w", rerr)}
+			return
+		}
+		runtime.UnlockOSThread()
+		results <- side{median: median, err: err}
+	}
+	go run(a, true)
+	go run(b, false)
+	<-ready
+	<-ready
+	close(start)
+	var median float64
+	var firstErr error
+	for range 2 {
+		r := <-results
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+		if r.median > median {
+			median = r.median
+		}
+	}
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return round(median, 1), nil
+}
+
+// errCrossGaveUp is the error of a cross-CPU probe that ran past
+// crossGiveUp.
+var errCrossGaveUp = errors.New("cross-cpu probe: the two threads did not both run for too long")
+
+// pingPong runs crossRounds round trips on n starting at base: the first
+// side writes odd values and waits for the next even one, the other side
+// the reverse. It returns nanoseconds per round trip. If the partner has
+// failed to set up, n never moves and the deadline ends the wait.
+func pingPong(ctx context.Context, n *atomic.Int64, base int64, first bool, deadline time.Time) (float64, error) {
+	wait := func(want int64) error {
+		for i := 1; n.Load() != want; i++ {
+			if i%(1<<14) == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if time.Now().After(deadline) {
+					return errCrossGaveUp
+				}
+			}
+		}
+		return nil
+	}
+	t0 := time.Now()
+	for i := int64(0); i < crossRounds; i++ {
+		v := base + 2*i
+		if first {
+			n.Store(v + 1)
+			if err := wait(v + 2); err != nil {
+				return 0, err
+			}
+		} else {
+			if err := wait(v + 1); err != nil {
+				return 0, err
+			}
+			n.Store(v + 2)
+		}
+	}
+	return float64(time.Since(t0).Nanoseconds()) / crossRounds, nil
 }

@@ -106,3 +106,32 @@ func TestRenderersWarnWhenTheCPUsDiffer(t *testing.T) {
 	assert.Contains(t, md.String(), "> **Warning:** at the end of the run, CPU 1 ran a memory probe 49% slower")
 	assert.Contains(t, md.String(), "CPU speeds at the start (memory probe, lower is faster): cpu0 5.00, cpu1 5.20 ns/load.")
 }
+
+// The cross-CPU probe measures a round trip between two CPUs and leaves
+// every thread's affinity as it was; it refuses one CPU twice and stops
+// when its context is cancelled.
+func TestProbeCrossCPU(t *testing.T) {
+	var allowed unix.CPUSet
+	require.NoError(t, unix.SchedGetaffinity(0, &allowed))
+	if allowed.Count() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	cross, err := ProbeCrossCPU(context.Background())
+	require.NoError(t, err)
+	assert.Positive(t, cross.RoundTripNs)
+	assert.True(t, allowed.IsSet(cross.A) && allowed.IsSet(cross.B) && cross.A != cross.B, "%+v", cross)
+	for tid, set := range threadAffinities(t) {
+		assert.Equal(t, allowed, set, "thread %d's affinity after the probe", tid)
+	}
+
+	_, err = probeCrossCPU(context.Background(), cross.A, cross.A)
+	assert.ErrorContains(t, err, "needs two different CPUs")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = ProbeCrossCPU(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	for tid, set := range threadAffinities(t) {
+		assert.Equal(t, allowed, set, "thread %d's affinity after a cancelled probe", tid)
+	}
+}

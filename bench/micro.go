@@ -78,6 +78,10 @@ type MicroReport struct {
 	Parallel []ParallelResult `json:"parallel"`
 	// Skipped lists the measurements that could not run, with why.
 	Skipped []string `json:"skipped"`
+	// CrossCPU is ProbeCrossCPU right before and right after our Call
+	// round trips (empty where it cannot run): the host's placement of
+	// the CPUs, which a Call's latency follows.
+	CrossCPU []CrossCPU `json:"cross_cpu,omitempty"`
 }
 
 // microRun is one RunMicro under way.
@@ -171,10 +175,12 @@ func (m *microRun) addCreate(rs []MicroResult) {
 // call is the Call round trip and its peers.
 func (m *microRun) call() error {
 	m.pr.printf("call: %d Interpreter.Call round trips", m.sizes.calls)
+	m.probeCrossCPU()
 	s, err := measureCall(m.ctx, m.rt, m.sizes.calls, m.sizes.callWarm)
 	if err != nil {
 		return err
 	}
+	m.probeCrossCPU()
 	m.add(latencyResult("call", "subinterp-call", "Interpreter.Call(identity, 1) on a warm isolated interpreter", s))
 	m.peer("call", "process-pool", m.sizes.poolCalls)
 	m.peer("call", "thread-queue", m.sizes.peerCalls)
@@ -190,6 +196,19 @@ func (m *microRun) parallel() error {
 		ParallelOptions{Work: m.sizes.work, Counts: counts, Repeat: m.sizes.repeat, Progress: m.pr.printf})
 	m.rep.Parallel = rows
 	return err
+}
+
+// probeCrossCPU records ProbeCrossCPU; where it cannot run it says so
+// once on the progress output.
+func (m *microRun) probeCrossCPU() {
+	x, err := ProbeCrossCPU(m.ctx)
+	if err != nil {
+		if len(m.rep.CrossCPU) == 0 {
+			m.pr.printf("cross-cpu probe: not measured: %v", err)
+		}
+		return
+	}
+	m.rep.CrossCPU = append(m.rep.CrossCPU, x)
 }
 
 // add appends a result.
@@ -398,6 +417,14 @@ func WriteMicroText(w io.Writer, rep *MicroReport, build string) {
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
+	if len(rep.CrossCPU) > 0 {
+		trips := make([]string, len(rep.CrossCPU))
+		for i, x := range rep.CrossCPU {
+			trips[i] = fmt.Sprintf("%.0f ns", x.RoundTripNs)
+		}
+		x := rep.CrossCPU[0]
+		fmt.Fprintf(w, "a cache line from CPU %d to CPU %d and back, before and after our calls: %s\n(the floor of every hand-off; where the host runs the two CPUs sets it)\n\n", x.A, x.B, strings.Join(trips, ", "))
+	}
 	fmt.Fprintf(w, "parallel CPU throughput, one unit = count_primes(%d) per worker\n", rep.Work)
 	WriteParallelTable(w, rep.Parallel)
 	for _, s := range rep.Skipped {

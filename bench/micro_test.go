@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -66,6 +67,15 @@ func TestRunMicroWithoutPeers(t *testing.T) {
 	assert.True(t, strings.HasPrefix(text.String(), "CPython 3.13.15 (release build, /p), "), text.String())
 	assert.Contains(t, text.String(), "create + close an isolated interpreter\n")
 	assert.Contains(t, text.String(), "\npeer skipped: thread-queue: no python3.13 in /nowhere/bin")
+
+	if runtime.NumCPU() >= 2 {
+		require.Len(t, rep.CrossCPU, 2, "the cross-CPU probe, before and after the calls")
+		for _, x := range rep.CrossCPU {
+			assert.Positive(t, x.RoundTripNs)
+			assert.NotEqual(t, x.A, x.B)
+		}
+		assert.Regexp(t, `\na cache line from CPU \d+ to CPU \d+ and back, before and after our calls: \d+ ns, \d+ ns\n`, text.String())
+	}
 }
 
 // TestRunMicroPeers runs every peer of microbench in the build's

@@ -121,3 +121,17 @@ func TestDoctorCPUSpeeds(t *testing.T) {
 	assert.Equal(t, statusSkip, c.Status)
 	assert.Contains(t, c.Detail, "context canceled")
 }
+
+// The cross-CPU line is information; it is skipped on one CPU and when
+// cancelled.
+func TestDoctorCrossCPU(t *testing.T) {
+	c := crossCPUCheck(context.Background())
+	require.Contains(t, []string{statusInfo, statusSkip}, c.Status, c.Detail)
+	if c.Status == statusInfo {
+		assert.Regexp(t, `^a cache line goes from CPU \d+ to CPU \d+ and back in \d+ ns`, c.Detail)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c = crossCPUCheck(ctx)
+	assert.Equal(t, statusSkip, c.Status)
+}
