@@ -375,6 +375,9 @@ func Run(ctx context.Context, rt *cpython.Runtime, opts Options) (*Report, error
 // probeCPUs records the CPUs' speeds (ProbeCPUSpeeds) in rep; a probe
 // that cannot run is reported on the progress output and leaves no sample.
 func probeCPUs(ctx context.Context, rep *Report, when string, pr progress) {
+	if ctx.Err() != nil {
+		return // the run is over; its caller reports why
+	}
 	speeds, err := ProbeCPUSpeeds(ctx)
 	if err != nil {
 		pr.printf("cpu speeds (%s): not measured: %v", when, err)

@@ -52,8 +52,8 @@ const (
 // ProbeCPUSpeeds times a walk of dependent loads through a random ring
 // of 512 KiB on each CPU this process may run on, one at a time, on an OS
 // thread pinned to that CPU for the round. It takes about 10 ms per CPU.
-// It fails where CPU affinity cannot be set (not Linux, or a seccomp
-// policy that forbids it).
+// It fails where CPU affinity cannot be set (a seccomp policy that
+// forbids it).
 func ProbeCPUSpeeds(ctx context.Context) ([]CPUSpeed, error) {
 	type outcome struct {
 		speeds []CPUSpeed
@@ -84,6 +84,9 @@ func probeOnThisThread(ctx context.Context) (speeds []CPUSpeed, restored bool, e
 	cpus, err := allowedCPUs()
 	if err != nil {
 		return nil, true, fmt.Errorf("cpu speeds: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, true, err
 	}
 	ring := probeRing(probeRingBytes / 4)
 	best := make([]float64, len(cpus))
@@ -117,9 +120,9 @@ func probeOnThisThread(ctx context.Context) (speeds []CPUSpeed, restored bool, e
 	return speeds, true, nil
 }
 
-// probeRing returns a single cycle through n slots in random order
-// (Sattolo's algorithm), so each load depends on the one before and the
-// hardware prefetcher cannot guess the next.
+// probeRing returns a single cycle through n slots in a random order (each
+// slot links to the next one of a shuffled order), so each load depends on
+// the one before and the hardware prefetcher cannot guess the next.
 func probeRing(n int) []uint32 {
 	order := make([]uint32, n)
 	for i := range order {
@@ -127,7 +130,7 @@ func probeRing(n int) []uint32 {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := n - 1; i > 0; i-- {
-		j := r.IntN(i)
+		j := r.IntN(i + 1)
 		order[i], order[j] = order[j], order[i]
 	}
 	next := make([]uint32, n)
@@ -145,12 +148,9 @@ func walkRing(ring []uint32, loads int) float64 {
 		p = ring[p]
 	}
 	elapsed := time.Since(start)
-	sinkRing = p
+	runtime.KeepAlive(p) // the loads must not be optimised away
 	return float64(elapsed.Nanoseconds()) / float64(loads)
 }
-
-// sinkRing keeps walkRing's loads from being optimised away.
-var sinkRing uint32
 
 // CPUSpread is how much slower the slowest CPU ran the probe than the
 // fastest (0.49: 49 % slower), with the two CPUs; 0 for fewer than two.
@@ -180,7 +180,7 @@ func CPUSpeedsWarning(speeds []CPUSpeed) string {
 	if spread <= MaxCPUSpread {
 		return ""
 	}
-	return fmt.Sprintf("CPU %d ran a memory probe %.0f%% slower than CPU %d (%.2f against %.2f ns per load): the host is probably running something else on its core, so a single-threaded row (sequential, one worker) is as fast as the CPU it landed on; `taskset -c %d` puts a whole run on one CPU",
+	return fmt.Sprintf("CPU %d ran a memory probe %.0f%% slower than CPU %d (%.2f against %.2f ns per load): the host is probably running something else on its core, so a single-threaded row (sequential, one worker) is as fast as the CPU it landed on; to compare those rows, run them alone on one CPU with taskset -c %d",
 		slowest.CPU, 100*spread, fastest.CPU, slowest.NsPerLoad, fastest.NsPerLoad, fastest.CPU)
 }
 
@@ -219,13 +219,15 @@ type CrossCPU struct {
 	A int `json:"cpu_a"`
 	B int `json:"cpu_b"`
 	// RoundTripNs is the median batch's time per round trip of one cache
-	// line, in nanoseconds.
+	// line, in nanoseconds (the larger of the two threads' timings).
 	RoundTripNs float64 `json:"round_trip_ns"`
 }
 
 // ProbeCrossCPU times a cache line handed back and forth between two OS
-// threads pinned to the first two CPUs this process may use (~0.1 s), and
-// reports the median batch.
+// threads pinned to the first two CPUs this process may use (~0.1 s), in
+// batches, and reports the median batch (the larger of the two threads'
+// timings of it). It gives up after 2 s if the two threads cannot run at
+// the same time (a host that keeps one CPU away).
 // Both threads get their affinity back afterwards. It fails with fewer
 // than two CPUs, or where CPU affinity cannot be set.
 func ProbeCrossCPU(ctx context.Context) (CrossCPU, error) {
@@ -258,10 +260,15 @@ func allowedCPUs() ([]int, error) {
 	return cpus, nil
 }
 
-// probeCrossCPU is ProbeCrossCPU between CPUs a and b.
+// probeCrossCPU is ProbeCrossCPU between CPUs a and b. Each side times
+// the batches itself; the result is the larger of the two sides' medians.
 func probeCrossCPU(ctx context.Context, a, b int) (float64, error) {
 	if a == b {
 		return 0, fmt.Errorf("cross-cpu probe: needs two different CPUs, got %d twice", a)
+	}
+	if n := runtime.GOMAXPROCS(0); n < 2 {
+		// Two goroutines spinning for each other need two Ps.
+		return 0, fmt.Errorf("cross-cpu probe: GOMAXPROCS is %d, and the two threads must run at once", n)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -276,39 +283,41 @@ func probeCrossCPU(ctx context.Context, a, b int) (float64, error) {
 		err    error
 	}
 	results := make(chan side, 2)
-	ready := make(chan struct{}, 2)
-	start := make(chan struct{})
+	setUp := make(chan error, 2)
+	start := make(chan bool) // true: both sides are pinned, go
 	deadline := time.Now().Add(crossGiveUp)
 	run := func(cpu int, first bool) {
 		runtime.LockOSThread()
 		var allowed unix.CPUSet
 		if err := unix.SchedGetaffinity(0, &allowed); err != nil {
 			runtime.UnlockOSThread()
-			ready <- struct{}{}
-			results <- side{err: fmt.Errorf("cross-cpu probe: reading a thread's CPU affinity: %w", err)}
+			setUp <- fmt.Errorf("cross-cpu probe: reading a thread's CPU affinity: %w", err)
+			<-start
+			results <- side{}
 			return
 		}
 		var one unix.CPUSet
 		one.Set(cpu)
-		err := unix.SchedSetaffinity(0, &one)
-		ready <- struct{}{}
-		<-start
+		var err error
+		if perr := unix.SchedSetaffinity(0, &one); perr != nil {
+			err = fmt.Errorf("cross-cpu probe: pinning a thread to CPU %d: %w", cpu, perr)
+		}
+		setUp <- err
 		var batches []float64
-		for batch := 0; err == nil && batch < crossBatches; batch++ {
-			if err = ctx.Err(); err != nil {
-				break // the partner stops at the same batch, or at the deadline
+		if <-start {
+			for batch := 0; err == nil && batch < crossBatches; batch++ {
+				if err = ctx.Err(); err != nil {
+					break // the partner stops at the same batch, or at the deadline
+				}
+				var ns float64
+				ns, err = pingPong(ctx, &line.n, int64(batch)*2*crossRounds, first, deadline)
+				batches = append(batches, ns)
 			}
-			var ns float64
-			ns, err = pingPong(ctx, &line.n, int64(batch)*2*crossRounds, first, deadline)
-			batches = append(batches, ns)
 		}
 		median := 0.0
-		if err == nil {
+		if err == nil && len(batches) > 0 {
 			slices.Sort(batches)
 			median = batches[len(batches)/2]
-		}
-		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errCrossGaveUp) {
-			err = fmt.Errorf("cross-cpu probe: pinning a thread to CPU %d: %w", cpu, err)
 		}
 		if rerr := unix.SchedSetaffinity(0, &allowed); rerr != nil {
 			// Exit still locked: the pinned thread ends with the goroutine.
@@ -320,9 +329,12 @@ func probeCrossCPU(ctx context.Context, a, b int) (float64, error) {
 	}
 	go run(a, true)
 	go run(b, false)
-	<-ready
-	<-ready
-	close(start)
+	// Neither side starts unless both are pinned: a side alone would spin
+	// for its partner until the deadline.
+	setupErr := errors.Join(<-setUp, <-setUp)
+	ok := setupErr == nil
+	start <- ok
+	start <- ok
 	var median float64
 	var firstErr error
 	for range 2 {
@@ -330,9 +342,10 @@ func probeCrossCPU(ctx context.Context, a, b int) (float64, error) {
 		if r.err != nil && firstErr == nil {
 			firstErr = r.err
 		}
-		if r.median > median {
-			median = r.median
-		}
+		median = max(median, r.median)
+	}
+	if setupErr != nil {
+		return 0, setupErr
 	}
 	if firstErr != nil {
 		return 0, firstErr

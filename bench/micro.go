@@ -79,9 +79,16 @@ type MicroReport struct {
 	// Skipped lists the measurements that could not run, with why.
 	Skipped []string `json:"skipped"`
 	// CrossCPU is ProbeCrossCPU right before and right after our Call
-	// round trips (empty where it cannot run): the host's placement of
-	// the CPUs, which a Call's latency follows.
-	CrossCPU []CrossCPU `json:"cross_cpu,omitempty"`
+	// round trips (a probe that cannot run leaves no entry): the host's
+	// placement of the CPUs, which a Call's latency follows.
+	CrossCPU []MicroCrossCPU `json:"cross_cpu,omitempty"`
+}
+
+// MicroCrossCPU is one ProbeCrossCPU of a microbench run.
+type MicroCrossCPU struct {
+	// When is "before" or "after" our Call round trips.
+	When string `json:"when"`
+	CrossCPU
 }
 
 // microRun is one RunMicro under way.
@@ -175,12 +182,12 @@ func (m *microRun) addCreate(rs []MicroResult) {
 // call is the Call round trip and its peers.
 func (m *microRun) call() error {
 	m.pr.printf("call: %d Interpreter.Call round trips", m.sizes.calls)
-	m.probeCrossCPU()
+	m.probeCrossCPU("before")
 	s, err := measureCall(m.ctx, m.rt, m.sizes.calls, m.sizes.callWarm)
 	if err != nil {
 		return err
 	}
-	m.probeCrossCPU()
+	m.probeCrossCPU("after")
 	m.add(latencyResult("call", "subinterp-call", "Interpreter.Call(identity, 1) on a warm isolated interpreter", s))
 	m.peer("call", "process-pool", m.sizes.poolCalls)
 	m.peer("call", "thread-queue", m.sizes.peerCalls)
@@ -198,17 +205,15 @@ func (m *microRun) parallel() error {
 	return err
 }
 
-// probeCrossCPU records ProbeCrossCPU; where it cannot run it says so
-// once on the progress output.
-func (m *microRun) probeCrossCPU() {
+// probeCrossCPU records ProbeCrossCPU, or says on the progress output why
+// it could not run.
+func (m *microRun) probeCrossCPU(when string) {
 	x, err := ProbeCrossCPU(m.ctx)
 	if err != nil {
-		if len(m.rep.CrossCPU) == 0 {
-			m.pr.printf("cross-cpu probe: not measured: %v", err)
-		}
+		m.pr.printf("cross-cpu probe (%s the calls): not measured: %v", when, err)
 		return
 	}
-	m.rep.CrossCPU = append(m.rep.CrossCPU, x)
+	m.rep.CrossCPU = append(m.rep.CrossCPU, MicroCrossCPU{When: when, CrossCPU: x})
 }
 
 // add appends a result.
@@ -420,10 +425,10 @@ func WriteMicroText(w io.Writer, rep *MicroReport, build string) {
 	if len(rep.CrossCPU) > 0 {
 		trips := make([]string, len(rep.CrossCPU))
 		for i, x := range rep.CrossCPU {
-			trips[i] = fmt.Sprintf("%.0f ns", x.RoundTripNs)
+			trips[i] = fmt.Sprintf("%.0f ns %s", x.RoundTripNs, x.When)
 		}
 		x := rep.CrossCPU[0]
-		fmt.Fprintf(w, "a cache line from CPU %d to CPU %d and back, before and after our calls: %s\n(the floor of every hand-off; where the host runs the two CPUs sets it)\n\n", x.A, x.B, strings.Join(trips, ", "))
+		fmt.Fprintf(w, "a cache line from CPU %d to CPU %d and back: %s our calls\n(the floor of every hand-off; where the host runs the two CPUs sets it)\n\n", x.A, x.B, strings.Join(trips, ", "))
 	}
 	fmt.Fprintf(w, "parallel CPU throughput, one unit = count_primes(%d) per worker\n", rep.Work)
 	WriteParallelTable(w, rep.Parallel)

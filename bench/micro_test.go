@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,13 +69,23 @@ func TestRunMicroWithoutPeers(t *testing.T) {
 	assert.Contains(t, text.String(), "create + close an isolated interpreter\n")
 	assert.Contains(t, text.String(), "\npeer skipped: thread-queue: no python3.13 in /nowhere/bin")
 
+	// The cross-CPU probe, before and after the calls: each either measured
+	// or said why not (a host that kept a CPU away gives up).
 	if runtime.NumCPU() >= 2 {
-		require.Len(t, rep.CrossCPU, 2, "the cross-CPU probe, before and after the calls")
+		var whens []string
 		for _, x := range rep.CrossCPU {
+			whens = append(whens, x.When)
 			assert.Positive(t, x.RoundTripNs)
 			assert.NotEqual(t, x.A, x.B)
 		}
-		assert.Regexp(t, `\na cache line from CPU \d+ to CPU \d+ and back, before and after our calls: \d+ ns, \d+ ns\n`, text.String())
+		for _, when := range []string{"before", "after"} {
+			if !slices.Contains(whens, when) {
+				assert.Contains(t, progress.String(), "microbench: cross-cpu probe ("+when+" the calls): not measured: ")
+			}
+		}
+		if len(whens) == 2 {
+			assert.Regexp(t, `\na cache line from CPU \d+ to CPU \d+ and back: \d+ ns before, \d+ ns after our calls\n`, text.String())
+		}
 	}
 }
 

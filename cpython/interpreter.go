@@ -413,7 +413,9 @@ func (in *Interpreter) Call(ctx context.Context, fn string, args ...any) (any, e
 			}
 			var err error
 			data, err = bindings.Call(fn, argv, oob, kw)
-			in.th.noteMoved(len(data))
+			if err == nil {
+				in.th.noteMoved(len(data))
+			}
 			return err
 		})
 	})

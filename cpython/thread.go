@@ -237,6 +237,7 @@ func (th *thread) noteMoved(n int) { th.moved = n }
 // runTask runs one task with the interpreter's GIL held, unless an
 // interrupt for it came first.
 func (th *thread) runTask(t *task) {
+	th.moved = 0 // an abandoned task's count must not outlive it
 	C.si_attach(th.ts)
 	t.stamps.mark(stageAttached)
 	th.running[runningSeq] = C.int64_t(t.seq)
@@ -327,7 +328,10 @@ type callResult struct {
 //
 // moving is how many bytes the call hands over (0 if few): the caller
 // spins longer for a call with more to move before it answers
-// (handoff.MoveBudget).
+// (handoff.MoveBudget). Only the arguments count, as the result's size is
+// not known yet: a call with small arguments and a large result waits
+// with the usual budget (the pinned thread counts the result for its own
+// wait that follows).
 func (th *thread) run(ctx context.Context, grace time.Duration, moving int, fn func() error) callResult {
 	t := taskPool.Get().(*task)
 	t.fn = fn

@@ -46,7 +46,8 @@ type doctorCheck struct {
 	AloneS    float64 `json:"alone_s,omitempty"`
 	TogetherS float64 `json:"together_s,omitempty"`
 	// Warning says why a measurement is unreliable ("" when it is not):
-	// the baseline moved while the check ran.
+	// the baseline moved while the check ran, or the CPUs run at unequal
+	// speeds.
 	Warning string `json:"warning,omitempty"`
 }
 
