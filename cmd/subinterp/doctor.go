@@ -117,34 +117,42 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// cpuSpeedCheck reports each CPU's speed on bench.ProbeCPUSpeeds' memory
-// probe, with a warning when they differ: shown for information, never a
-// failure, since it is the host's doing, not this installation's.
-func cpuSpeedCheck(ctx context.Context) doctorCheck {
-	c := doctorCheck{Name: "CPU speeds", Status: statusInfo}
-	speeds, err := bench.ProbeCPUSpeeds(ctx)
-	if err != nil {
-		c.Status, c.Detail = statusSkip, err.Error()
-		return c
+// hostCheck is an INFO line about the machine the host gives us, never a
+// failure (it is the host's doing, not this installation's): probe says
+// what it found, or fails and the line is SKIP with its error.
+func hostCheck(name string, probe func() (detail, warning string, err error)) doctorCheck {
+	c := doctorCheck{Name: name, Status: statusInfo}
+	var err error
+	if c.Detail, c.Warning, err = probe(); err != nil {
+		c.Status, c.Detail, c.Warning = statusSkip, err.Error(), ""
 	}
-	spread, _, _ := bench.CPUSpread(speeds)
-	c.Detail = fmt.Sprintf("%s (memory probe, lower is faster; spread %.0f%%)", bench.FormatCPUSpeeds(speeds), 100*spread)
-	c.Warning = bench.CPUSpeedsWarning(speeds)
 	return c
 }
 
-// crossCPUCheck reports bench.ProbeCrossCPU, for information: it is the
-// host's doing (where it runs the CPUs), and it sets the floor of a
-// Call's latency.
+// cpuSpeedCheck reports each CPU's speed on bench.ProbeCPUSpeeds' memory
+// probe, with a warning when they differ.
+func cpuSpeedCheck(ctx context.Context) doctorCheck {
+	return hostCheck("CPU speeds", func() (string, string, error) {
+		speeds, err := bench.ProbeCPUSpeeds(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		spread, _, _ := bench.CPUSpread(speeds)
+		return fmt.Sprintf("%s (memory probe, lower is faster; spread %.0f%%)", bench.FormatCPUSpeeds(speeds), 100*spread),
+			bench.CPUSpeedsWarning(speeds), nil
+	})
+}
+
+// crossCPUCheck reports bench.ProbeCrossCPU: where the host runs the CPUs,
+// which sets the floor of a Call's latency.
 func crossCPUCheck(ctx context.Context) doctorCheck {
-	c := doctorCheck{Name: "cross-CPU hand-off", Status: statusInfo}
-	x, err := bench.ProbeCrossCPU(ctx)
-	if err != nil {
-		c.Status, c.Detail = statusSkip, err.Error()
-		return c
-	}
-	c.Detail = fmt.Sprintf("a cache line goes from CPU %d to CPU %d and back in %.0f ns (a Call's median on the project's VMs: ~1.3 µs at 120-160 ns, ~3 µs at 400-550 ns; docs/microbenchmarks.md)", x.A, x.B, x.RoundTripNs)
-	return c
+	return hostCheck("cross-CPU hand-off", func() (string, string, error) {
+		x, err := bench.ProbeCrossCPU(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		return fmt.Sprintf("a cache line goes from CPU %d to CPU %d and back in %.0f ns (a Call's median on the project's VMs: ~1.3 µs at 120-160 ns, ~3 µs at 400-550 ns; docs/microbenchmarks.md)", x.A, x.B, x.RoundTripNs), "", nil
+	})
 }
 
 // gilCheck reports bench.CheckPair for interpreters of mode. For own-GIL
