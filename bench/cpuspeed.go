@@ -81,10 +81,7 @@ func probeOnThisThread(ctx context.Context) (speeds []CPUSpeed, restored bool, e
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
 		return nil, true, fmt.Errorf("cpu speeds: reading this thread's CPU affinity: %w", err)
 	}
-	cpus, err := allowedCPUs()
-	if err != nil {
-		return nil, true, fmt.Errorf("cpu speeds: %w", err)
-	}
+	cpus := cpusIn(allowed)
 	if err := ctx.Err(); err != nil {
 		return nil, true, err
 	}
@@ -251,13 +248,18 @@ func allowedCPUs() ([]int, error) {
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
 		return nil, fmt.Errorf("reading this thread's CPU affinity: %w", err)
 	}
+	return cpusIn(allowed), nil
+}
+
+// cpusIn lists the CPUs of set, in order.
+func cpusIn(set unix.CPUSet) []int {
 	var cpus []int
-	for c := 0; len(cpus) < allowed.Count(); c++ {
-		if allowed.IsSet(c) {
+	for c := 0; len(cpus) < set.Count(); c++ {
+		if set.IsSet(c) {
 			cpus = append(cpus, c)
 		}
 	}
-	return cpus, nil
+	return cpus
 }
 
 // probeCrossCPU is ProbeCrossCPU between CPUs a and b. Each side times
