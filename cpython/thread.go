@@ -224,9 +224,7 @@ func (th *thread) serve(setup func() (*C.PyThreadState, error), ready chan<- err
 			idle = idleSpin
 			continue
 		}
-		moved := th.moved
-		th.moved = 0
-		idle = handoff.NextBudget(t.done.Notify()) + handoff.MoveBudget(moved)
+		idle = handoff.NextBudget(t.done.Notify()) + handoff.MoveBudget(th.moved)
 	}
 }
 
@@ -237,7 +235,7 @@ func (th *thread) noteMoved(n int) { th.moved = n }
 // runTask runs one task with the interpreter's GIL held, unless an
 // interrupt for it came first.
 func (th *thread) runTask(t *task) {
-	th.moved = 0 // an abandoned task's count must not outlive it
+	th.moved = 0 // a task that returns no result (or was abandoned) moved nothing
 	C.si_attach(th.ts)
 	t.stamps.mark(stageAttached)
 	th.running[runningSeq] = C.int64_t(t.seq)
