@@ -81,9 +81,7 @@ func hot(done func() bool) bool {
 // 250 µs instead of 50 µs before it parks: bounded, once per wait.
 func await(ctx context.Context, sig *handoff.Signal, done func() bool, parkedLast *atomic.Bool) error {
 	if hot(done) {
-		if parkedLast != nil && parkedLast.Load() {
-			parkedLast.Store(false)
-		}
+		remember(parkedLast, false)
 		return nil
 	}
 	budget := handoff.NextBudget(parkedLast != nil && parkedLast.Load())
@@ -98,10 +96,17 @@ func await(ctx context.Context, sig *handoff.Signal, done func() bool, parkedLas
 			return err
 		}
 	}
-	if parkedLast != nil && parkedLast.Load() != parkedAny {
-		parkedLast.Store(parkedAny)
-	}
+	remember(parkedLast, parkedAny)
 	return nil
+}
+
+// remember records in parkedLast (if not nil) whether this wait parked,
+// writing only a change: the flag is shared by every waiter on the
+// channel, and a store on each wait would move its cache line each time.
+func remember(parkedLast *atomic.Bool, parked bool) {
+	if parkedLast != nil && parkedLast.Load() != parked {
+		parkedLast.Store(parked)
+	}
 }
 
 func (w *recvWaiter) done() bool  { return w.state.Load() == wDone }
