@@ -44,6 +44,15 @@ func TestCPUSpeedsWarning(t *testing.T) {
 	assert.Equal(t, "cpu0 5.00, cpu1 7.45 ns/load", FormatCPUSpeeds([]CPUSpeed{{0, 5}, {1, 7.45}}))
 }
 
+// assertNoThreadPinned checks that every thread of this process may run on
+// allowed again, after the probe named by after.
+func assertNoThreadPinned(t *testing.T, allowed unix.CPUSet, after string) {
+	t.Helper()
+	for tid, set := range threadAffinities(t) {
+		assert.Equal(t, allowed, set, "thread %d's affinity after %s", tid, after)
+	}
+}
+
 // threadAffinities reads the CPU affinity of every thread of this process.
 func threadAffinities(t *testing.T) map[int]unix.CPUSet {
 	t.Helper()
@@ -73,9 +82,7 @@ func TestProbeCPUSpeeds(t *testing.T) {
 		assert.True(t, allowed.IsSet(s.CPU), "cpu %d is one this process may use", s.CPU)
 		assert.Positive(t, s.NsPerLoad, "cpu %d", s.CPU)
 	}
-	for tid, set := range threadAffinities(t) {
-		assert.Equal(t, allowed, set, "thread %d's affinity after the probe", tid)
-	}
+	assertNoThreadPinned(t, allowed, "the probe")
 }
 
 func TestProbeCPUSpeedsCancelled(t *testing.T) {
@@ -86,9 +93,7 @@ func TestProbeCPUSpeedsCancelled(t *testing.T) {
 	assert.Nil(t, speeds)
 	var allowed unix.CPUSet
 	require.NoError(t, unix.SchedGetaffinity(0, &allowed))
-	for tid, set := range threadAffinities(t) {
-		assert.Equal(t, allowed, set, "thread %d's affinity after a cancelled probe", tid)
-	}
+	assertNoThreadPinned(t, allowed, "a cancelled probe")
 }
 
 func TestRenderersWarnWhenTheCPUsDiffer(t *testing.T) {
@@ -124,9 +129,7 @@ func TestProbeCrossCPU(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, cross.RoundTripNs)
 	assert.True(t, allowed.IsSet(cross.A) && allowed.IsSet(cross.B) && cross.A != cross.B, "%+v", cross)
-	for tid, set := range threadAffinities(t) {
-		assert.Equal(t, allowed, set, "thread %d's affinity after the probe", tid)
-	}
+	assertNoThreadPinned(t, allowed, "the probe")
 
 	_, err = probeCrossCPU(context.Background(), cross.A, cross.A)
 	assert.ErrorContains(t, err, "needs two different CPUs")
@@ -136,15 +139,11 @@ func TestProbeCrossCPU(t *testing.T) {
 	_, err = probeCrossCPU(context.Background(), cross.A, 1023)
 	assert.ErrorContains(t, err, "cross-cpu probe: pinning a thread to CPU 1023: ")
 	assert.NotErrorIs(t, err, errCrossGaveUp)
-	for tid, set := range threadAffinities(t) {
-		assert.Equal(t, allowed, set, "thread %d's affinity after a failed probe", tid)
-	}
+	assertNoThreadPinned(t, allowed, "a failed probe")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = ProbeCrossCPU(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
-	for tid, set := range threadAffinities(t) {
-		assert.Equal(t, allowed, set, "thread %d's affinity after a cancelled probe", tid)
-	}
+	assertNoThreadPinned(t, allowed, "a cancelled probe")
 }
